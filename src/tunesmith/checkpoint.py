@@ -1,0 +1,141 @@
+"""Checkpoints: `model.safetensors` + `config.json`, written atomically.
+
+config.json holds the model config, the codec and its vocabulary, the corpus
+(sources and hashes), the training config and history, and versions. A
+training run's `latest/` also has `training_state.safetensors` (optimizer,
+random state, carried hidden state) for exact resume. Nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .codecs import Codec, codec_from_dict
+from .errors import TunesmithError
+from .models import CharRNN, ModelConfig, build_model
+
+FORMAT = "tunesmith-checkpoint"
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+TRAINING_STATE = "training_state.safetensors"
+
+
+@dataclass
+class Checkpoint:
+    """A model ready to sample, its codec, and everything config.json said."""
+
+    path: Path
+    model: CharRNN
+    codec: Codec
+    meta: dict
+
+
+def write_checkpoint(
+    path: Path, model: CharRNN, codec: Codec, meta: dict,
+    training_state: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Write a checkpoint folder atomically: build it beside, then swap it in."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a checkpoint is for sharing
+        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(weights, str(tmp / WEIGHTS))
+        if training_state is not None:
+            save_file({k: v.contiguous() for k, v in training_state.items()}, str(tmp / TRAINING_STATE))
+        config = {
+            "format": FORMAT,
+            "versions": {"tunesmith": __version__, "torch": torch.__version__},
+            "model": model.config.to_dict(),
+            "codec": codec.to_dict(),
+            **meta,
+        }
+        (tmp / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
+        old = path.with_name(f".{path.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def resolve_model_dir(path: Path) -> Path:
+    """A training run's folder means its best checkpoint; a checkpoint means itself."""
+    path = Path(path)
+    if (path / "best" / CONFIG).is_file():
+        return path / "best"
+    return path
+
+
+def read_config(path: Path) -> dict:
+    """config.json of a checkpoint folder, checked to be one of ours."""
+    path = Path(path)
+    if not path.is_dir():
+        raise TunesmithError(f"{path}: no such checkpoint folder")
+    file = path / CONFIG
+    if not file.is_file():
+        raise TunesmithError(f"{path}: not a tunesmith checkpoint (no {CONFIG})")
+    try:
+        config = json.loads(file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TunesmithError(f"{file}: corrupt checkpoint config ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise TunesmithError(f"{file}: not a tunesmith checkpoint config (format is not {FORMAT!r})")
+    for key in ("model", "codec"):
+        if not isinstance(config.get(key), dict):
+            raise TunesmithError(f"{file}: corrupt checkpoint config (no {key!r} section)")
+    return config
+
+
+def read_tensors(file: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file, with a clear error when it is broken."""
+    if not file.is_file():
+        raise TunesmithError(f"{file}: missing")
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise TunesmithError(f"{file}: corrupt weights file ({exc})") from None
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Rebuild model and codec from a checkpoint folder (or a run's best one)."""
+    path = resolve_model_dir(path)
+    config = read_config(path)
+    try:
+        model_config = ModelConfig.from_dict(config["model"])
+        model = build_model(model_config)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TunesmithError(f"{path / CONFIG}: invalid model config ({exc})") from None
+    codec = codec_from_dict(config["codec"])
+    if len(codec) != model_config.vocab_size:
+        raise TunesmithError(
+            f"{path / CONFIG}: the vocabulary has {len(codec)} symbols but the model expects {model_config.vocab_size}"
+        )
+    weights = read_tensors(path / WEIGHTS)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(weights) if weights[k].shape != expected[k].shape)
+    if missing or extra or wrong:
+        detail = "; ".join(
+            f"{label} {names[:3]}" for label, names in
+            (("missing", missing), ("unexpected", extra), ("wrong shape", wrong)) if names
+        )
+        raise TunesmithError(f"{path / WEIGHTS}: weights do not match the model in {CONFIG} ({detail})")
+    model.load_state_dict(weights)
+    model.eval()
+    return Checkpoint(path, model, codec, config)

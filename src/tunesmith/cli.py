@@ -1,0 +1,175 @@
+"""The `tunesmith` command. Thin: parse the request, call the library, print."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import TunesmithError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Learn music as a sequence of symbols and compose new music.")
+corpus_app = typer.Typer(no_args_is_help=True, help="List and export the bundled corpora.")
+app.add_typer(corpus_app, name="corpus")
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _threads(threads: Optional[int]) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise TunesmithError(f"--threads must be at least 1 (got {threads})")
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+@corpus_app.command("list")
+def corpus_list() -> None:
+    """The bundled corpora, with tune and character counts."""
+    from .corpus.bundled import BUNDLED, load_bundled
+    from .music.abc.tunes import join_tunes
+
+    typer.echo(f"{'name':<12} {'tunes':>6} {'chars':>9}  description")
+    for name, spec in BUNDLED.items():
+        tunes = load_bundled(name)
+        typer.echo(f"{name:<12} {len(tunes):>6} {len(join_tunes(list(tunes))):>9}  {spec.description}")
+
+
+@corpus_app.command("export")
+def corpus_export(
+    sources: list[str] = typer.Argument(..., help="Bundled corpus names, ABC files or folders."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="File to write (default: stdout)."),
+    limit: Optional[int] = typer.Option(None, help="Keep only the first N tunes."),
+) -> None:
+    """Clean tunes (canonical ABC, duplicates removed) as one ABC file."""
+    from .atomic import write_text_atomic
+    from .corpus.load import source_tunes
+    from .music.abc.tunes import dedupe, join_tunes
+
+    tunes = dedupe([t for spec in sources for t in source_tunes(spec)])
+    if limit is not None:
+        tunes = tunes[: max(limit, 0)]
+    text = join_tunes(tunes)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(output, text)
+        _err(f"wrote {len(tunes)} tunes to {output}")
+
+
+@app.command()
+def train(
+    corpus: list[str] = typer.Option([], "--corpus", help="Bundled corpus name, ABC file or folder; repeat to combine."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder to create (latest/ and best/ checkpoints)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Run folder to carry on exactly where it stopped."),
+    preset: str = typer.Option("seed", help="seed, small, large or gru."),
+    epochs: Optional[int] = typer.Option(None, help="Total epochs of the run (default: 30; with --resume, unchanged)."),
+    seed: int = typer.Option(0, help="Seeds the weights, dropout and data order."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+    batch: Optional[int] = typer.Option(None, help="Streams per batch (overrides the preset)."),
+    seq: Optional[int] = typer.Option(None, help="BPTT length (overrides the preset)."),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate (overrides the preset)."),
+    limit: Optional[int] = typer.Option(None, help="Train on the first N tunes of the corpus only."),
+    checkpoint_every: int = typer.Option(1, help="Write latest/ every N epochs (and always on Ctrl-C)."),
+    progress: bool = typer.Option(True, help="Show the progress bar."),
+) -> None:
+    """Train a char-RNN on ABC tunes (statefully, with a held-out split)."""
+    from .models import get_preset
+    from .train import TrainingInterrupted, new_trainer, resume_trainer
+
+    _threads(threads)
+    if epochs is not None and epochs < 1:
+        raise TunesmithError(f"--epochs must be at least 1 (got {epochs})")
+    if resume is not None:
+        if corpus or out:
+            raise TunesmithError("--resume takes the corpus and folder of the run; drop --corpus/--out")
+        trainer = resume_trainer(resume, epochs)
+    else:
+        if out is None:
+            raise TunesmithError("--out: name the run folder to create, e.g. --out runs/mine")
+        chosen = get_preset(preset)
+        overrides = {k: v for k, v in dict(batch=batch, seq=seq, lr=lr, epochs=epochs).items() if v is not None}
+        for name in ("batch", "seq"):
+            if overrides.get(name, 1) < 1:
+                raise TunesmithError(f"--{name} must be at least 1")
+        config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
+        trainer = new_trainer(out, corpus, chosen.model, config, limit)
+    c = trainer.corpus
+    _err(f"corpus: {len(c.train)} training tunes, {len(c.held_out)} held out; "
+         f"{len(trainer.codec)} symbols; {sum(p.numel() for p in trainer.model.parameters()):,} parameters")
+    try:
+        progress_made = trainer.run(show_progress=progress)
+    except TrainingInterrupted as stop:
+        _err(f"{stop}\nresume with: tunesmith train --resume {stop.out}")
+        raise typer.Exit(130)
+    for record in progress_made.history:
+        _err(f"epoch {record['epoch']:>3}: train {record['train_bits_per_symbol']:.3f} bits/char, "
+             f"held-out {record['held_out_bits_per_symbol']:.3f} bits/char, {record['symbols_per_second']:,.0f} chars/s")
+    _err(f"best held-out {progress_made.best_held_out:.3f} bits/char; checkpoints in {trainer.out}/best and {trainer.out}/latest")
+
+
+@app.command()
+def generate(
+    n: int = typer.Option(5, "-n", help="How many tunes."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint or run folder (default: the shipped model)."),
+    seed: int = typer.Option(0, help="Same seed, same tunes."),
+    temperature: float = typer.Option(1.0, help="Above 0; lower is safer, higher is wilder."),
+    top_k: Optional[int] = typer.Option(None, help="Sample among the k likeliest symbols only."),
+    top_p: Optional[float] = typer.Option(None, help="Sample among the likeliest symbols whose probabilities sum to p."),
+    argmax: bool = typer.Option(False, help="Always take the likeliest symbol."),
+    primer: Optional[str] = typer.Option(None, help=r"Start of the tune; \n is a newline. With X: it is the whole header."),
+    meter: Optional[str] = typer.Option(None, help="M: of every tune, e.g. 6/8."),
+    key: Optional[str] = typer.Option(None, help="K: of every tune, e.g. D, Ador."),
+    rhythm: Optional[str] = typer.Option(None, help="R: of every tune, e.g. jig, reel, hornpipe."),
+    length: Optional[str] = typer.Option(None, help="L: (unit note length) of every tune, e.g. 1/8."),
+    max_length: int = typer.Option(2000, help="Cap on characters per tune."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="ABC file to write (default: stdout)."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+) -> None:
+    """Write new tunes in ABC with a trained model."""
+    from .atomic import write_text_atomic
+    from .checkpoint import load_checkpoint
+    from .generate import Sampling, Style, generate_tunes
+
+    _threads(threads)
+    sampling = Sampling(temperature, top_k, top_p, argmax)
+    sampling.check()
+    style = Style(meter, length, rhythm, key).checked()
+    if n < 1:
+        raise TunesmithError(f"-n must be at least 1 (got {n})")
+    path = model or Path(os.environ.get("TUNESMITH_MODEL", DEFAULT_MODEL))
+    if model is None and not path.exists():
+        raise TunesmithError(f"no shipped model at {path}; run `make models` or pass --model")
+    ckpt = load_checkpoint(path)
+    text_primer = primer.replace("\\n", "\n") if primer is not None else None
+    tunes = generate_tunes(ckpt, n, seed=seed, sampling=sampling, style=style,
+                           primer=text_primer, max_symbols=max_length)
+    text = "\n".join(tunes)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(output, text)
+        _err(f"wrote {len(tunes)} tunes to {output}")
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit 2, without a traceback."""
+    try:
+        app()
+    except TunesmithError as exc:
+        _err(f"error: {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Corpora: the bundled collections and the user's own files, cleaned alike."""

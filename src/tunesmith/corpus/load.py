@@ -1,0 +1,63 @@
+"""Turn `--corpus` arguments (bundled names, files, folders) into one clean corpus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import TunesmithError
+from ..music.abc.tunes import Tune, dedupe
+from .bundled import BUNDLED, corpus_hash, load_bundled
+from .files import tunes_from_path
+from .split import split_tunes
+
+
+@dataclass
+class Corpus:
+    """Tunes from one or more sources, deduplicated, split by tune."""
+
+    sources: list[str]
+    tunes: list[Tune]
+    train: list[Tune]
+    held_out: list[Tune]
+    limit: int | None = None
+
+    def describe(self) -> dict:
+        """What a checkpoint records about the data it saw."""
+        return {
+            "sources": self.sources,
+            "limit": self.limit,
+            "tunes": len(self.tunes),
+            "train_tunes": len(self.train),
+            "held_out_tunes": len(self.held_out),
+            "hash": corpus_hash(self.tunes),
+            "train_hash": corpus_hash(self.train),
+            "held_out_hash": corpus_hash(self.held_out),
+        }
+
+
+def source_tunes(spec: str) -> list[Tune]:
+    """Tunes of one source: a bundled corpus name, else a file or folder."""
+    if spec in BUNDLED:
+        return list(load_bundled(spec))
+    return tunes_from_path(Path(spec))
+
+
+def load_corpus(specs: list[str], limit: int | None = None) -> Corpus:
+    """Every source's tunes, duplicates across sources removed, optionally the first `limit`."""
+    if not specs:
+        raise TunesmithError("--corpus: give a bundled corpus name or an ABC file or folder")
+    tunes: list[Tune] = []
+    sources = []
+    for spec in specs:
+        tunes.extend(source_tunes(spec))
+        sources.append(spec if spec in BUNDLED else str(Path(spec).resolve()))
+    tunes = dedupe(tunes)
+    if limit is not None:
+        if limit < 2:
+            raise TunesmithError("--limit: need at least 2 tunes (one is held out)")
+        tunes = tunes[:limit]
+    if len(tunes) < 2:
+        raise TunesmithError(f"--corpus {' '.join(specs)}: only {len(tunes)} tune; training needs at least 2")
+    train, held_out = split_tunes(tunes)
+    return Corpus(sources, tunes, train, held_out, limit)

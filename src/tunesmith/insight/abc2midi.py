@@ -1,0 +1,65 @@
+"""abc2midi (Debian package `abcmidi`) as an independent judge of ABC tunes.
+
+abc2midi always exits 0, so its verdict is read from what it prints. A tune
+passes when abc2midi reports no *error* about its music (notes, chords, ties,
+bars, tuplets, repeats); errors about chord-symbol names and header fields
+are set aside, as are warnings. Bar-length complaints are warnings in
+abc2midi and are counted separately.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# Errors that are not about the music itself: chord-symbol names, header
+# fields (abc2midi checks R:hornpipe against M:, for one).
+SET_ASIDE = re.compile(r"guitar chord|chord name|chordname|header|field|hornpipe must be", re.IGNORECASE)
+BAR_LENGTH = re.compile(r"Bar \d+ has .* time units")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What abc2midi said about one tune."""
+
+    errors: tuple[str, ...]         # errors about the music
+    set_aside: tuple[str, ...]      # errors about chord names or header fields
+    bar_warnings: tuple[str, ...]   # bars whose length differs from the meter
+
+    @property
+    def ok(self) -> bool:
+        """No error about notes, ties, bars or tuplets."""
+        return not self.errors
+
+
+def available() -> bool:
+    """Whether abc2midi is installed."""
+    return shutil.which("abc2midi") is not None
+
+
+def judge(tune: str, timeout: float = 20.0) -> Verdict:
+    """Run abc2midi on one tune and sort what it printed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tune.abc"
+        path.write_text(tune)
+        run = subprocess.run(["abc2midi", str(path), "-o", str(Path(tmp) / "tune.mid")],
+                             capture_output=True, text=True, timeout=timeout, errors="replace")
+    errors, aside, bars = [], [], []
+    for line in (run.stdout + run.stderr).splitlines():
+        if line.startswith("Error"):
+            (aside if SET_ASIDE.search(line) else errors).append(line)
+        elif line.startswith("Warning") and BAR_LENGTH.search(line) and "in repeat" not in line:
+            bars.append(line)
+    return Verdict(tuple(errors), tuple(aside), tuple(bars))
+
+
+def pass_rate(tunes: list[str]) -> tuple[float, float]:
+    """(share of tunes without music errors, share also without bar-length warnings)."""
+    verdicts = [judge(t) for t in tunes]
+    ok = sum(v.ok for v in verdicts)
+    clean = sum(v.ok and not v.bar_warnings for v in verdicts)
+    return ok / len(tunes), clean / len(tunes)

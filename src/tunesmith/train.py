@@ -1,0 +1,231 @@
+"""The one training loop: stateful truncated BPTT over contiguous streams.
+
+A run folder holds `latest/` (weights + optimizer + random state + where in
+the epoch it stopped: everything for an exact resume) and `best/` (the
+weights with the lowest held-out bits per symbol so far).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .checkpoint import TRAINING_STATE, load_checkpoint, read_config, read_tensors, write_checkpoint
+from .codecs import Codec
+from .codecs.abc_chars import CharCodec
+from .corpus.load import Corpus, load_corpus
+from .data import encode_tunes, epoch_seed, make_streams
+from .errors import TunesmithError
+from .models import CharRNN, ModelConfig, TrainConfig, build_model
+
+LN2 = math.log(2)
+EVAL_BATCH = 16
+EVAL_SEQ = 256
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training; `latest/` was saved and the run can be resumed."""
+
+    def __init__(self, out: Path, epoch: int, batch: int):
+        super().__init__(f"interrupted in epoch {epoch + 1} at batch {batch}; saved {out / 'latest'}")
+        self.out, self.epoch, self.batch = out, epoch, batch
+
+
+@dataclass
+class Progress:
+    """Where a run is: the next batch to train, and what it measured so far."""
+
+    epoch: int = 0                # epochs completed
+    batch: int = 0                # batches of the current epoch completed
+    loss_sum: float = 0.0         # summed training loss (nats/symbol * symbols) this epoch
+    loss_symbols: int = 0
+    seconds: float = 0.0          # training time spent in the current epoch
+    best_held_out: float | None = None
+    history: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON form for config.json."""
+        return dict(self.__dict__)
+
+
+def bits_per_symbol(model: CharRNN, tune_ids: list[torch.Tensor]) -> float:
+    """Mean held-out cross-entropy in bits, over stateful streams in tune order."""
+    streams = make_streams(tune_ids, EVAL_BATCH, EVAL_SEQ, order_seed=None)
+    was_training = model.training
+    model.eval()
+    total, state = 0.0, None
+    with torch.inference_mode():
+        for k in range(streams.batches):
+            x, y = streams.batch(k)
+            logits, state = model(x, state)
+            total += nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+    model.train(was_training)
+    return total / streams.symbols / LN2
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
+    sd = opt.state_dict()
+    tensors = {f"opt.{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
+    return tensors, sd["param_groups"]
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list) -> None:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("opt."):
+            _, idx, key = name.split(".", 2)
+            state.setdefault(int(idx), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+class Trainer:
+    """Trains one model on one corpus into one run folder."""
+
+    def __init__(self, out: Path, corpus: Corpus, codec: Codec, model: CharRNN,
+                 config: TrainConfig, progress: Progress | None = None):
+        self.out, self.corpus, self.codec, self.model, self.config = Path(out), corpus, codec, model, config
+        self.progress = progress or Progress()
+        self.train_ids = encode_tunes(codec, corpus.train, "training corpus")
+        self.held_ids = encode_tunes(codec, corpus.held_out, "held-out corpus")
+        self.opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.carry = None  # hidden state carried into the next batch
+
+    # -- saving -------------------------------------------------------------
+    def _meta(self) -> dict:
+        return {
+            "corpus": self.corpus.describe(),
+            "train": self.config.to_dict(),
+            "progress": self.progress.to_dict(),
+            "metrics": self.progress.history[-1] if self.progress.history else {},
+        }
+
+    def save_latest(self) -> None:
+        """Write latest/ with everything an exact resume needs."""
+        tensors, groups = _optimizer_tensors(self.opt)
+        tensors["rng"] = torch.get_rng_state()
+        if self.carry is not None:
+            carry = self.carry if isinstance(self.carry, tuple) else (self.carry,)
+            for i, t in enumerate(carry):
+                tensors[f"carry.{i}"] = t.detach()
+        meta = self._meta() | {"optimizer_groups": groups}
+        write_checkpoint(self.out / "latest", self.model, self.codec, meta, tensors)
+
+    # -- the loop -----------------------------------------------------------
+    def _lr(self, epoch: int) -> float:
+        # Constant for two epochs, then a gentle decay, as in char-rnn.
+        return self.config.lr * (0.95 ** max(0, epoch - 2))
+
+    def run(self, show_progress: bool = True, on_batch: Callable[[int, int], None] | None = None) -> Progress:
+        """Train until `config.epochs` epochs are complete; Ctrl-C saves and raises TrainingInterrupted."""
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        cfg, p = self.config, self.progress
+        per_epoch = make_streams(self.train_ids, cfg.batch, cfg.seq, epoch_seed(cfg.seed, 0)).batches
+        bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("loss {task.fields[loss]:.3f}  {task.fields[rate]:,.0f} sym/s"),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  disable=not show_progress, transient=False)
+        with bar:
+            task = bar.add_task("train", total=per_epoch * cfg.epochs,
+                                completed=per_epoch * p.epoch + p.batch, loss=float("nan"), rate=0.0)
+            try:
+                while p.epoch < cfg.epochs:
+                    self._epoch(bar, task, on_batch)
+            except KeyboardInterrupt:
+                self.save_latest()
+                raise TrainingInterrupted(self.out, p.epoch, p.batch) from None
+        return p
+
+    def _epoch(self, bar, task, on_batch) -> None:
+        cfg, p, model = self.config, self.progress, self.model
+        streams = make_streams(self.train_ids, cfg.batch, cfg.seq, epoch_seed(cfg.seed, p.epoch))
+        for group in self.opt.param_groups:
+            group["lr"] = self._lr(p.epoch)
+        model.train()
+        bar.update(task, description=f"epoch {p.epoch + 1}/{cfg.epochs}")
+        while p.batch < streams.batches:
+            start = time.perf_counter()
+            x, y = streams.batch(p.batch)
+            logits, state = model(x, self.carry)
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            self.opt.step()
+            self.carry = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+            elapsed = time.perf_counter() - start
+            p.batch += 1
+            p.loss_sum += loss.item() * y.numel()
+            p.loss_symbols += y.numel()
+            p.seconds += elapsed
+            bar.update(task, advance=1, loss=loss.item() / LN2, rate=y.numel() / max(elapsed, 1e-9))
+            if on_batch is not None:
+                on_batch(p.epoch, p.batch)
+        self._end_epoch(streams.symbols)
+
+    def _end_epoch(self, symbols: int) -> None:
+        p, cfg = self.progress, self.config
+        held = bits_per_symbol(self.model, self.held_ids)
+        record = {
+            "epoch": p.epoch + 1,
+            "train_bits_per_symbol": round(p.loss_sum / max(p.loss_symbols, 1) / LN2, 5),
+            "held_out_bits_per_symbol": round(held, 5),
+            "symbols_per_second": round(symbols / max(p.seconds, 1e-9), 1),
+            "seconds": round(p.seconds, 2),
+        }
+        p.history.append(record)
+        p.epoch, p.batch, p.loss_sum, p.loss_symbols, p.seconds = p.epoch + 1, 0, 0.0, 0, 0.0
+        self.carry = None  # state is reset at each epoch: the streams are new
+        if p.best_held_out is None or held < p.best_held_out:
+            p.best_held_out = held
+            write_checkpoint(self.out / "best", self.model, self.codec, self._meta())
+        if p.epoch % cfg.checkpoint_every == 0 or p.epoch == cfg.epochs:
+            self.save_latest()
+
+
+def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, train_config: TrainConfig,
+                limit: int | None = None) -> Trainer:
+    """A fresh run: the corpus is read and split, the vocabulary fitted, the weights seeded."""
+    out = Path(out)
+    if (out / "latest").exists():
+        raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
+    corpus = load_corpus(corpus_specs, limit)
+    codec = CharCodec.fit([t.text for t in corpus.train])
+    torch.manual_seed(train_config.seed)
+    model = build_model(replace(model_config, vocab_size=len(codec)))
+    return Trainer(out, corpus, codec, model, train_config)
+
+
+def resume_trainer(out: Path, epochs: int | None = None) -> Trainer:
+    """The run in `out` exactly as it was saved, optionally with a new epoch total."""
+    out = Path(out)
+    latest = out / "latest"
+    config = read_config(latest)
+    for key in ("corpus", "train", "progress"):
+        if not isinstance(config.get(key), dict):
+            raise TunesmithError(f"{latest}: not a resumable training run (no {key!r} in config.json)")
+    saved = config["corpus"]
+    corpus = load_corpus(saved["sources"], saved.get("limit"))
+    if corpus.describe()["hash"] != saved["hash"]:
+        raise TunesmithError(f"{latest}: the corpus {saved['sources']} has changed since this run started")
+    checkpoint = load_checkpoint(latest)
+    train_config = TrainConfig.from_dict(config["train"])
+    if epochs is not None:
+        train_config = replace(train_config, epochs=epochs)
+    model = checkpoint.model
+    progress = Progress(**config["progress"])
+    trainer = Trainer(out, corpus, checkpoint.codec, model, train_config, progress)
+    state = read_tensors(latest / TRAINING_STATE)
+    _load_optimizer(trainer.opt, state, config.get("optimizer_groups", []))
+    torch.set_rng_state(state["rng"])
+    carry = [state[f"carry.{i}"] for i in range(2) if f"carry.{i}" in state]
+    if carry:
+        trainer.carry = tuple(carry) if model.config.cell == "lstm" else carry[0]
+    return trainer
