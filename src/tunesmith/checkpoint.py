@@ -42,7 +42,7 @@ class Checkpoint:
 
 def write_checkpoint(
     path: Path, model: CharRNN, codec: Codec, meta: dict,
-    training_state: dict[str, torch.Tensor] | None = None,
+    training_state: dict[str, torch.Tensor] | None = None, extra_files: dict[str, str] | None = None,
 ) -> None:
     """Write a checkpoint folder atomically: build it beside, then swap it in."""
     path = Path(path)
@@ -62,6 +62,10 @@ def write_checkpoint(
             **meta,
         }
         (tmp / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
+        for file in tmp.iterdir():
+            file.chmod(0o644)
         old = path.with_name(f".{path.name}.old")
         if old.exists():
             shutil.rmtree(old)

@@ -162,6 +162,19 @@ def generate(
         _err(f"wrote {len(tunes)} tunes to {output}")
 
 
+@app.command()
+def package(
+    run: Path = typer.Argument(..., help="Training run folder (with best/ and latest/)."),
+    dest: Path = typer.Argument(..., help="Checkpoint folder to write, e.g. models/default."),
+    name: str = typer.Option("default", help="Model name for the card."),
+) -> None:
+    """Ship a run's best checkpoint (weights + config, no optimizer) with a model card."""
+    from .modelcard import package_run
+
+    package_run(run, dest, name)
+    _err(f"wrote {dest}/model.safetensors, config.json and MODEL_CARD.md")
+
+
 def main() -> None:
     """Entry point: user errors print one line and exit 2, without a traceback."""
     try:

@@ -8,6 +8,8 @@ weights with the lowest held-out bits per symbol so far).
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -95,6 +97,7 @@ class Trainer:
         self.held_ids = encode_tunes(codec, corpus.held_out, "held-out corpus")
         self.opt = torch.optim.Adam(model.parameters(), lr=config.lr)
         self.carry = None  # hidden state carried into the next batch
+        self._stop = False  # set by Ctrl-C
 
     # -- saving -------------------------------------------------------------
     def _meta(self) -> dict:
@@ -135,13 +138,31 @@ class Trainer:
         with bar:
             task = bar.add_task("train", total=per_epoch * cfg.epochs,
                                 completed=per_epoch * p.epoch + p.batch, loss=float("nan"), rate=0.0)
+            previous = self._catch_ctrl_c()
             try:
                 while p.epoch < cfg.epochs:
                     self._epoch(bar, task, on_batch)
             except KeyboardInterrupt:
                 self.save_latest()
                 raise TrainingInterrupted(self.out, p.epoch, p.batch) from None
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGINT, previous)
         return p
+
+    def _catch_ctrl_c(self):
+        # Ctrl-C only sets a flag; the loop stops at the next batch boundary, so
+        # a half-applied optimizer step is never saved. A second Ctrl-C is the
+        # default one and stops at once.
+        self._stop = False
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def request_stop(signum, frame):
+            self._stop = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        return signal.signal(signal.SIGINT, request_stop)
 
     def _epoch(self, bar, task, on_batch) -> None:
         cfg, p, model = self.config, self.progress, self.model
@@ -151,6 +172,8 @@ class Trainer:
         model.train()
         bar.update(task, description=f"epoch {p.epoch + 1}/{cfg.epochs}")
         while p.batch < streams.batches:
+            if self._stop:
+                raise KeyboardInterrupt
             start = time.perf_counter()
             x, y = streams.batch(p.batch)
             logits, state = model(x, self.carry)
@@ -197,7 +220,9 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     if (out / "latest").exists():
         raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
     corpus = load_corpus(corpus_specs, limit)
-    codec = CharCodec.fit([t.text for t in corpus.train])
+    # The vocabulary covers held-out tunes too, so that every held-out symbol
+    # can be scored; a symbol seen only there simply gets a low probability.
+    codec = CharCodec.fit([t.text for t in corpus.tunes])
     torch.manual_seed(train_config.seed)
     model = build_model(replace(model_config, vocab_size=len(codec)))
     return Trainer(out, corpus, codec, model, train_config)

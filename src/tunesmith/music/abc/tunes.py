@@ -106,7 +106,7 @@ def split_blocks(text: str) -> list[list[str]]:
     """
     blocks: list[list[str]] = []
     current: list[str] | None = None
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for raw in to_ascii(text).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if raw.lstrip().startswith("%"):
             continue  # a comment or directive line is not a blank line
         line = _clean_line(strip_comment(raw))
@@ -127,7 +127,7 @@ def split_blocks(text: str) -> list[list[str]]:
 
 def normalize_rhythm(value: str) -> str | None:
     """Lower-case a rhythm name and fold its spelling variants."""
-    value = re.sub(r"\s+", " ", value.strip().strip(".").lower())
+    value = re.sub(r"\s+", " ", value.lower()).strip(" .")
     if not value:
         return None
     return RHYTHM_ALIASES.get(value, value)
@@ -151,7 +151,7 @@ def meter_fraction(meter: str | None) -> Fraction | None:
         return Fraction(4, 4)
     if meter == "C|":
         return Fraction(2, 2)
-    match = re.fullmatch(r"(\d+(?:\+\d+)*)/(\d+)", meter)
+    match = re.fullmatch(r"(\d{1,9}(?:\+\d{1,9})*)/(\d{1,9})", meter)
     if not match or int(match.group(2)) == 0:
         return None
     return Fraction(sum(int(n) for n in match.group(1).split("+")), int(match.group(2)))

@@ -1,0 +1,122 @@
+"""Training and sampling speed, as ratios measured in this one run.
+
+    python benchmarks/speed.py [--quick]
+
+1. Training symbols/s of the `seed` preset through tunesmith's Trainer
+   against a bare reference loop (plain nn.Embedding + nn.LSTM + nn.Linear,
+   Adam, clipping, carried state; nothing around it) on the same data.
+2. Sampling symbols/s of `tunesmith.generate` for 1 and 64 streams, against
+   the usual loop that calls nn.LSTM once per symbol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tunesmith.checkpoint import Checkpoint, load_checkpoint
+from tunesmith.cli import DEFAULT_MODEL
+from tunesmith.codecs.abc_chars import CharCodec
+from tunesmith.corpus.load import load_corpus
+from tunesmith.data import encode_tunes, make_streams
+from tunesmith.generate import Sampling, generate_tunes
+from tunesmith.models import build_model, get_preset
+from tunesmith.train import Trainer
+
+
+def bare_reference(x_all: torch.Tensor, y_all: torch.Tensor, vocab: int, batches: int, seq: int) -> float:
+    """Symbols/s of the plainest stateful char-RNN training loop."""
+    torch.manual_seed(0)
+    embed, lstm, head = nn.Embedding(vocab, 512), nn.LSTM(512, 256, 3, dropout=0.2, batch_first=True), nn.Linear(256, vocab)
+    drop = nn.Dropout(0.2)
+    params = [*embed.parameters(), *lstm.parameters(), *head.parameters()]
+    opt = torch.optim.Adam(params, lr=2e-3)
+    state = None
+    start = time.perf_counter()
+    for k in range(batches):
+        x, y = x_all[:, k * seq:(k + 1) * seq], y_all[:, k * seq:(k + 1) * seq]
+        out, state = lstm(embed(x), state)
+        loss = nn.functional.cross_entropy(head(drop(out)).flatten(0, 1), y.flatten())
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        state = tuple(s.detach() for s in state)
+    return batches * x_all.shape[0] * seq / (time.perf_counter() - start)
+
+
+def ours(corpus, tmp: Path) -> float:
+    """Symbols/s of one epoch of tunesmith's Trainer (its own clock: batches only)."""
+    preset = get_preset("seed")
+    codec = CharCodec.fit([t.text for t in corpus.tunes])
+    torch.manual_seed(0)
+    model = build_model(replace(preset.model, vocab_size=len(codec)))
+    trainer = Trainer(tmp / f"run{time.monotonic_ns()}", corpus, codec, model, replace(preset.train, epochs=1))
+    trainer.run(show_progress=False)
+    return trainer.progress.history[-1]["symbols_per_second"]
+
+
+def reference_sampler(ckpt: Checkpoint, streams: int, steps: int) -> float:
+    """Symbols/s of sampling with one nn.LSTM call per symbol."""
+    model, gen = ckpt.model, torch.Generator().manual_seed(0)
+    x, state = torch.zeros(streams, 1, dtype=torch.long), None
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for _ in range(steps):
+            logits, state = model(x, state)
+            x = torch.multinomial(torch.softmax(logits[:, -1], -1), 1, generator=gen)
+    return streams * steps / (time.perf_counter() - start)
+
+
+def our_sampler(ckpt: Checkpoint, streams: int, seed: int) -> float:
+    """Symbols/s of tunesmith.generate writing `streams` tunes at once."""
+    start = time.perf_counter()
+    tunes = generate_tunes(ckpt, streams, seed=seed, sampling=Sampling(), max_symbols=1500)
+    return sum(len(t) for t in tunes) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke run)")
+    args = parser.parse_args()
+    repeats = 1 if args.quick else 3
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    corpus = load_corpus(["oneills1850"], limit=60 if args.quick else 150)
+    preset = get_preset("seed")
+    codec = CharCodec.fit([t.text for t in corpus.tunes])
+    streams = make_streams(encode_tunes(codec, corpus.train), preset.train.batch, preset.train.seq, 0)
+    ref, mine = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):  # interleaved, so both see the same machine
+            ref.append(bare_reference(streams.x, streams.y, len(codec), streams.batches - 1, preset.train.seq))
+            mine.append(ours(corpus, Path(tmp)))
+    r, m = statistics.median(ref), statistics.median(mine)
+    print(f"training, seed preset: tunesmith {m:,.0f} chars/s, bare nn.LSTM loop {r:,.0f} chars/s, ratio {m / r:.2f}")
+
+    if (DEFAULT_MODEL / "config.json").exists():
+        ckpt = load_checkpoint(DEFAULT_MODEL)
+        label = "shipped model"
+    else:
+        torch.manual_seed(0)
+        model = build_model(replace(preset.model, vocab_size=len(codec))).eval()
+        ckpt = Checkpoint(Path("."), model, codec, {})
+        label = "untrained seed model (no shipped model found)"
+    print(f"sampling with the {label}:")
+    for n in (1, 64):
+        mine = statistics.median(our_sampler(ckpt, n, seed) for seed in range(repeats))
+        base = reference_sampler(ckpt, n, 300 if n == 1 else 60)
+        print(f"  {n:>2} stream{'s' if n > 1 else ' '}: tunesmith {mine:,.0f} chars/s, "
+              f"nn.LSTM per-step loop {base:,.0f} chars/s, ratio {mine / base:.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
