@@ -88,31 +88,27 @@ def test_resume_with_more_epochs_equals_a_longer_run(tmp_path):
     assert held_out_curve(tmp_path / "short") == held_out_curve(tmp_path / "long")
 
 
+def assert_step_matches_forward(model, batch: int, steps: int) -> None:
+    """The sampler's one-symbol step gives the logits of the training forward pass."""
+    ids = torch.randint(0, model.config.vocab_size, (batch, steps))
+    with torch.no_grad():
+        full, _ = model(ids)
+    state, stepped = model.initial_state(batch), []
+    for t in range(steps):
+        logits, state = model.step(ids[:, t], state)
+        stepped.append(logits)
+    assert torch.allclose(torch.stack(stepped, 1), full, atol=1e-5)
+
+
 def test_gru_trains_and_steps_like_its_forward(tmp_path):
     config = ModelConfig("gru", 0, 32, 48, 2, 0.1)
     trainer = new_trainer(tmp_path / "gru", ["jigs"], config, replace(get_preset("small").train, epochs=1), limit=20)
     trainer.run(show_progress=False)
-    model = load_checkpoint(tmp_path / "gru").model
-    ids = torch.randint(0, model.config.vocab_size, (3, 20))
-    with torch.no_grad():
-        full, _ = model(ids)
-    state, steps = model.initial_state(3), []
-    for t in range(20):
-        logits, state = model.step(ids[:, t], state)
-        steps.append(logits)
-    assert torch.allclose(torch.stack(steps, 1), full, atol=1e-5)
+    assert_step_matches_forward(load_checkpoint(tmp_path / "gru").model, batch=3, steps=20)
 
 
 def test_lstm_step_matches_forward(tiny_model):
-    model = tiny_model.model
-    ids = torch.randint(0, model.config.vocab_size, (4, 30))
-    with torch.no_grad():
-        full, _ = model(ids)
-    state, steps = model.initial_state(4), []
-    for t in range(30):
-        logits, state = model.step(ids[:, t], state)
-        steps.append(logits)
-    assert torch.allclose(torch.stack(steps, 1), full, atol=1e-5)
+    assert_step_matches_forward(tiny_model.model, batch=4, steps=30)
 
 
 def test_an_existing_run_is_not_overwritten(tiny_run):

@@ -24,6 +24,17 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _emit(text: str, output: Optional[Path], count: int) -> None:
+    """ABC text to stdout, or whole to a file (never half-written)."""
+    from .atomic import write_text_atomic
+
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(output, text)
+        _err(f"wrote {count} tunes to {output}")
+
+
 def _threads(threads: Optional[int]) -> None:
     if threads is not None:
         if threads < 1:
@@ -52,19 +63,13 @@ def corpus_export(
     limit: Optional[int] = typer.Option(None, help="Keep only the first N tunes."),
 ) -> None:
     """Clean tunes (canonical ABC, duplicates removed) as one ABC file."""
-    from .atomic import write_text_atomic
     from .corpus.load import source_tunes
     from .music.abc.tunes import dedupe, join_tunes
 
     tunes = dedupe([t for spec in sources for t in source_tunes(spec)])
     if limit is not None:
         tunes = tunes[: max(limit, 0)]
-    text = join_tunes(tunes)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        write_text_atomic(output, text)
-        _err(f"wrote {len(tunes)} tunes to {output}")
+    _emit(join_tunes(tunes), output, len(tunes))
 
 
 @app.command()
@@ -137,7 +142,6 @@ def generate(
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
 ) -> None:
     """Write new tunes in ABC with a trained model."""
-    from .atomic import write_text_atomic
     from .checkpoint import load_checkpoint
     from .generate import Sampling, Style, generate_tunes
 
@@ -154,12 +158,7 @@ def generate(
     text_primer = primer.replace("\\n", "\n") if primer is not None else None
     tunes = generate_tunes(ckpt, n, seed=seed, sampling=sampling, style=style,
                            primer=text_primer, max_symbols=max_length)
-    text = "\n".join(tunes)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        write_text_atomic(output, text)
-        _err(f"wrote {len(tunes)} tunes to {output}")
+    _emit("\n".join(tunes), output, len(tunes))
 
 
 @app.command()
