@@ -56,8 +56,11 @@ class CharRNN(nn.Module):
         return super().train(mode)
 
     def _fold(self) -> list:
-        # Layer 0's input is always an embedding row, so embedding @ W_ih + b_ih
-        # can be computed once per symbol: a (V, gates) table.
+        # Per layer: (input part, W_hh^T, bias). Layer 0's input is always an
+        # embedding row, so embedding @ W_ih^T + b_ih becomes a (V, G) lookup
+        # table. For an LSTM every bias folds in and deeper layers multiply
+        # [x, h] by one stacked matrix: one matmul per layer.
+        lstm = self.config.cell == "lstm"
         weights = []
         for layer in range(self.config.layers):
             w_ih = getattr(self.rnn, f"weight_ih_l{layer}").detach()
@@ -65,11 +68,13 @@ class CharRNN(nn.Module):
             b_ih = getattr(self.rnn, f"bias_ih_l{layer}").detach()
             b_hh = getattr(self.rnn, f"bias_hh_l{layer}").detach()
             if layer == 0:
-                table = torch.addmm(b_ih, self.embed.weight.detach(), w_ih.t())  # (V, G)
-                weights.append((table, w_hh.t().contiguous(), b_hh))
+                table = torch.addmm(b_ih + b_hh if lstm else b_ih, self.embed.weight.detach(), w_ih.t())
+                weights.append((table, w_hh.t().contiguous(), None if lstm else b_hh))
+            elif lstm:
+                weights.append((None, torch.cat([w_ih, w_hh], 1).t().contiguous(), b_ih + b_hh))
             else:
-                weights.append((w_ih, w_hh, b_ih, b_hh))
-        weights.append((self.head.weight.detach().t().contiguous(), self.head.bias.detach()))
+                weights.append((None, (w_ih, w_hh, b_ih, b_hh), None))
+        weights.append((None, self.head.weight.detach().t().contiguous(), self.head.bias.detach()))
         return weights
 
     @torch.inference_mode()
@@ -79,34 +84,45 @@ class CharRNN(nn.Module):
             raise RuntimeError("step() is for sampling; call model.eval() first")
         if self._step_weights is None:
             self._step_weights = self._fold()
-        *layers, (w_out, b_out) = self._step_weights
-        lstm = self.config.cell == "lstm"
-        hs, cs = (list(state[0].unbind(0)), list(state[1].unbind(0))) if lstm else (list(state.unbind(0)), None)
-        x = None
-        for i, weights in enumerate(layers):
-            if i == 0:
-                table, w_hh_t, b_hh = weights
-                gates_in = table.index_select(0, ids)           # (B, G)
-                if lstm:
-                    gates = torch.addmm(gates_in + b_hh, hs[0], w_hh_t)
-                    ig, fg, gg, og = gates.chunk(4, 1)
-                    c = torch.sigmoid(fg) * cs[0] + torch.sigmoid(ig) * torch.tanh(gg)
-                    h = torch.sigmoid(og) * torch.tanh(c)
-                    cs[0] = c
-                else:
-                    gh = torch.addmm(b_hh, hs[0], w_hh_t)
-                    ir, iz, inn = gates_in.chunk(3, 1)
-                    hr, hz, hn = gh.chunk(3, 1)
-                    r = torch.sigmoid(ir + hr)
-                    z = torch.sigmoid(iz + hz)
-                    n = torch.tanh(inn + r * hn)
-                    h = (1 - z) * n + z * hs[0]
-                hs[0] = h
-            elif lstm:
-                hs[i], cs[i] = torch.lstm_cell(x, (hs[i], cs[i]), *weights)
-            else:
-                hs[i] = torch.gru_cell(x, hs[i], *weights)
-            x = hs[i]
-        logits = torch.addmm(b_out, x, w_out)                   # (B, V)
-        new_state = (torch.stack(hs), torch.stack(cs)) if lstm else torch.stack(hs)
-        return logits, new_state
+        *layers, (_, w_out, b_out) = self._step_weights
+        if self.config.cell == "lstm":
+            x, state = _lstm_step(layers, ids, state)
+        else:
+            x, state = _gru_step(layers, ids, state)
+        return torch.addmm(b_out, x, w_out), state              # (B, V)
+
+
+def _lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # gates (B, 4H) in PyTorch's order i, f, g, o
+    hidden = c.shape[1]
+    act = torch.sigmoid(gates)
+    g = torch.tanh(gates[:, 2 * hidden:3 * hidden])
+    c = torch.addcmul(act[:, hidden:2 * hidden] * c, act[:, :hidden], g)
+    return act[:, 3 * hidden:] * torch.tanh(c), c
+
+
+def _lstm_step(layers: list, ids: torch.Tensor, state) -> tuple[torch.Tensor, State]:
+    h_all, c_all = state                                      # (L, B, H) each
+    hs, cs = [], []
+    table, w_t, _ = layers[0]
+    h, c = _lstm_cell(torch.addmm(table.index_select(0, ids), h_all[0], w_t), c_all[0])
+    hs.append(h), cs.append(c)
+    for i, (_, w_t, bias) in enumerate(layers[1:], 1):
+        h, c = _lstm_cell(torch.addmm(bias, torch.cat([h, h_all[i]], 1), w_t), c_all[i])
+        hs.append(h), cs.append(c)
+    return h, (torch.stack(hs), torch.stack(cs))
+
+
+def _gru_step(layers: list, ids: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, State]:
+    table, w_hh_t, b_hh = layers[0]
+    gi, gh = table.index_select(0, ids), torch.addmm(b_hh, state[0], w_hh_t)
+    ir, iz, inn = gi.chunk(3, 1)
+    hr, hz, hn = gh.chunk(3, 1)
+    r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+    n = torch.tanh(inn + r * hn)
+    h = (1 - z) * n + z * state[0]
+    hs = [h]
+    for i, (_, weights, _) in enumerate(layers[1:], 1):
+        h = torch.gru_cell(h, state[i], *weights)
+        hs.append(h)
+    return h, torch.stack(hs)
