@@ -28,7 +28,7 @@ test: $(STAMP) tools
 # Retrain the shipped model from the bundled corpus (about 60-75 minutes on 2 cores).
 models: $(STAMP)
 	rm -rf runs/default
-	$(BIN)/tunesmith train --corpus folk --preset seed --epochs 20 --seed 1 --threads 2 --no-progress --out runs/default
+	$(BIN)/tunesmith train --corpus folk --preset seed --epochs 20 --seed 1 --threads 2 --out runs/default
 	$(BIN)/tunesmith package runs/default models/default
 
 bench: $(STAMP)

@@ -134,3 +134,11 @@ def test_finish_tune_renumbers_and_titles():
     assert finish_tune("X:9\nT:\nK:D\nabc|\n\n", 3, False) == "X:3\nT:Untitled 3\nK:D\nabc|\n"
     assert finish_tune("X:1\nT:Jig\nK:D\nabc|de", 1, True) == "X:1\nT:Jig\nK:D\n"
     assert re.match(r"X:2\nT:Untitled 2\nK:D", finish_tune("X:1\nK:D\nab\n", 2, False))
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
+def test_sampling_follows_the_tempered_softmax(temperature):
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]]).repeat(40_000, 1)
+    drawn = choose(logits, Sampling(temperature=temperature), torch.Generator().manual_seed(0))
+    freq = torch.bincount(drawn, minlength=4) / len(drawn)
+    assert torch.allclose(freq, torch.softmax(logits[0] / temperature, -1), atol=0.01)
