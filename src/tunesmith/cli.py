@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from .errors import TunesmithError
+from .options import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Learn music as a sequence of symbols and compose new music.")
@@ -128,9 +129,9 @@ def generate(
     n: int = typer.Option(5, "-n", help="How many tunes."),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint or run folder (default: the shipped model)."),
     seed: int = typer.Option(0, help="Same seed, same tunes."),
-    temperature: float = typer.Option(1.0, help="Above 0; lower is safer, higher is wilder."),
+    temperature: float = typer.Option(DEFAULT_TEMPERATURE, help="Above 0; lower is safer, higher is wilder."),
     top_k: Optional[int] = typer.Option(None, help="Sample among the k likeliest symbols only."),
-    top_p: Optional[float] = typer.Option(None, help="Sample among the likeliest symbols whose probabilities sum to p."),
+    top_p: float = typer.Option(DEFAULT_TOP_P, help="Sample among the likeliest symbols whose probabilities sum to p; 1 is off."),
     argmax: bool = typer.Option(False, help="Always take the likeliest symbol."),
     primer: Optional[str] = typer.Option(None, help=r"Start of the tune; \n is a newline. With X: it is the whole header."),
     meter: Optional[str] = typer.Option(None, help="M: of every tune, e.g. 6/8."),
@@ -143,7 +144,8 @@ def generate(
 ) -> None:
     """Write new tunes in ABC with a trained model."""
     from .checkpoint import load_checkpoint
-    from .generate import Sampling, Style, generate_tunes
+    from .generate import generate_tunes
+    from .options import Sampling, Style
 
     _threads(threads)
     sampling = Sampling(temperature, top_k, top_p, argmax)

@@ -9,71 +9,16 @@ that ends a tune in ABC, or at the length cap.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass, field
 
-import torch
+import numpy as np
 
 from .checkpoint import Checkpoint
 from .errors import TunesmithError
-from .music.abc.tunes import meter_fraction, normalize_rhythm
+from .options import Sampling, Style
 
 MAX_BATCH = 64
-KEY_RE = re.compile(
-    r"^(?:[A-G][#b]?(?:maj|major|m|min|minor|mix|mixolydian|dor|dorian|phr|phrygian|lyd|lydian"
-    r"|loc|locrian|aeo|aeolian|ion|ionian)?|HP|Hp|none)$",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How each next symbol is chosen from the model's distribution."""
-
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    argmax: bool = False
-
-    def check(self) -> None:
-        """Reject values that have no meaning, naming the option."""
-        if not self.temperature > 0:
-            raise TunesmithError(f"--temperature must be above 0 (got {self.temperature}); use --argmax for greedy")
-        if self.top_k is not None and self.top_k < 1:
-            raise TunesmithError(f"--top-k must be at least 1 (got {self.top_k})")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise TunesmithError(f"--top-p must be in (0, 1] (got {self.top_p})")
-
-
-@dataclass(frozen=True)
-class Style:
-    """Header fields the user fixes; the model writes the others."""
-
-    meter: str | None = None
-    length: str | None = None
-    rhythm: str | None = None
-    key: str | None = None
-
-    def checked(self) -> "Style":
-        """The style with each value validated and normalised."""
-        meter = self.meter.strip() if self.meter else None
-        if meter is not None and meter not in ("C", "C|") and (
-            not re.fullmatch(r"\d+/\d+", meter) or meter_fraction(meter) in (None, 0)
-        ):
-            raise TunesmithError(f"--meter {self.meter!r}: not a meter; write it like 6/8, 3/4, C or C|")
-        length = self.length.strip() if self.length else None
-        if length is not None and (not re.fullmatch(r"1/\d+", length) or int(length[2:]) == 0):
-            raise TunesmithError(f"--length {self.length!r}: not a unit note length; write it like 1/8 or 1/16")
-        key = re.sub(r"\s+", "", self.key) if self.key else None
-        if key is not None and not KEY_RE.match(key):
-            raise TunesmithError(f"--key {self.key!r}: not an ABC key; write it like D, Am, Ador, Gmix or F#m")
-        rhythm = normalize_rhythm(self.rhythm) if self.rhythm else None
-        return Style(meter, length, rhythm, key)
-
-    def fields(self) -> list[tuple[str, str | None]]:
-        """(letter, value) in canonical header order."""
-        return [("M", self.meter), ("L", self.length), ("R", self.rhythm), ("K", self.key)]
 
 
 @dataclass(frozen=True)
@@ -124,11 +69,14 @@ class Stream:
     plan: deque           # (mode, forced ids) pairs still to come
     newline: int          # id of "\n"
     key_prefix: tuple     # ids of "K:", the line that ends a header
+    notes: frozenset      # ids of the note letters A-G a-g
     max_symbols: int
     ids: list[int] = field(default_factory=list)
     queue: deque = field(default_factory=deque)
     mode: str = "body"
     line_start: int = 0
+    body_start: int | None = None  # where the music starts, after the K: line
+    has_music: bool = False        # a line of the body has a note: a blank line may end the tune
     done: bool = False
     truncated: bool = False
 
@@ -153,6 +101,8 @@ class Stream:
         if sym == self.newline:
             line = self.ids[self.line_start:-1]
             self.line_start = len(self.ids)
+            if self.body_start is None and self._starts_key(line):
+                self.body_start = len(self.ids)
             if not forced:
                 if self.mode == "line":
                     self._advance()
@@ -166,63 +116,90 @@ class Stream:
             self.done = self.truncated = True
         return sym
 
+    def may_not_end_line(self) -> bool:
+        """A newline now would write a blank line, ending a tune that has no music yet."""
+        return not self.queue and self.line_start == len(self.ids) and not self._has_music()
+
+    def _has_music(self) -> bool:
+        if not self.has_music and self.body_start is not None:
+            colon = self.key_prefix[1]
+            line: list[int] = []
+            for sym in self.ids[self.body_start:] + [self.newline]:
+                if sym != self.newline:
+                    line.append(sym)
+                    continue
+                is_field = len(line) > 1 and line[1] == colon  # K:, M:, P: ... lines
+                if not is_field and self.notes.intersection(line):
+                    self.has_music = True
+                    break
+                line = []
+        return self.has_music
+
     def _starts_key(self, line: list[int]) -> bool:
         return tuple(line[: len(self.key_prefix)]) == self.key_prefix
 
 
-def _filter_logits(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
+def _filter_logits(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
     logits = logits / sampling.temperature
-    if sampling.top_k is not None and sampling.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, sampling.top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+    vocab = logits.shape[-1]
+    if sampling.top_k is not None and sampling.top_k < vocab:
+        kth = np.partition(logits, vocab - sampling.top_k, axis=-1)[:, vocab - sampling.top_k, None]
+        logits = np.where(logits < kth, -np.inf, logits)
     if sampling.top_p is not None and sampling.top_p < 1:
-        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-        probs = torch.softmax(sorted_logits, dim=-1)
+        order = np.argsort(-logits, axis=-1)
+        ordered = np.take_along_axis(logits, order, -1)
+        probs = np.exp(ordered - ordered[:, :1])
+        probs /= probs.sum(-1, keepdims=True)
         # Drop a symbol when the ones more likely than it already reach top_p.
-        drop = (probs.cumsum(-1) - probs) >= sampling.top_p
-        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+        drop_ordered = (np.cumsum(probs, -1) - probs) >= sampling.top_p
+        drop = np.empty_like(drop_ordered)
+        np.put_along_axis(drop, order, drop_ordered, -1)
+        logits = np.where(drop, -np.inf, logits)
     return logits
 
 
-def choose(logits: torch.Tensor, sampling: Sampling, gen: torch.Generator) -> torch.Tensor:
+def choose(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> np.ndarray:
     """Next symbol ids (B,) from logits (B, V)."""
     if sampling.argmax:
         return logits.argmax(-1)
     # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits),
-    # in fewer and cheaper operations than softmax + multinomial.
-    noise = torch.rand(logits.shape, generator=gen)
-    return (_filter_logits(logits, sampling) - torch.log(-torch.log(noise))).argmax(-1)
+    # in fewer and cheaper operations than a softmax and a categorical draw.
+    with np.errstate(divide="ignore"):
+        gumbel = -np.log(-np.log(rng.random(logits.shape)))
+    return (_filter_logits(logits, sampling) + gumbel).argmax(-1)
 
 
 def sample_streams(ckpt: Checkpoint, plans: list[list[Segment]], sampling: Sampling,
                    seed: int, max_symbols: int) -> list[Stream]:
     """Run one batch of streams to their ends; returns them finished."""
-    codec, model = ckpt.codec, ckpt.model
+    codec, net = ckpt.codec, ckpt.model.stepper()
     newline = codec.index["\n"]
     key_prefix = tuple(codec.encode("K:"))
+    notes = frozenset(codec.index[ch] for ch in "ABCDEFGabcdefg" if ch in codec.index)
     streams = []
     for plan in plans:
         encoded = deque((seg.mode, codec.encode(seg.text, seg.where)) for seg in plan)
-        streams.append(Stream(encoded, newline, key_prefix, max_symbols))
-    gen = torch.Generator().manual_seed(seed)
+        streams.append(Stream(encoded, newline, key_prefix, notes, max_symbols))
+    rng = np.random.default_rng(seed)
     batch = len(streams)
-    state = model.initial_state(batch)
-    warmup = torch.full((batch,), newline, dtype=torch.long)
+    state = net.initial_state(batch)
+    warmup = np.full(batch, newline)
     for _ in range(2):  # every tune in training follows a blank line
-        logits, state = model.step(warmup, state)
+        logits, state = net.step(warmup, state)
     live = list(range(batch))  # streams still writing, in the batch's row order
     while live:
-        sampled = choose(logits, sampling, gen).tolist()
+        # A tune ends at a blank line; one before any music would end it empty.
+        logits[[r for r, i in enumerate(live) if streams[i].may_not_end_line()], newline] = -np.inf
+        sampled = choose(logits, sampling, rng).tolist()
         ids = [streams[i].push(s) for i, s in zip(live, sampled)]
         keep = [row for row, i in enumerate(live) if not streams[i].done]
         if not keep:
             break
         if len(keep) < len(live):
-            rows = torch.tensor(keep)
-            state = tuple(s.index_select(1, rows) for s in state) if isinstance(state, tuple) else state.index_select(1, rows)
+            state = net.select(state, np.array(keep))
             ids = [ids[r] for r in keep]
             live = [live[r] for r in keep]
-        logits, state = model.step(torch.tensor(ids), state)
+        logits, state = net.step(np.array(ids), state)
     return streams
 
 
