@@ -168,3 +168,20 @@ def test_corpus_cut_into_streams_uses_every_training_symbol():
     model = build_model(replace(get_preset("small").model, vocab_size=len(codec)))
     logits, _ = model(s.batch(0)[0])
     assert logits.shape == (4, 16, len(codec))
+
+
+def test_package_ships_best_weights_with_a_model_card(tiny_run, tmp_path):
+    from tunesmith.generate import generate_tunes
+    from tunesmith.modelcard import package_run
+
+    package_run(tiny_run, tmp_path / "shipped", name="tiny")
+    assert sorted(p.name for p in (tmp_path / "shipped").iterdir()) == ["MODEL_CARD.md", "config.json", "model.safetensors"]
+    card = (tmp_path / "shipped" / "MODEL_CARD.md").read_text()
+    best = min(held_out_curve(tiny_run))
+    assert f"**{best:.3f} bits per character**" in card and "| 3 |" in card
+    assert "## Validity (abc2midi as the judge)" in card  # abc2midi is installed by `make test`
+    shipped = load_checkpoint(tmp_path / "shipped")
+    best_run = load_checkpoint(tiny_run / "best")
+    assert all(torch.equal(v, best_run.model.state_dict()[k]) for k, v in shipped.model.state_dict().items())
+    assert len(shipped.meta["history"]) == 3
+    assert generate_tunes(shipped, 1, seed=0, max_symbols=100)[0].startswith("X:1\n")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import statistics
 from pathlib import Path
 
-from .checkpoint import load_checkpoint, read_config, write_checkpoint
+from .checkpoint import Checkpoint, load_checkpoint, read_config, write_checkpoint
+from .corpus.load import Corpus, load_corpus
 from .errors import TunesmithError
 
 
@@ -14,6 +16,7 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
     corpus, model, train = config["corpus"], config["model"], config["train"]
     best = min(history, key=lambda r: r["held_out_bits_per_symbol"])
     seconds = sum(r["seconds"] for r in history)
+    typical = statistics.median(r["seconds"] for r in history)
     rows = "\n".join(
         f"| {r['epoch']} | {r['train_bits_per_symbol']:.3f} | {r['held_out_bits_per_symbol']:.3f} "
         f"| {r['symbols_per_second']:,.0f} |" for r in history
@@ -33,21 +36,54 @@ header order X, T, M, L, R, K), trained with `tunesmith train`.
 - trained statefully: batch {train['batch']} contiguous streams, BPTT {train['seq']}, Adam lr {train['lr']} (x0.95 per epoch after the second), clip {train['clip']}, seed {train['seed']}
 
 ## Training
-- {len(history)} epochs, {seconds / 60:.1f} minutes of training on a 2-core CPU (evaluation not counted)
+- {len(history)} epochs, {seconds / 60:.1f} minutes of training on a 2-core CPU (evaluation not counted);
+  the median epoch took {typical:.0f} s, so {len(history) * typical / 60:.0f} minutes when nothing else
+  shares the CPU (epochs with a low chars/s below did)
 - best held-out: **{best['held_out_bits_per_symbol']:.3f} bits per character** at epoch {best['epoch']} (these weights)
 - reproduce with: `{command}`
 
 | epoch | train bits/char | held-out bits/char | chars/s |
 |---:|---:|---:|---:|
 {rows}
+"""
 
-Packaged {datetime.date.today().isoformat()}.
+
+def validity_section(ckpt: Checkpoint, corpus: Corpus, n: int = 100, seed: int = 1) -> str:
+    """abc2midi's verdict on `n` generated tunes and on the training tunes, as Markdown."""
+    from .generate import generate_tunes
+    from .insight.abc2midi import judge
+    from .options import Sampling
+
+    def rates(tunes: list[str]) -> tuple[float, float]:
+        verdicts = [judge(t) for t in tunes]
+        return (sum(v.ok for v in verdicts) / len(tunes),
+                sum(v.ok and not v.bar_warnings for v in verdicts) / len(tunes))
+
+    defaults = Sampling()
+    gen_ok, gen_clean = rates(generate_tunes(ckpt, n, seed=seed))
+    train_ok, train_clean = rates([t.text for t in corpus.train])
+    return f"""
+## Validity (abc2midi as the judge)
+Share of tunes with no abc2midi error about notes, ties, bars or tuplets
+(chord-symbol names and header fields set aside), and of those also without a
+bar-length warning:
+
+| tunes | no error | and no bar-length warning |
+|---|---:|---:|
+| `tunesmith generate -n {n} --seed {seed}` (temperature {defaults.temperature}, top-p {defaults.top_p}) | {gen_ok:.0%} | {gen_clean:.0%} |
+| the {len(corpus.train)} training tunes | {train_ok:.0%} | {train_clean:.0%} |
 """
 
 
 def package_run(run: Path, dest: Path, name: str = "default",
                 command: str = "make models") -> Path:
-    """Copy a run's best weights to `dest` with config.json and MODEL_CARD.md."""
+    """Copy a run's best weights to `dest` with config.json and MODEL_CARD.md.
+
+    When abc2midi is installed the card also says how many generated and
+    training tunes it accepts.
+    """
+    from .insight.abc2midi import available
+
     run = Path(run)
     if not (run / "best").is_dir() or not (run / "latest").is_dir():
         raise TunesmithError(f"{run}: not a training run folder (needs best/ and latest/)")
@@ -56,5 +92,9 @@ def package_run(run: Path, dest: Path, name: str = "default",
     meta = {k: best.meta[k] for k in ("corpus", "train", "metrics") if k in best.meta}
     meta |= {"name": name, "history": history}
     card = model_card(best.meta | {"name": name}, history, command)
+    if available():
+        corpus = load_corpus(best.meta["corpus"]["sources"], best.meta["corpus"].get("limit"))
+        card += validity_section(best, corpus)
+    card += f"\nPackaged {datetime.date.today().isoformat()}.\n"
     write_checkpoint(Path(dest), best.model, best.codec, meta, extra_files={"MODEL_CARD.md": card})
     return Path(dest)
