@@ -51,17 +51,12 @@ header order X, T, M, L, R, K), trained with `tunesmith train`.
 def validity_section(ckpt: Checkpoint, corpus: Corpus, n: int = 100, seed: int = 1) -> str:
     """abc2midi's verdict on `n` generated tunes and on the training tunes, as Markdown."""
     from .generate import generate_tunes
-    from .insight.abc2midi import judge
+    from .insight.abc2midi import pass_rate
     from .options import Sampling
 
-    def rates(tunes: list[str]) -> tuple[float, float]:
-        verdicts = [judge(t) for t in tunes]
-        return (sum(v.ok for v in verdicts) / len(tunes),
-                sum(v.ok and not v.bar_warnings for v in verdicts) / len(tunes))
-
     defaults = Sampling()
-    gen_ok, gen_clean = rates(generate_tunes(ckpt, n, seed=seed))
-    train_ok, train_clean = rates([t.text for t in corpus.train])
+    gen_ok, gen_clean = pass_rate(generate_tunes(ckpt, n, seed=seed))
+    train_ok, train_clean = pass_rate([t.text for t in corpus.train])
     return f"""
 ## Validity (abc2midi as the judge)
 Share of tunes with no abc2midi error about notes, ties, bars or tuplets
