@@ -31,8 +31,9 @@ models: $(STAMP)
 	$(BIN)/tunesmith train --corpus folk --preset seed --epochs 20 --seed 1 --threads 2 --out runs/default
 	$(BIN)/tunesmith package runs/default models/default
 
-bench: $(STAMP)
+bench: $(STAMP) tools
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/validity.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
