@@ -19,6 +19,7 @@ from .errors import TunesmithError
 from .options import Sampling, Style
 
 MAX_BATCH = 64
+_OPTION = {"M": "meter", "L": "length", "R": "rhythm", "K": "key"}
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,6 @@ def build_plan(primer: str | None, style: Style) -> list[Segment]:
     if primer:
         plan.append(Segment("force", primer, "--primer"))
     return plan + [Segment("body")]
-
-
-_OPTION = {"M": "meter", "L": "length", "R": "rhythm", "K": "key"}
 
 
 @dataclass
