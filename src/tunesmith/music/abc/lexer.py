@@ -92,7 +92,7 @@ def length(text: str) -> Fraction:
     if not slashes:
         return Fraction(numerator)
     if denominator:
-        # A zero denominator reads as 1 here; the checker reports it.
+        # A zero denominator is malformed; it reads as 1 so that reading never fails.
         return Fraction(numerator, int(denominator) * 2 ** (len(slashes) - 1) or 1)
     return Fraction(numerator, 2 ** len(slashes))
 
