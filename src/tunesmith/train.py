@@ -245,7 +245,10 @@ def resume_trainer(out: Path, epochs: int | None = None) -> Trainer:
     if epochs is not None:
         train_config = replace(train_config, epochs=epochs)
     model = checkpoint.model
-    progress = Progress(**config["progress"])
+    try:
+        progress = Progress(**config["progress"])
+    except TypeError as exc:
+        raise TunesmithError(f"{latest}/config.json: corrupt training progress ({exc})") from None
     trainer = Trainer(out, corpus, checkpoint.codec, model, train_config, progress)
     state = read_tensors(latest / TRAINING_STATE)
     _load_optimizer(trainer.opt, state, config.get("optimizer_groups", []))
