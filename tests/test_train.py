@@ -147,9 +147,7 @@ def test_ctrl_c_on_the_command_line_saves_and_resumes(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    if proc.returncode == 0:
-        pytest.skip("training finished before the signal arrived")  # machine far faster than expected
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, err  # three epochs were left when the signal was sent
     assert "resume with: tunesmith train --resume" in err and "Traceback" not in err
     resumed = subprocess.run(TUNESMITH + ["train", "--resume", str(tmp_path / "b"), "--no-progress", "--threads", "1"],
                              capture_output=True, text=True, env=env)
