@@ -18,11 +18,13 @@ backquote, overlay (`&`), unknown.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 LENGTH = r"\d{0,6}/*\d{0,6}"  # bounded, so that reading a length never makes a huge int
 _RULES: list[tuple[str, str]] = [
+    # A field line: a letter and a colon at the start of a line ("B:|" is music).
+    ("field", r"^(?![A-Ga-g]:[|:])[A-Za-z+]:[^\n]*"),
     ("newline", r"\n"),
     ("space", r"[ \t]+"),
     ("comment", r"%[^\n]*"),
@@ -49,15 +51,12 @@ _RULES: list[tuple[str, str]] = [
     ("overlay", r"&"),
     ("unknown", r"[\s\S]"),
 ]
-_TOKEN_RE = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _RULES))
-_FIELD_LINE_RE = re.compile(r"[A-Za-z+]:[^\n]*")
-_NOT_A_FIELD_RE = re.compile(r"[A-Ga-g]:[|:]")  # "B:|" is music
+_TOKEN_RE = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _RULES), re.MULTILINE)
 _LENGTH_RE = re.compile(r"(\d*)(/*)(\d*)$")
 _NOTE_RE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """One piece of ABC text: what kind it is, its text, and where it starts (1-based)."""
 
     kind: str
@@ -69,19 +68,12 @@ class Token:
 def tokens(text: str) -> list[Token]:
     """All tokens of an ABC text, in order, covering every character."""
     out: list[Token] = []
-    line, line_start, pos = 1, 0, 0
-    while pos < len(text):
-        at_line_start = pos == line_start
-        field = _FIELD_LINE_RE.match(text, pos) if at_line_start else None
-        if field and not _NOT_A_FIELD_RE.match(text, pos):
-            kind, end = "field", field.end()
-        else:
-            match = _TOKEN_RE.match(text, pos)
-            kind, end = match.lastgroup, match.end()
-        out.append(Token(kind, text[pos:end], line, pos - line_start + 1))
+    line, line_start = 1, 0
+    for match in _TOKEN_RE.finditer(text):  # the last rule matches any character: no gaps
+        kind, start = match.lastgroup, match.start()
+        out.append(Token(kind, match.group(), line, start - line_start + 1))
         if kind == "newline":
-            line, line_start = line + 1, end
-        pos = end
+            line, line_start = line + 1, start + 1
     return out
 
 
