@@ -164,6 +164,32 @@ def generate(
 
 
 @app.command()
+def check(
+    files: list[Path] = typer.Argument(..., help="ABC files to check."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Check ABC tunes: bar lengths, keys, meters, unclosed chords; exit 1 when any tune has problems."""
+    import json
+
+    from .corpus.files import read_text
+    from .music.abc.check import check_text
+
+    results = {str(f): check_text(read_text(f)) for f in files}  # unreadable input: exit 2
+    bad = sum(bool(r.problems) for reports in results.values() for r in reports)
+    if as_json:
+        typer.echo(json.dumps({f: [r.to_dict() for r in reports] for f, reports in results.items()}, indent=1))
+    else:
+        for file, reports in results.items():
+            for r in reports:
+                for p in r.problems:
+                    typer.echo(f"{file}:{p.line}:{p.col}: tune X:{r.number} ({r.title}): {p.message}")
+        total = sum(len(reports) for reports in results.values())
+        _err(f"{total} tunes checked, {bad} with problems")
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
 def package(
     run: Path = typer.Argument(..., help="Training run folder (with best/ and latest/)."),
     dest: Path = typer.Argument(..., help="Checkpoint folder to write, e.g. models/default."),

@@ -9,13 +9,8 @@ import re
 from dataclasses import dataclass
 
 from .errors import TunesmithError
-from .music.abc.tunes import meter_fraction, normalize_rhythm
+from .music.abc.tunes import KEY_RE, meter_fraction, normalize_rhythm
 
-KEY_RE = re.compile(
-    r"^(?:[A-G][#b]?(?:maj|major|m|min|minor|mix|mixolydian|dor|dorian|phr|phrygian|lyd|lydian"
-    r"|loc|locrian|aeo|aeolian|ion|ionian)?|HP|Hp|none)$",
-    re.IGNORECASE,
-)
 
 
 # Defaults chosen on the shipped model, over 300 tunes (seeds 11-13): abc2midi

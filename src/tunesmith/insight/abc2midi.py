@@ -20,6 +20,7 @@ from pathlib import Path
 # fields (abc2midi checks R:hornpipe against M:, for one).
 SET_ASIDE = re.compile(r"guitar chord|chord name|chordname|header|field|hornpipe must be", re.IGNORECASE)
 BAR_LENGTH = re.compile(r"Bar \d+ has .* time units")
+BAR_POSITION = re.compile(r"line-char (\d+)-(\d+) : Track \d+ Bar \d+ has .* time units")
 
 
 @dataclass(frozen=True)
@@ -41,20 +42,33 @@ def available() -> bool:
     return shutil.which("abc2midi") is not None
 
 
-def judge(tune: str, timeout: float = 20.0) -> Verdict:
-    """Run abc2midi on one tune and sort what it printed."""
+def _run(tune: str, timeout: float) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tune.abc"
         path.write_text(tune)
         run = subprocess.run(["abc2midi", str(path), "-o", str(Path(tmp) / "tune.mid")],
                              capture_output=True, text=True, timeout=timeout, errors="replace")
+    return run.stdout + run.stderr
+
+
+def judge(tune: str, timeout: float = 20.0) -> Verdict:
+    """Run abc2midi on one tune and sort what it printed."""
     errors, aside, bars = [], [], []
-    for line in (run.stdout + run.stderr).splitlines():
+    for line in _run(tune, timeout).splitlines():
         if line.startswith("Error"):
             (aside if SET_ASIDE.search(line) else errors).append(line)
         elif line.startswith("Warning") and BAR_LENGTH.search(line) and "in repeat" not in line:
             bars.append(line)
     return Verdict(tuple(errors), tuple(aside), tuple(bars))
+
+
+def wrong_bar_positions(tune: str, timeout: float = 20.0) -> set[tuple[int, int]]:
+    """(line, 1-based column) of the bar lines closing bars abc2midi finds of the wrong length.
+
+    Every pass of a repeat counts ("in repeat" included): abc2midi checks
+    bars in the order they are played.
+    """
+    return {(int(line), int(col) + 1) for line, col in BAR_POSITION.findall(_run(tune, timeout))}
 
 
 def pass_rate(tunes: list[str]) -> tuple[float, float]:

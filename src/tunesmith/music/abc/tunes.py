@@ -27,6 +27,12 @@ FIELD_RE = re.compile(r"^([A-Za-z+]):(.*)$")
 # Field lines kept inside a body: they change how the following music reads.
 BODY_FIELDS = frozenset("KLMP")
 NOTE_RE = re.compile(r"[A-Ga-g]")
+# A K: value: a tonic with an optional mode, or one of ABC's special keys.
+KEY_RE = re.compile(
+    r"^(?:[A-G][#b]?(?:maj|major|m|min|minor|mix|mixolydian|dor|dorian|phr|phrygian|lyd|lydian"
+    r"|loc|locrian|aeo|aeolian|ion|ionian)?|HP|Hp|none)$",
+    re.IGNORECASE,
+)
 
 # Spelling variants of the rhythm (R:) field, folded to one name.
 RHYTHM_ALIASES = {

@@ -1,0 +1,122 @@
+"""`tunesmith check`: find what is wrong in ABC tunes, with line:column and bar.
+
+Reads the raw file (not the cleaned corpus form), so that positions point
+into the user's own text. A tune starts at an `X:` line and ends at a blank
+line; text outside tunes is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from .bars import read_bars, wrong_length_bars
+from .lexer import tokens
+from .tunes import KEY_RE, meter_fraction
+
+_CLEF_OR_MORE = re.compile(r"\s+.*$")  # "K:D clef=treble" -> "D"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a tune, where it is (1-based), and in which bar (1-based; 0: none)."""
+
+    line: int
+    col: int
+    bar: int
+    message: str
+
+
+@dataclass(frozen=True)
+class TuneReport:
+    """A tune of a file and its problems."""
+
+    number: str
+    title: str
+    line: int
+    problems: list[Problem]
+
+    def to_dict(self) -> dict:
+        """JSON form."""
+        return asdict(self)
+
+
+def check_tune(text: str, first_line: int = 1) -> list[Problem]:
+    """Problems of one tune's text; lines are counted from `first_line`."""
+    problems: list[Problem] = []
+    offset = first_line - 1
+    toks = tokens(text)
+    header = True
+    key_seen = False
+    chord_open = grace_open = None
+    bar_number = 1
+    for tok in toks:
+        where = (tok.line + offset, tok.col, bar_number if not header else 0)
+        if header:
+            if tok.kind == "field" and tok.text[0] == "M":
+                value = tok.text[2:].strip()
+                if value not in ("C", "C|", "none", "") and meter_fraction(value) is None:
+                    problems.append(Problem(*where, f"unknown meter M:{value}"))
+            if tok.kind == "field" and tok.text[0] == "K":
+                key = _CLEF_OR_MORE.sub("", tok.text[2:].strip())
+                if key and not KEY_RE.match(key.replace(" ", "")):
+                    problems.append(Problem(*where, f"unknown key K:{key}"))
+                header, key_seen = False, True
+            continue
+        if tok.kind == "bar":
+            if chord_open is not None:
+                problems.append(Problem(*chord_open, "unclosed chord ["))
+                chord_open = None
+            bar_number += 1
+        elif tok.kind == "chord_open":
+            chord_open = where
+        elif tok.kind == "chord_close" and chord_open is not None:
+            chord_open = None
+        elif tok.kind == "grace_open":
+            grace_open = where
+        elif tok.kind == "grace_close":
+            grace_open = None
+        elif tok.kind == "chord_symbol" and (len(tok.text) < 2 or not tok.text.endswith('"')):
+            problems.append(Problem(*where, f"unclosed chord symbol {tok.text}"))
+        elif tok.kind == "unknown" and not tok.text.isspace():
+            problems.append(Problem(*where, f"unexpected character {tok.text!r}"))
+    if not key_seen:
+        problems.append(Problem(first_line, 1, 0, "missing K: field (the header must end with K:)"))
+        return problems
+    for pending in (chord_open, grace_open):
+        if pending is not None:
+            problems.append(Problem(*pending, "unclosed chord [" if pending is chord_open else "unclosed grace notes {"))
+    for bar, found in wrong_length_bars(read_bars(text)):
+        problems.append(Problem(bar.line + offset, bar.col, bar.index + 1,
+                                f"bar {bar.index + 1} has {bar.in_meter_units(found)}, "
+                                f"the meter needs {bar.in_meter_units(bar.expected)}"))
+    return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+def tune_blocks(text: str) -> list[tuple[int, str]]:
+    """(first line number, text) of every tune in a file's raw text."""
+    blocks, current, start = [], None, 0
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        if line.startswith("X:"):
+            if current:
+                blocks.append((start, "\n".join(current) + "\n"))
+            current, start = [line], number
+        elif not line.strip():
+            if current:
+                blocks.append((start, "\n".join(current) + "\n"))
+            current = None
+        elif current is not None:
+            current.append(line)
+    if current:
+        blocks.append((start, "\n".join(current) + "\n"))
+    return blocks
+
+
+def check_text(text: str) -> list[TuneReport]:
+    """A report for every tune of a file."""
+    reports = []
+    for start, block in tune_blocks(text):
+        lines = block.split("\n")
+        title = next((line[2:].strip() for line in lines if line.startswith("T:")), "")
+        reports.append(TuneReport(lines[0][2:].strip(), title, start, check_tune(block, start)))
+    return reports

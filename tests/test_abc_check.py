@@ -1,0 +1,90 @@
+"""`tunesmith check`: bar lengths, keys and unclosed things, agreeing with abc2midi."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tunesmith.corpus.bundled import load_bundled
+from tunesmith.insight.abc2midi import wrong_bar_positions
+from tunesmith.music.abc.bars import read_bars, wrong_length_bars
+from tunesmith.music.abc.check import check_text
+
+GOOD = "X:1\nT:Good\nM:6/8\nL:1/8\nK:D\nA|dfa afd|g3 f2e|dcB AFD|D3 D2:|\n"
+TUNESMITH = [sys.executable, "-m", "tunesmith.cli"]
+
+
+def messages(text: str) -> list[str]:
+    return [p.message for r in check_text(text) for p in r.problems]
+
+
+def test_durations_use_unit_tuplets_broken_rhythm_and_chords():
+    bars = read_bars("X:1\nM:4/4\nL:1/8\nK:C\nABcd efga|(3abc d2 e4 f|a>b c<d e2 f2|[ce]2 [df]4 z2|{g}a2 b2 c'4|Z|\n")
+    assert [b.duration for b in bars] == [1, Fraction(9, 8), 1, 1, 1, 1]
+    assert wrong_length_bars(bars) == [(bars[1], Fraction(9, 8))]
+
+
+def test_a_clean_tune_with_a_pickup_has_no_problems():
+    assert messages(GOOD) == []
+
+
+def test_problems_have_line_column_and_bar():
+    text = GOOD.replace("g3 f2e", "g3 f2").replace("K:D", "K:Hdor").replace("dcB AFD", "[dc B AFD")
+    reports = check_text("% a file\n\n" + text)
+    found = {(p.line, p.col, p.bar, p.message) for p in reports[0].problems}
+    assert (7, 1, 0, "unknown key K:Hdor") in found
+    assert (8, 17, 4, "unclosed chord [") in found
+    assert (8, 16, 3, "bar 3 has 5/8, the meter needs 6/8") in found
+
+
+def test_missing_key_and_unclosed_chord_symbol():
+    assert messages("X:1\nT:t\nM:6/8\n") == ["missing K: field (the header must end with K:)"]
+    assert any(m.startswith("unclosed chord symbol") for m in messages(GOOD.replace("dcB", '"Am dcB')))
+
+
+def test_a_bar_split_by_a_repeat_is_checked_whole():
+    assert messages("X:1\nM:4/4\nL:1/4\nK:C\nc4|d2:|e2|f4|g4|\n") == []
+    assert messages("X:1\nM:4/4\nL:1/4\nK:C\nc4|d2:|e3|f4|g4|\n") == ["bar 3 has 5/4, the meter needs 4/4"]
+
+
+def test_agrees_with_abc2midi_on_which_bars_are_wrong():
+    tunes = list(load_bundled("folk"))
+    random.Random(7).shuffle(tunes)
+    agree = total = 0
+    for tune in tunes[:150]:
+        bars = read_bars(tune.text)
+        ours = {(b.line, b.col) for b, _ in wrong_length_bars(bars)}
+        theirs = wrong_bar_positions(tune.text)
+        for bar in bars:
+            if bar.expected is not None:
+                total += 1
+                agree += ((bar.line, bar.col) in ours) == ((bar.line, bar.col) in theirs)
+    assert total > 2000
+    assert agree / total >= 0.98, (agree, total)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet='XKML:T123468/ABCDEFGabcdefgz^_=,\'|:[]()-<>{}"!~. \n', max_size=120))
+def test_check_never_raises(text):
+    for report in check_text("X:1\nM:6/8\nK:D\n" + text):
+        assert all(p.line >= 1 and p.col >= 1 for p in report.problems)
+
+
+def test_cli_exit_codes_and_json(tmp_path):
+    good, bad = tmp_path / "good.abc", tmp_path / "bad.abc"
+    good.write_text(GOOD)
+    bad.write_text(GOOD.replace("g3 f2e", "g3 f2"))
+    ok = subprocess.run(TUNESMITH + ["check", str(good)], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout == ""
+    found = subprocess.run(TUNESMITH + ["check", str(bad), "--json"], capture_output=True, text=True)
+    assert found.returncode == 1
+    report = json.loads(found.stdout)[str(bad)][0]
+    assert report["problems"][0]["message"] == "bar 3 has 5/8, the meter needs 6/8"
+    missing = subprocess.run(TUNESMITH + ["check", str(tmp_path / "nope.abc")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "nope.abc" in missing.stderr and "Traceback" not in missing.stderr
