@@ -34,6 +34,7 @@ models: $(STAMP)
 bench: $(STAMP) tools
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/validity.py
+	$(BIN)/python benchmarks/check_agreement.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

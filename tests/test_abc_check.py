@@ -88,3 +88,15 @@ def test_cli_exit_codes_and_json(tmp_path):
     assert report["problems"][0]["message"] == "bar 3 has 5/8, the meter needs 6/8"
     missing = subprocess.run(TUNESMITH + ["check", str(tmp_path / "nope.abc")], capture_output=True, text=True)
     assert missing.returncode == 2 and "nope.abc" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_strict_export_keeps_only_tunes_that_check_clean(tmp_path):
+    source = tmp_path / "mixed.abc"
+    source.write_text(GOOD + "\n" + GOOD.replace("X:1", "X:2").replace("T:Good", "T:Bad").replace("g3 f2e", "g3 f2"))
+    out = tmp_path / "strict.abc"
+    run = subprocess.run(TUNESMITH + ["corpus", "export", str(source), "--strict", "-o", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and "dropped 1 of 2" in run.stderr
+    text = out.read_text()
+    assert "T:Good" in text and "T:Bad" not in text
+    assert subprocess.run(TUNESMITH + ["check", str(out)], capture_output=True).returncode == 0

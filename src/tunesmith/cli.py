@@ -62,12 +62,18 @@ def corpus_export(
     sources: list[str] = typer.Argument(..., help="Bundled corpus names, ABC files or folders."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="File to write (default: stdout)."),
     limit: Optional[int] = typer.Option(None, help="Keep only the first N tunes."),
+    strict: bool = typer.Option(False, help="Drop the tunes `tunesmith check` finds problems in."),
 ) -> None:
     """Clean tunes (canonical ABC, duplicates removed) as one ABC file."""
     from .corpus.load import source_tunes
+    from .music.abc.check import check_tune
     from .music.abc.tunes import dedupe, join_tunes
 
     tunes = dedupe([t for spec in sources for t in source_tunes(spec)])
+    if strict:
+        kept = dedupe([t for t in tunes if not check_tune(t.text)])
+        _err(f"--strict: dropped {len(tunes) - len(kept)} of {len(tunes)} tunes with problems")
+        tunes = kept
     if limit is not None:
         tunes = tunes[: max(limit, 0)]
     _emit(join_tunes(tunes), output, len(tunes))
