@@ -85,6 +85,7 @@ def train(
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder to create (latest/ and best/ checkpoints)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Run folder to carry on exactly where it stopped."),
     preset: str = typer.Option("seed", help="seed, small, large or gru."),
+    codec: str = typer.Option("abc-chars", help="abc-chars (one symbol per character) or abc-tokens (musical tokens)."),
     epochs: Optional[int] = typer.Option(None, help="Total epochs of the run (default: 30; with --resume, unchanged)."),
     seed: int = typer.Option(0, help="Seeds the weights, dropout and data order."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
@@ -104,7 +105,7 @@ def train(
         raise TunesmithError(f"--epochs must be at least 1 (got {epochs})")
     if resume is not None:
         if corpus or out:
-            raise TunesmithError("--resume takes the corpus and folder of the run; drop --corpus/--out")
+            raise TunesmithError("--resume takes the corpus, codec and folder of the run; drop --corpus/--out")
         trainer = resume_trainer(resume, epochs)
     else:
         if out is None:
@@ -115,7 +116,7 @@ def train(
             if overrides.get(name, 1) < 1:
                 raise TunesmithError(f"--{name} must be at least 1")
         config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
-        trainer = new_trainer(out, corpus, chosen.model, config, limit)
+        trainer = new_trainer(out, corpus, chosen.model, config, limit, codec)
     c = trainer.corpus
     _err(f"corpus: {len(c.train)} training tunes, {len(c.held_out)} held out; "
          f"{len(trainer.codec)} symbols; {sum(p.numel() for p in trainer.model.parameters()):,} parameters")
@@ -124,10 +125,12 @@ def train(
     except TrainingInterrupted as stop:
         _err(f"{stop}\nresume with: tunesmith train --resume {stop.out}")
         raise typer.Exit(130)
+    unit = "char" if trainer.codec.name == "abc-chars" else "token"
     for record in progress_made.history:
-        _err(f"epoch {record['epoch']:>3}: train {record['train_bits_per_symbol']:.3f} bits/char, "
-             f"held-out {record['held_out_bits_per_symbol']:.3f} bits/char, {record['symbols_per_second']:,.0f} chars/s")
-    _err(f"best held-out {progress_made.best_held_out:.3f} bits/char; checkpoints in {trainer.out}/best and {trainer.out}/latest")
+        _err(f"epoch {record['epoch']:>3}: train {record['train_bits_per_symbol']:.3f} bits/{unit}, "
+             f"held-out {record['held_out_bits_per_symbol']:.3f} bits/{unit}, {record['symbols_per_second']:,.0f} {unit}s/s")
+    _err(f"best held-out {progress_made.best_held_out:.3f} bits/{unit}; "
+         f"checkpoints in {trainer.out}/best and {trainer.out}/latest")
 
 
 @app.command()

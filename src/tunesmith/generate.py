@@ -9,8 +9,10 @@ that ends a tune in ABC, or at the length cap.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -19,6 +21,8 @@ from .errors import TunesmithError
 from .options import Sampling, Style
 
 MAX_BATCH = 64
+# A line of music: not a field line (K:, M:, P: ...), and with a note in it.
+_MUSIC_LINE = re.compile(r"(?![A-Za-z+]:)[^\n]*[A-Ga-g]")
 _OPTION = {"M": "meter", "L": "length", "R": "rhythm", "K": "key"}
 
 
@@ -66,8 +70,7 @@ class Stream:
 
     plan: deque           # (mode, forced ids) pairs still to come
     newline: int          # id of "\n"
-    key_prefix: tuple     # ids of "K:", the line that ends a header
-    notes: frozenset      # ids of the note letters A-G a-g
+    decode: Callable[[list[int]], str]  # the codec's: lines are judged by their text
     max_symbols: int
     ids: list[int] = field(default_factory=list)
     queue: deque = field(default_factory=deque)
@@ -99,14 +102,14 @@ class Stream:
         if sym == self.newline:
             line = self.ids[self.line_start:-1]
             self.line_start = len(self.ids)
-            if self.body_start is None and self._starts_key(line):
+            if self.body_start is None and self.decode(line).startswith("K:"):
                 self.body_start = len(self.ids)
             if not forced:
                 if self.mode == "line":
                     self._advance()
                 elif self.mode == "header" and not line:
                     self.done = True  # the model ended the tune inside its header
-                elif self.mode == "header" and self._starts_key(line):
+                elif self.mode == "header" and self.decode(line).startswith("K:"):
                     self._advance()
                 elif self.mode == "body" and not line:
                     self.done = True
@@ -120,21 +123,9 @@ class Stream:
 
     def _has_music(self) -> bool:
         if not self.has_music and self.body_start is not None:
-            colon = self.key_prefix[1]
-            line: list[int] = []
-            for sym in self.ids[self.body_start:] + [self.newline]:
-                if sym != self.newline:
-                    line.append(sym)
-                    continue
-                is_field = len(line) > 1 and line[1] == colon  # K:, M:, P: ... lines
-                if not is_field and self.notes.intersection(line):
-                    self.has_music = True
-                    break
-                line = []
+            body = self.decode(self.ids[self.body_start:])
+            self.has_music = any(_MUSIC_LINE.match(line) for line in body.split("\n"))
         return self.has_music
-
-    def _starts_key(self, line: list[int]) -> bool:
-        return tuple(line[: len(self.key_prefix)]) == self.key_prefix
 
 
 def _filter_logits(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
@@ -172,12 +163,10 @@ def sample_streams(ckpt: Checkpoint, plans: list[list[Segment]], sampling: Sampl
     """Run one batch of streams to their ends; returns them finished."""
     codec, net = ckpt.codec, ckpt.model.stepper()
     newline = codec.index["\n"]
-    key_prefix = tuple(codec.encode("K:"))
-    notes = frozenset(codec.index[ch] for ch in "ABCDEFGabcdefg" if ch in codec.index)
     streams = []
     for plan in plans:
         encoded = deque((seg.mode, codec.encode(seg.text, seg.where)) for seg in plan)
-        streams.append(Stream(encoded, newline, key_prefix, notes, max_symbols))
+        streams.append(Stream(encoded, newline, codec.decode, max_symbols))
     rng = np.random.default_rng(seed)
     batch = len(streams)
     state = net.initial_state(batch)

@@ -19,8 +19,7 @@ import torch
 from torch import nn
 
 from .checkpoint import TRAINING_STATE, load_checkpoint, read_config, read_tensors, write_checkpoint
-from .codecs import Codec
-from .codecs.abc_chars import CharCodec
+from .codecs import Codec, get_codec
 from .corpus.load import Corpus, load_corpus
 from .data import encode_tunes, epoch_seed, make_streams
 from .errors import TunesmithError
@@ -214,15 +213,16 @@ class Trainer:
 
 
 def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, train_config: TrainConfig,
-                limit: int | None = None) -> Trainer:
+                limit: int | None = None, codec_name: str = "abc-chars") -> Trainer:
     """A fresh run: the corpus is read and split, the vocabulary fitted, the weights seeded."""
+    codec_class = get_codec(codec_name)
     out = Path(out)
     if (out / "latest").exists():
         raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
     corpus = load_corpus(corpus_specs, limit)
     # The vocabulary covers held-out tunes too, so that every held-out symbol
     # can be scored; a symbol seen only there simply gets a low probability.
-    codec = CharCodec.fit([t.text for t in corpus.tunes])
+    codec = codec_class.fit([t.text for t in corpus.tunes])
     torch.manual_seed(train_config.seed)
     model = build_model(replace(model_config, vocab_size=len(codec)))
     return Trainer(out, corpus, codec, model, train_config)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from ..errors import TunesmithError
 from .abc_chars import CharCodec
+from .abc_tokens import TokenCodec
 from .base import Codec
 
-CODECS: dict[str, type[Codec]] = {CharCodec.name: CharCodec}
+CODECS: dict[str, type[Codec]] = {CharCodec.name: CharCodec, TokenCodec.name: TokenCodec}
+
+
+def get_codec(name: str) -> type[Codec]:
+    """The codec class called `name`, or a clear error listing the choices."""
+    if name not in CODECS:
+        raise TunesmithError(f"--codec: unknown codec {name!r}; choose one of {', '.join(CODECS)}")
+    return CODECS[name]
 
 
 def codec_from_dict(data: dict) -> Codec:
@@ -20,4 +28,4 @@ def codec_from_dict(data: dict) -> Codec:
     return CODECS[name](vocab)
 
 
-__all__ = ["CODECS", "Codec", "codec_from_dict"]
+__all__ = ["CODECS", "Codec", "codec_from_dict", "get_codec"]
