@@ -56,7 +56,9 @@ def _parse_fraction(value: str) -> Fraction | None:
     return Fraction(int(match.group(1)), int(match.group(2)))
 
 
-class _Reader:
+class DurationReader:
+    """Timing state while reading a tune: unit, meter, tuplet, broken rhythm, open chord."""
+
     def __init__(self):
         self.meter: Fraction | None = None
         self.meter_text: str | None = None
@@ -96,14 +98,17 @@ class _Reader:
         self.duration += value
         self.last_duration = value
 
-    def broken(self, text: str) -> None:
+    def broken(self, text: str) -> Fraction:
+        """Apply `>`/`<`: returns how much longer (or shorter) the note before became."""
         n = len(text)
         shorter = Fraction(1, 2 ** n)
         longer = 2 - shorter
         first, second = (longer, shorter) if text[0] == ">" else (shorter, longer)
         # The note before already counted at its plain length; stretch it now.
-        self.duration += self.last_duration * (first - 1)
+        extra = self.last_duration * (first - 1)
+        self.duration += extra
         self.broken_next = second
+        return extra
 
     def tuplet_start(self, text: str) -> None:
         parts = text[1:].split(":")
@@ -159,7 +164,7 @@ class _Reader:
 
 def read_bars(text: str) -> list[Bar]:
     """The bars of one tune's text (header and body), in source order."""
-    reader = _Reader()
+    reader = DurationReader()
     in_header = True
     last = None
     for tok in tokens(text):

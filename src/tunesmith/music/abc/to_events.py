@@ -1,0 +1,174 @@
+"""ABC tune -> timed note events, in the order the tune is played.
+
+Pitches follow the key signature and accidentals carried through the bar;
+tied notes of one pitch merge; repeats (`|:` `:|` `::`) and first/second
+endings (`|1`, `[2`, `:|2`) are expanded; grace notes take no time.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from ..events import NoteEvent
+from .bars import DurationReader
+from .lexer import Token, length, note_parts, tokens
+
+_MAJOR_SHARPS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7,
+                 "F": -1, "Bb": -2, "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7}
+_MODE_SHIFT = {"maj": 0, "ion": 0, "aeo": -3, "dor": -2, "phr": -4, "lyd": 1, "mix": -1, "loc": -5}
+_SHARP_ORDER, _FLAT_ORDER = "FCGDAEB", "BEADGCF"
+_BASE = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_ACCIDENTAL = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
+_KEY_RE = re.compile(r"\s*([A-G])([#b]?)\s*([A-Za-z]*)")
+
+
+def key_signature(value: str) -> dict[str, int]:
+    """Semitone shift per note letter for a K: value ("D" -> F and C sharp)."""
+    value = value.strip()
+    if value in ("HP", ""):
+        return {}
+    if value == "Hp":
+        return {"F": 1, "C": 1}
+    match = _KEY_RE.match(value)
+    if not match:
+        return {}
+    tonic, mode = match.group(1) + match.group(2), match.group(3).lower()
+    shift = -3 if mode == "m" or mode.startswith("min") else _MODE_SHIFT.get(mode[:3], 0)
+    sharps = _MAJOR_SHARPS.get(tonic, 0) + shift
+    letters = _SHARP_ORDER[:sharps] if sharps > 0 else _FLAT_ORDER[:-sharps]
+    return {letter: 1 if sharps > 0 else -1 for letter in letters}
+
+
+def _volta_numbers(text: str) -> set[int]:
+    digits = re.search(r"[\d,-]+$", text)
+    numbers: set[int] = set()
+    for part in (digits.group().split(",") if digits else []):
+        ends = [int(x) for x in part.split("-") if x]
+        if ends:
+            numbers.update(range(ends[0], ends[-1] + 1))
+    return numbers
+
+
+def played_order(body: list[Token], limit: int = 8) -> list[Token]:
+    """The body's tokens in playing order: repeats taken, endings chosen."""
+    out: list[Token] = []
+    start, passes, i, budget = 0, 1, 0, limit * max(len(body), 1)
+    while i < len(body) and budget > 0:
+        budget -= 1
+        tok = body[i]
+        if tok.kind in ("bar", "volta"):
+            endings = _volta_numbers(tok.text) if (tok.kind == "volta" or tok.text[-1].isdigit()) else set()
+            bar = tok.text.rstrip("0123456789,-") if tok.kind == "bar" else ""
+            if bar.startswith(":") and passes == 1:  # end of a repeat: go back once
+                out.append(tok)
+                i, passes = start, 2
+                continue
+            if bar.endswith(":") or bar == "::":
+                start, passes = i + 1, 1
+            if endings and passes not in endings:  # skip this ending on this pass
+                out.append(tok)
+                i += 1
+                while i < len(body) and not (body[i].kind == "volta" or (body[i].kind == "bar" and (
+                        ":" in body[i].text or body[i].text[-1].isdigit() or body[i].text in ("||", "|]", "[|")))):
+                    i += 1
+                continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def tune_events(text: str) -> list[NoteEvent]:
+    """The melody of one ABC tune as note events, repeats expanded."""
+    reader = DurationReader()
+    toks = tokens(text)
+    body_at = len(toks)
+    key: dict[str, int] = {}
+    for i, tok in enumerate(toks):
+        if tok.kind == "field":
+            reader.field(tok.text[0], tok.text[2:])
+            if tok.text[0] == "K":
+                key, body_at = key_signature(tok.text[2:]), i + 1
+                break
+    events: list[NoteEvent] = []
+    now = Fraction(0)
+    carried: dict[tuple[str, int], int] = {}   # accidentals written in this bar
+    tied: dict[int, int] = {}                   # pitch -> index of the event a tie continues
+    last_group: list[int] = []                 # events of the last note or chord
+    chord: list[int] = []                       # pitches in an open chord
+    chord_tie = False
+
+    def sound(pitches: list[int], value: Fraction, tie_next: bool) -> None:
+        nonlocal tied, last_group
+        still, last_group = {}, []
+        for pitch in pitches:
+            if pitch in tied:  # continue a tied note
+                e = events[tied[pitch]]
+                events[tied[pitch]] = NoteEvent(e.start, e.duration + value, pitch, e.velocity)
+                index = tied[pitch]
+            else:
+                events.append(NoteEvent(now, value, pitch))
+                index = len(events) - 1
+            last_group.append(index)
+            if tie_next:
+                still[pitch] = index
+        tied = still
+
+    def pitch_of(tok_text: str) -> int:
+        accidental, letter, octave = note_parts(tok_text)
+        if accidental:
+            carried[(letter, octave)] = _ACCIDENTAL[accidental]
+        shift = carried.get((letter, octave), key.get(letter, 0))
+        return 60 + 12 * octave + _BASE[letter] + shift
+
+    played = played_order(toks[body_at:])
+    for n, tok in enumerate(played):
+        kind = tok.kind
+        next_is_tie = n + 1 < len(played) and played[n + 1].kind == "tie"
+        if kind in ("field", "inline_field"):
+            body = tok.text.strip("[]")
+            reader.field(body[0], body[2:])
+            if body[0] == "K":
+                key = key_signature(body[2:])
+        elif kind == "grace_open":
+            reader.in_grace = True
+        elif kind == "grace_close":
+            reader.in_grace = False
+        elif reader.in_grace:
+            continue
+        elif kind == "bar":
+            carried.clear()
+        elif kind == "chord_open":
+            chord, reader.chord = [], [None]
+        elif kind == "chord_close" and reader.chord is not None:
+            before = reader.duration
+            reader.add((reader.chord[0] or Fraction(1)) * length(tok.text))
+            sound(chord, reader.duration - before, chord_tie or next_is_tie)
+            now += reader.duration - before
+            reader.chord, chord, chord_tie = None, [], False
+        elif kind == "note":
+            if reader.chord is not None:
+                reader.chord[0] = reader.chord[0] or length(tok.text)
+                chord.append(pitch_of(tok.text))
+                chord_tie = chord_tie or next_is_tie
+            else:
+                before = reader.duration
+                reader.add(length(tok.text))
+                sound([pitch_of(tok.text)], reader.duration - before, next_is_tie)
+                now += reader.duration - before
+        elif kind == "rest" and reader.chord is None:
+            before = reader.duration
+            reader.add(length(tok.text))
+            now += reader.duration - before
+            tied, last_group = {}, []
+        elif kind == "measure_rest":
+            now += (reader.meter or Fraction(1)) * int(tok.text[1:] or 1)
+        elif kind == "broken":
+            extra = reader.broken(tok.text)  # stretches the note before, shortens the next
+            for index in last_group:
+                e = events[index]
+                events[index] = NoteEvent(e.start, e.duration + extra, e.pitch, e.velocity)
+            now += extra
+        elif kind == "tuplet":
+            reader.tuplet_start(tok.text)
+    return events
