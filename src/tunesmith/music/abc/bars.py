@@ -86,7 +86,8 @@ class DurationReader:
             if unit:
                 self.unit, self.unit_set = unit, True
 
-    def add(self, raw: Fraction) -> None:
+    def add(self, raw: Fraction) -> Fraction:
+        """Time a note, rest or chord of written length `raw`; returns its length in whole notes."""
         factor = self.broken_next
         self.broken_next = Fraction(1)
         if self.tuplet:
@@ -97,6 +98,7 @@ class DurationReader:
         value = raw * self.unit * factor
         self.duration += value
         self.last_duration = value
+        return value
 
     def broken(self, text: str) -> Fraction:
         """Apply `>`/`<`: returns how much longer (or shorter) the note before became."""

@@ -141,10 +141,9 @@ def tune_events(text: str) -> list[NoteEvent]:
         elif kind == "chord_open":
             chord, reader.chord = [], [None]
         elif kind == "chord_close" and reader.chord is not None:
-            before = reader.duration
-            reader.add((reader.chord[0] or Fraction(1)) * length(tok.text))
-            sound(chord, reader.duration - before, chord_tie or next_is_tie)
-            now += reader.duration - before
+            value = reader.add((reader.chord[0] or Fraction(1)) * length(tok.text))
+            sound(chord, value, chord_tie or next_is_tie)
+            now += value
             reader.chord, chord, chord_tie = None, [], False
         elif kind == "note":
             if reader.chord is not None:
@@ -152,14 +151,11 @@ def tune_events(text: str) -> list[NoteEvent]:
                 chord.append(pitch_of(tok.text))
                 chord_tie = chord_tie or next_is_tie
             else:
-                before = reader.duration
-                reader.add(length(tok.text))
-                sound([pitch_of(tok.text)], reader.duration - before, next_is_tie)
-                now += reader.duration - before
+                value = reader.add(length(tok.text))
+                sound([pitch_of(tok.text)], value, next_is_tie)
+                now += value
         elif kind == "rest" and reader.chord is None:
-            before = reader.duration
-            reader.add(length(tok.text))
-            now += reader.duration - before
+            now += reader.add(length(tok.text))
             tied, last_group = {}, []
         elif kind == "measure_rest":
             now += (reader.meter or Fraction(1)) * int(tok.text[1:] or 1)
