@@ -125,15 +125,10 @@ def tune_events(text: str) -> list[NoteEvent]:
     for n, tok in enumerate(played):
         kind = tok.kind
         next_is_tie = n + 1 < len(played) and played[n + 1].kind == "tie"
-        if kind in ("field", "inline_field"):
-            body = tok.text.strip("[]")
-            reader.field(body[0], body[2:])
-            if body[0] == "K":
-                key = key_signature(body[2:])
-        elif kind == "grace_open":
-            reader.in_grace = True
-        elif kind == "grace_close":
-            reader.in_grace = False
+        if kind in ("field", "inline_field", "grace_open", "grace_close", "tuplet"):
+            reader.token(tok)  # unit, meter, grace and tuplet state live in the reader
+            if kind != "tuplet" and tok.text.strip("[")[:2] == "K:":
+                key = key_signature(tok.text.strip("[]")[2:])
         elif reader.in_grace:
             continue
         elif kind == "bar":
@@ -165,6 +160,4 @@ def tune_events(text: str) -> list[NoteEvent]:
                 e = events[index]
                 events[index] = NoteEvent(e.start, e.duration + extra, e.pitch, e.velocity)
             now += extra
-        elif kind == "tuplet":
-            reader.tuplet_start(tok.text)
     return events
