@@ -105,10 +105,9 @@ class Stream:
             if self.body_start is None and self.decode(line).startswith("K:"):
                 self.body_start = len(self.ids)
             if not forced:
+                # A blank line before any music cannot be sampled (see may_not_end_line).
                 if self.mode == "line":
                     self._advance()
-                elif self.mode == "header" and not line:
-                    self.done = True  # the model ended the tune inside its header
                 elif self.mode == "header" and self.decode(line).startswith("K:"):
                     self._advance()
                 elif self.mode == "body" and not line:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 
-from ..errors import TunesmithError
 from ..music.abc.lexer import tokens as lex
 from .base import Codec
 
@@ -71,14 +70,7 @@ class TokenCodec(Codec):
             if token in self.index:
                 ids.append(self.index[token])
                 continue
-            bad = [ch for ch in token if ch not in self.index]
-            if bad:
-                raise TunesmithError(
-                    f"{where}: characters {''.join(dict.fromkeys(bad))!r} are not in the model's vocabulary"
-                )
+            if any(ch not in self.index for ch in token):
+                raise self.unknown_error(text, where)
             ids.extend(self.index[ch] for ch in token)
         return ids
-
-    def decode(self, ids: list[int]) -> str:
-        """The tokens joined."""
-        return "".join(self.vocab[i] for i in ids)

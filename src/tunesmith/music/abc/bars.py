@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..abc.tunes import default_unit, meter_fraction
 from .lexer import Token, length, tokens
+from .tunes import default_unit, meter_fraction
 
 # ABC 2.1 §4.13: the q of (p when it is not written; 5, 7 and 9 use the meter.
 _TUPLET_Q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}
@@ -78,7 +78,7 @@ class DurationReader:
         value = value.strip()
         if letter == "M":
             self.meter_text = value.replace(" ", "") or None
-            self.meter = meter_fraction(self.meter_text) if self.meter_text not in (None, "none") else None
+            self.meter = meter_fraction(self.meter_text)  # None for "none" and free meters
             if not self.unit_set:
                 self.unit = Fraction(default_unit(self.meter_text))
         elif letter == "L":
@@ -166,10 +166,15 @@ class DurationReader:
 
 def read_bars(text: str) -> list[Bar]:
     """The bars of one tune's text (header and body), in source order."""
+    return bars_of(tokens(text))
+
+
+def bars_of(toks: list[Token]) -> list[Bar]:
+    """The bars of one tune's tokens, for callers that have lexed it already."""
     reader = DurationReader()
     in_header = True
     last = None
-    for tok in tokens(text):
+    for tok in toks:
         last = tok
         if in_header:
             if tok.kind == "field":

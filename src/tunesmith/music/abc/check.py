@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from .bars import read_bars, wrong_length_bars
+from .bars import bars_of, wrong_length_bars
 from .lexer import tokens
 from .tunes import KEY_RE, meter_fraction
 
@@ -86,7 +86,7 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
     for pending in (chord_open, grace_open):
         if pending is not None:
             problems.append(Problem(*pending, "unclosed chord [" if pending is chord_open else "unclosed grace notes {"))
-    for bar, found in wrong_length_bars(read_bars(text)):
+    for bar, found in wrong_length_bars(bars_of(toks)):
         problems.append(Problem(bar.line + offset, bar.col, bar.index + 1,
                                 f"bar {bar.index + 1} has {bar.in_meter_units(found)}, "
                                 f"the meter needs {bar.in_meter_units(bar.expected)}"))
