@@ -11,6 +11,11 @@ from .errors import TunesmithError
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers never see half a file."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers never see half a file."""
     path = Path(path)
     if path.is_dir():
         raise TunesmithError(f"{path}: is a folder; give a file name to write")
@@ -20,8 +25,8 @@ def write_text_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         raise TunesmithError(f"{path}: cannot write ({exc.strerror})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
