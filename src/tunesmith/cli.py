@@ -47,14 +47,15 @@ def _threads(threads: Optional[int]) -> None:
 
 @corpus_app.command("list")
 def corpus_list() -> None:
-    """The bundled corpora, with tune and character counts."""
-    from .corpus.bundled import BUNDLED, load_bundled
-    from .music.abc.tunes import join_tunes
+    """The bundled corpora of every mode, with piece and character counts."""
+    from .modes import available_modes, get_mode
 
-    typer.echo(f"{'name':<12} {'tunes':>6} {'chars':>9}  description")
-    for name, spec in BUNDLED.items():
-        tunes = load_bundled(name)
-        typer.echo(f"{name:<12} {len(tunes):>6} {len(join_tunes(list(tunes))):>9}  {spec.description}")
+    typer.echo(f"{'mode':<6} {'name':<14} {'pieces':>6} {'chars':>9}  description")
+    for mode_name in available_modes():
+        mode = get_mode(mode_name)
+        for name, description in mode.corpora().items():
+            pieces, chars = mode.count_corpus(name) if mode.count_corpus else ("?", "?")
+            typer.echo(f"{mode_name:<6} {name:<14} {pieces:>6} {chars:>9}  {description}")
 
 
 @corpus_app.command("export")
@@ -81,11 +82,12 @@ def corpus_export(
 
 @app.command()
 def train(
-    corpus: list[str] = typer.Option([], "--corpus", help="Bundled corpus name, ABC file or folder; repeat to combine."),
+    corpus: list[str] = typer.Option([], "--corpus", help="Bundled corpus name, file or folder; repeat to combine."),
+    mode: str = typer.Option("abc", help="abc (tunes in ABC), midi (MIDI files) or tabla (bols)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder to create (latest/ and best/ checkpoints)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Run folder to carry on exactly where it stopped."),
     preset: str = typer.Option("seed", help="seed, small, large or gru."),
-    codec: str = typer.Option("abc-chars", help="abc-chars (one symbol per character) or abc-tokens (musical tokens)."),
+    codec: Optional[str] = typer.Option(None, help="abc: abc-chars (default, one symbol per character) or abc-tokens."),
     epochs: Optional[int] = typer.Option(None, help="Total epochs of the run (default: 30; with --resume, unchanged)."),
     seed: int = typer.Option(0, help="Seeds the weights, dropout and data order."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
@@ -96,7 +98,7 @@ def train(
     checkpoint_every: int = typer.Option(1, help="Write latest/ every N epochs (and always on Ctrl-C)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ) -> None:
-    """Train a char-RNN on ABC tunes (statefully, with a held-out split)."""
+    """Train a char-RNN on tunes, MIDI or tabla (statefully, with a held-out split)."""
     from .models import get_preset
     from .train import TrainingInterrupted, new_trainer, resume_trainer
 
@@ -105,7 +107,7 @@ def train(
         raise TunesmithError(f"--epochs must be at least 1 (got {epochs})")
     if resume is not None:
         if corpus or out:
-            raise TunesmithError("--resume takes the corpus, codec and folder of the run; drop --corpus/--out")
+            raise TunesmithError("--resume takes the corpus, codec, mode and folder of the run; drop --corpus/--out")
         trainer = resume_trainer(resume, epochs)
     else:
         if out is None:
@@ -116,7 +118,7 @@ def train(
             if overrides.get(name, 1) < 1:
                 raise TunesmithError(f"--{name} must be at least 1")
         config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
-        trainer = new_trainer(out, corpus, chosen.model, config, limit, codec)
+        trainer = new_trainer(out, corpus, chosen.model, config, limit, codec, mode)
     c = trainer.corpus
     _err(f"corpus: {len(c.train)} training tunes, {len(c.held_out)} held out; "
          f"{len(trainer.codec)} symbols; {sum(p.numel() for p in trainer.model.parameters()):,} parameters")
@@ -125,7 +127,9 @@ def train(
     except TrainingInterrupted as stop:
         _err(f"{stop}\nresume with: tunesmith train --resume {stop.out}")
         raise typer.Exit(130)
-    unit = "char" if trainer.codec.name == "abc-chars" else "token"
+    from .modes import get_mode
+
+    unit = get_mode(trainer.corpus.mode).unit if trainer.codec.name != "abc-tokens" else "token"
     for record in progress_made.history:
         _err(f"epoch {record['epoch']:>3}: train {record['train_bits_per_symbol']:.3f} bits/{unit}, "
              f"held-out {record['held_out_bits_per_symbol']:.3f} bits/{unit}, {record['symbols_per_second']:,.0f} {unit}s/s")
@@ -135,25 +139,34 @@ def train(
 
 @app.command()
 def generate(
-    n: int = typer.Option(5, "-n", help="How many tunes."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint or run folder (default: the shipped model)."),
-    seed: int = typer.Option(0, help="Same seed, same tunes."),
+    n: int = typer.Option(5, "-n", help="How many pieces."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint or run folder (default: the shipped model of --mode)."),
+    mode: Optional[str] = typer.Option(None, help="Without --model: whose shipped model to use (abc, midi, tabla)."),
+    seed: int = typer.Option(0, help="Same seed, same music."),
     temperature: float = typer.Option(DEFAULT_TEMPERATURE, help="Above 0; lower is safer, higher is wilder."),
     top_k: Optional[int] = typer.Option(None, help="Sample among the k likeliest symbols only."),
     top_p: float = typer.Option(DEFAULT_TOP_P, help="Sample among the likeliest symbols whose probabilities sum to p; 1 is off."),
     argmax: bool = typer.Option(False, help="Always take the likeliest symbol."),
-    primer: Optional[str] = typer.Option(None, help=r"Start of the tune; \n is a newline. With X: it is the whole header."),
-    meter: Optional[str] = typer.Option(None, help="M: of every tune, e.g. 6/8."),
-    key: Optional[str] = typer.Option(None, help="K: of every tune, e.g. D, Ador."),
-    rhythm: Optional[str] = typer.Option(None, help="R: of every tune, e.g. jig, reel, hornpipe."),
-    length: Optional[str] = typer.Option(None, help="L: (unit note length) of every tune, e.g. 1/8."),
-    max_length: int = typer.Option(2000, help="Cap on characters per tune."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="ABC file to write (default: stdout)."),
+    primer: Optional[str] = typer.Option(None, help=r"Start of the piece; \n is a newline. abc: with X: it is the whole header."),
+    meter: Optional[str] = typer.Option(None, help="abc: M: of every tune, e.g. 6/8."),
+    key: Optional[str] = typer.Option(None, help="abc: K: of every tune, e.g. D, Ador."),
+    rhythm: Optional[str] = typer.Option(None, help="abc: R: of every tune, e.g. jig, reel, hornpipe."),
+    length: Optional[str] = typer.Option(None, help="abc: L: (unit note length) of every tune, e.g. 1/8."),
+    free: bool = typer.Option(False, "--free", help="Sample freely: no well-formedness constraints (bars may not add up)."),
+    primer_file: Optional[Path] = typer.Option(None, help="midi: a MIDI file whose opening the piece continues."),
+    bars: Optional[int] = typer.Option(None, help="midi: stop after N bars."),
+    seconds: Optional[float] = typer.Option(None, help="midi: stop after S seconds."),
+    tala: Optional[str] = typer.Option(None, help="tabla: the cycle, e.g. teentaal, jhaptaal, rupak."),
+    cycles: Optional[int] = typer.Option(None, help="tabla: how many cycles."),
+    tempo: Optional[float] = typer.Option(None, help="tabla/midi: beats per minute."),
+    render: Optional[str] = typer.Option(None, help="Also write these beside -o, comma-separated: midi, wav, svg, pianoroll."),
+    max_length: int = typer.Option(2000, help="Cap on symbols per piece."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="File to write (default: stdout where the mode allows)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
 ) -> None:
-    """Write new tunes in ABC with a trained model."""
+    """Write new music with a trained model (ABC tunes, MIDI or tabla, as the model's mode says)."""
     from .checkpoint import load_checkpoint
-    from .generate import generate_tunes
+    from .modes import GenerateRequest, get_mode, mode_of
     from .options import Sampling, Style
 
     _threads(threads)
@@ -162,38 +175,52 @@ def generate(
     style = Style(meter, length, rhythm, key).checked()
     if n < 1:
         raise TunesmithError(f"-n must be at least 1 (got {n})")
-    path = model or Path(os.environ.get("TUNESMITH_MODEL", DEFAULT_MODEL))
-    if model is None and not path.exists():
-        raise TunesmithError(f"no shipped model at {path}; run `make models` or pass --model")
+    if model is None:
+        default = DEFAULT_MODEL.parent / get_mode(mode).default_model
+        path = Path(os.environ.get("TUNESMITH_MODEL", default)) if mode is None else default
+        if not path.exists():
+            raise TunesmithError(f"no shipped model at {path}; run `make models` or pass --model")
+    else:
+        path = model
     ckpt = load_checkpoint(path)
-    text_primer = primer.replace("\\n", "\n") if primer is not None else None
-    tunes = generate_tunes(ckpt, n, seed=seed, sampling=sampling, style=style,
-                           primer=text_primer, max_symbols=max_length)
-    _emit("\n".join(tunes), output, len(tunes))
+    chosen = mode_of(ckpt.meta)
+    if mode is not None and mode != chosen.name:
+        raise TunesmithError(f"--mode {mode}: the model at {path} is a {chosen.name} model")
+    kinds = tuple(k.strip() for k in render.split(",") if k.strip()) if render else ()
+    request = GenerateRequest(
+        n=n, seed=seed, sampling=sampling, style=style,
+        primer=primer.replace("\\n", "\n") if primer is not None else None, primer_file=primer_file,
+        max_length=max_length, free=free, bars=bars, seconds=seconds, tala=tala, cycles=cycles, tempo=tempo,
+        output=output, render=kinds,
+    )
+    result = chosen.generate(ckpt, request)
+    if result.stdout:
+        sys.stdout.write(result.stdout)
+    if result.message:
+        _err(result.message)
 
 
 @app.command()
 def check(
-    files: list[Path] = typer.Argument(..., help="ABC files to check."),
+    files: list[Path] = typer.Argument(..., help="Files to check."),
+    mode: str = typer.Option("abc", help="abc (tunes: bars, keys, meters, chords) or tabla (cycles, vibhags, bols)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Check ABC tunes: bar lengths, keys, meters, unclosed chords; exit 1 when any tune has problems."""
+    """Check ABC tunes or tabla compositions; exit 1 when any piece has problems."""
     import json
 
-    from .corpus.files import read_text
-    from .music.abc.check import check_text
+    from .modes import get_mode
 
-    results = {str(f): check_text(read_text(f)) for f in files}  # unreadable input: exit 2
-    bad = sum(bool(r.problems) for reports in results.values() for r in reports)
+    chosen = get_mode(mode)
+    reports = [chosen.check_file(f) for f in files]  # unreadable input: exit 2
+    bad = sum(r.bad for r in reports)
     if as_json:
-        typer.echo(json.dumps({f: [r.to_dict() for r in reports] for f, reports in results.items()}, indent=1))
+        typer.echo(json.dumps({r.file: r.pieces for r in reports}, indent=1))
     else:
-        for file, reports in results.items():
-            for r in reports:
-                for p in r.problems:
-                    typer.echo(f"{file}:{p.line}:{p.col}: tune X:{r.number} ({r.title}): {p.message}")
-        total = sum(len(reports) for reports in results.values())
-        _err(f"{total} tunes checked, {bad} with problems")
+        for r in reports:
+            for line in r.lines():
+                typer.echo(line)
+        _err(f"{sum(len(r.pieces) for r in reports)} pieces checked, {bad} with problems")
     if bad:
         raise typer.Exit(1)
 
@@ -209,6 +236,10 @@ def package(
 
     package_run(run, dest, name)
     _err(f"wrote {dest}/model.safetensors, config.json and MODEL_CARD.md")
+
+
+# Commands defined in their own modules
+from .commands import __name__ as _commands  # noqa: E402,F401
 
 
 def main() -> None:

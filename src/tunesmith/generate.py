@@ -204,7 +204,8 @@ def finish_tune(text: str, number: int, truncated: bool) -> str:
 
 
 def generate_tunes(ckpt: Checkpoint, n: int, *, seed: int = 0, sampling: Sampling = Sampling(),
-                   style: Style = Style(), primer: str | None = None, max_symbols: int = 2000) -> list[str]:
+                   style: Style = Style(), primer: str | None = None, max_symbols: int = 2000,
+                   free: bool = False) -> list[str]:
     """`n` new tunes in ABC, each a complete text numbered X:1..n."""
     if n < 1:
         raise TunesmithError(f"-n must be at least 1 (got {n})")

@@ -84,11 +84,12 @@ def package_run(run: Path, dest: Path, name: str = "default",
         raise TunesmithError(f"{run}: not a training run folder (needs best/ and latest/)")
     best = load_checkpoint(run / "best")
     history = read_config(run / "latest")["progress"]["history"]
-    meta = {k: best.meta[k] for k in ("corpus", "train", "metrics") if k in best.meta}
+    meta = {k: best.meta[k] for k in ("mode", "corpus", "train", "metrics") if k in best.meta}
     meta |= {"name": name, "history": history}
     card = model_card(best.meta | {"name": name}, history, command)
-    if available():
-        corpus = load_corpus(best.meta["corpus"]["sources"], best.meta["corpus"].get("limit"))
+    if available() and best.meta.get("mode", "abc") == "abc":
+        corpus = load_corpus(best.meta["corpus"]["sources"], best.meta["corpus"].get("limit"),
+                             best.meta.get("mode", "abc"))
         card += validity_section(best, corpus)
     card += f"\nPackaged {datetime.date.today().isoformat()}.\n"
     write_checkpoint(Path(dest), best.model, best.codec, meta, extra_files={"MODEL_CARD.md": card})

@@ -101,6 +101,7 @@ class Trainer:
     # -- saving -------------------------------------------------------------
     def _meta(self) -> dict:
         return {
+            "mode": self.corpus.mode,
             "corpus": self.corpus.describe(),
             "train": self.config.to_dict(),
             "progress": self.progress.to_dict(),
@@ -213,13 +214,19 @@ class Trainer:
 
 
 def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, train_config: TrainConfig,
-                limit: int | None = None, codec_name: str = "abc-chars") -> Trainer:
+                limit: int | None = None, codec_name: str | None = None, mode: str = "abc") -> Trainer:
     """A fresh run: the corpus is read and split, the vocabulary fitted, the weights seeded."""
+    from .modes import get_mode
+
+    chosen = get_mode(mode)
+    codec_name = codec_name or chosen.codecs[0]
+    if codec_name not in chosen.codecs:
+        raise TunesmithError(f"--codec {codec_name}: mode {chosen.name} takes {', '.join(chosen.codecs)}")
     codec_class = get_codec(codec_name)
     out = Path(out)
     if (out / "latest").exists():
         raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
-    corpus = load_corpus(corpus_specs, limit)
+    corpus = load_corpus(corpus_specs, limit, chosen.name)
     # The vocabulary covers held-out tunes too, so that every held-out symbol
     # can be scored; a symbol seen only there simply gets a low probability.
     codec = codec_class.fit([t.text for t in corpus.tunes])
@@ -237,7 +244,7 @@ def resume_trainer(out: Path, epochs: int | None = None) -> Trainer:
         if not isinstance(config.get(key), dict):
             raise TunesmithError(f"{latest}: not a resumable training run (no {key!r} in config.json)")
     saved = config["corpus"]
-    corpus = load_corpus(saved["sources"], saved.get("limit"))
+    corpus = load_corpus(saved["sources"], saved.get("limit"), config.get("mode", "abc"))
     if corpus.describe()["hash"] != saved["hash"]:
         raise TunesmithError(f"{latest}: the corpus {saved['sources']} has changed since this run started")
     checkpoint = load_checkpoint(latest)

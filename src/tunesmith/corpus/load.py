@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TunesmithError
-from ..music.abc.tunes import Tune, dedupe
+from ..music.abc.tunes import Tune
 from .bundled import BUNDLED, corpus_hash, load_bundled
 from .files import tunes_from_path
 from .split import split_tunes
@@ -14,13 +14,14 @@ from .split import split_tunes
 
 @dataclass
 class Corpus:
-    """Tunes from one or more sources, deduplicated, split by tune."""
+    """Pieces (tunes, chorales, compositions) from one or more sources, deduplicated, split by piece."""
 
     sources: list[str]
     tunes: list[Tune]
     train: list[Tune]
     held_out: list[Tune]
     limit: int | None = None
+    mode: str = "abc"
 
     def describe(self) -> dict:
         """What a checkpoint records about the data it saw."""
@@ -43,16 +44,20 @@ def source_tunes(spec: str) -> list[Tune]:
     return tunes_from_path(Path(spec))
 
 
-def load_corpus(specs: list[str], limit: int | None = None) -> Corpus:
-    """Every source's tunes, duplicates across sources removed, optionally the first `limit`."""
+def load_corpus(specs: list[str], limit: int | None = None, mode: str = "abc") -> Corpus:
+    """Every source's pieces in `mode`, duplicates across sources removed, optionally the first `limit`."""
+    from ..modes import get_mode
+
+    chosen = get_mode(mode)
     if not specs:
-        raise TunesmithError("--corpus: give a bundled corpus name or an ABC file or folder")
-    tunes: list[Tune] = []
+        raise TunesmithError(f"--corpus: give a bundled corpus name ({', '.join(chosen.corpora())}) or a file or folder")
+    tunes: list = []
     sources = []
+    bundled = chosen.corpora()
     for spec in specs:
-        tunes.extend(source_tunes(spec))
-        sources.append(spec if spec in BUNDLED else str(Path(spec).resolve()))
-    tunes = dedupe(tunes)
+        tunes.extend(chosen.load_source(spec))
+        sources.append(spec if spec in bundled else str(Path(spec).resolve()))
+    tunes = chosen.dedupe(tunes)
     if limit is not None:
         if limit < 2:
             raise TunesmithError("--limit: need at least 2 tunes (one is held out)")
@@ -60,4 +65,4 @@ def load_corpus(specs: list[str], limit: int | None = None) -> Corpus:
     if len(tunes) < 2:
         raise TunesmithError(f"--corpus {' '.join(specs)}: only {len(tunes)} tune; training needs at least 2")
     train, held_out = split_tunes(tunes)
-    return Corpus(sources, tunes, train, held_out, limit)
+    return Corpus(sources, tunes, train, held_out, limit, chosen.name)
