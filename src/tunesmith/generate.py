@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -72,6 +72,7 @@ class Stream:
     newline: int          # id of "\n"
     decode: Callable[[list[int]], str]  # the codec's: lines are judged by their text
     max_symbols: int
+    vocab_size: int = 0
     ids: list[int] = field(default_factory=list)
     queue: deque = field(default_factory=deque)
     mode: str = "body"
@@ -116,6 +117,14 @@ class Stream:
             self.done = self.truncated = True
         return sym
 
+    def mask(self) -> np.ndarray | None:
+        """A tune ends at a blank line; one before any music would end it empty."""
+        if self.queue or not self.may_not_end_line():
+            return None
+        allowed = np.ones(self.vocab_size, dtype=bool)
+        allowed[self.newline] = False
+        return allowed
+
     def may_not_end_line(self) -> bool:
         """A newline now would write a blank line, ending a tune that has no music yet."""
         return not self.queue and self.line_start == len(self.ids) and not self._has_music()
@@ -157,25 +166,42 @@ def choose(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> 
     return (_filter_logits(logits, sampling) + gumbel).argmax(-1)
 
 
-def sample_streams(ckpt: Checkpoint, plans: list[list[Segment]], sampling: Sampling,
-                   seed: int, max_symbols: int) -> list[Stream]:
-    """Run one batch of streams to their ends; returns them finished."""
+class Writer(Protocol):
+    """One piece being written, as the sampler sees it (every mode supplies its own)."""
+
+    ids: list[int]
+    done: bool
+
+    def push(self, sampled: int) -> int:
+        """Take the sampled id (or the writer's own forced one); return the id written."""
+
+    def mask(self) -> np.ndarray | None:
+        """Which ids may come next (bool, vocabulary-sized), or None when any may."""
+
+
+def sample_streams(ckpt: Checkpoint, streams: list, sampling: Sampling, seed: int) -> list:
+    """Run one batch of writers to their ends, feeding each sampled symbol back in; returns them.
+
+    Masked symbols get probability 0 and the rest are renormalised, so
+    temperature, top-k and top-p apply to what the constraints allow.
+    """
     codec, net = ckpt.codec, ckpt.model.stepper()
     newline = codec.index["\n"]
-    streams = []
-    for plan in plans:
-        encoded = deque((seg.mode, codec.encode(seg.text, seg.where)) for seg in plan)
-        streams.append(Stream(encoded, newline, codec.decode, max_symbols))
     rng = np.random.default_rng(seed)
     batch = len(streams)
     state = net.initial_state(batch)
     warmup = np.full(batch, newline)
-    for _ in range(2):  # every tune in training follows a blank line
+    for _ in range(2):  # every piece in training follows a blank line
         logits, state = net.step(warmup, state)
-    live = list(range(batch))  # streams still writing, in the batch's row order
+    live = [i for i in range(batch) if not streams[i].done]  # in the batch's row order
+    if len(live) < batch:
+        state = net.select(state, np.array(live, dtype=int))
+        logits = logits[live]
     while live:
-        # A tune ends at a blank line; one before any music would end it empty.
-        logits[[r for r, i in enumerate(live) if streams[i].may_not_end_line()], newline] = -np.inf
+        for row, i in enumerate(live):
+            allowed = streams[i].mask()
+            if allowed is not None:
+                logits[row, ~allowed] = -np.inf
         sampled = choose(logits, sampling, rng).tolist()
         ids = [streams[i].push(s) for i, s in zip(live, sampled)]
         keep = [row for row, i in enumerate(live) if not streams[i].done]
@@ -186,6 +212,17 @@ def sample_streams(ckpt: Checkpoint, plans: list[list[Segment]], sampling: Sampl
             ids = [ids[r] for r in keep]
             live = [live[r] for r in keep]
         logits, state = net.step(np.array(ids), state)
+    return streams
+
+
+def abc_streams(ckpt: Checkpoint, plans: list[list[Segment]], max_symbols: int) -> list[Stream]:
+    """One ABC writer per plan."""
+    codec = ckpt.codec
+    newline = codec.index["\n"]
+    streams = []
+    for plan in plans:
+        encoded = deque((seg.mode, codec.encode(seg.text, seg.where)) for seg in plan)
+        streams.append(Stream(encoded, newline, codec.decode, max_symbols, vocab_size=len(codec)))
     return streams
 
 
@@ -216,7 +253,8 @@ def generate_tunes(ckpt: Checkpoint, n: int, *, seed: int = 0, sampling: Samplin
     tunes: list[str] = []
     for start in range(0, n, MAX_BATCH):
         count = min(MAX_BATCH, n - start)
-        streams = sample_streams(ckpt, [list(plan) for _ in range(count)], sampling, seed + start, max_symbols)
+        streams = abc_streams(ckpt, [list(plan) for _ in range(count)], max_symbols)
+        sample_streams(ckpt, streams, sampling, seed + start)
         for offset, stream in enumerate(streams):
             text = ckpt.codec.decode(stream.ids)
             tunes.append(finish_tune(text, start + offset + 1, stream.truncated))
