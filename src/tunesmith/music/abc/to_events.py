@@ -3,16 +3,24 @@
 Pitches follow the key signature and accidentals carried through the bar;
 tied notes of one pitch merge; repeats (`|:` `:|` `::`) and first/second
 endings (`|1`, `[2`, `:|2`) are expanded; grace notes take no time.
+
+Chord symbols (`"Am"`, `"G7"`, `"D/F#"`) make a second part, the
+accompaniment: each chord's notes in a low register, held until the next
+chord symbol or the end of the section (a repeat sign, `||`, `|]`, an
+ending), so that a chord never sounds across a jump in the music.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
+from ..chords import parse_chord
 from ..events import NoteEvent
 from .bars import DurationReader
 from .lexer import Token, length, note_parts, tokens
+from .tunes import meter_fraction
 
 _MAJOR_SHARPS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7,
                  "F": -1, "Bb": -2, "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7}
@@ -21,6 +29,19 @@ _SHARP_ORDER, _FLAT_ORDER = "FCGDAEB", "BEADGCF"
 _BASE = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTAL = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
 _KEY_RE = re.compile(r"\s*([A-G])([#b]?)\s*([A-Za-z]*)")
+_SECTION_END = re.compile(r":|\|\||\|\]|\[\||\d$")  # bar lines after which a held chord stops
+CHORD_VELOCITY = 60  # the accompaniment sits under the melody
+
+
+@dataclass(frozen=True)
+class TuneParts:
+    """What a renderer needs from one tune: its parts, meter and where it ends."""
+
+    melody: list[NoteEvent]
+    accompaniment: list[NoteEvent]   # the chord symbols' notes; empty when the tune has none
+    meter: str | None                # the header's M: value, e.g. "6/8" ("C" for common time)
+    pickup: Fraction                 # how much shorter than the meter the first bar is (an anacrusis)
+    end: Fraction                    # where the music ends, a final rest included
 
 
 def key_signature(value: str) -> dict[str, int]:
@@ -80,6 +101,11 @@ def played_order(body: list[Token], limit: int = 8) -> list[Token]:
 
 def tune_events(text: str) -> list[NoteEvent]:
     """The melody of one ABC tune as note events, repeats expanded."""
+    return tune_parts(text).melody
+
+
+def tune_parts(text: str) -> TuneParts:
+    """Melody and chord-symbol accompaniment of one ABC tune, repeats expanded."""
     reader = DurationReader()
     toks = tokens(text)
     body_at = len(toks)
@@ -97,6 +123,16 @@ def tune_events(text: str) -> list[NoteEvent]:
     last_group: list[int] = []                 # events of the last note or chord
     chord: list[int] = []                       # pitches in an open chord
     chord_tie = False
+    backing: list[NoteEvent] = []
+    held: tuple[Fraction, list[int]] | None = None  # the chord symbol sounding: since when, its pitches
+    first_bar: Fraction | None = None
+    header_meter = reader.meter_text
+
+    def release() -> None:
+        nonlocal held
+        if held is not None and now > held[0]:
+            backing.extend(NoteEvent(held[0], now - held[0], p, CHORD_VELOCITY) for p in held[1])
+        held = None
 
     def sound(pitches: list[int], value: Fraction, tie_next: bool) -> None:
         nonlocal tied, last_group
@@ -131,8 +167,18 @@ def tune_events(text: str) -> list[NoteEvent]:
                 key = key_signature(tok.text.strip("[]")[2:])
         elif reader.in_grace:
             continue
-        elif kind == "bar":
-            carried.clear()
+        elif kind in ("bar", "volta"):
+            if kind == "bar":
+                carried.clear()
+                if first_bar is None and now > 0:
+                    first_bar = now
+            if _SECTION_END.search(tok.text):
+                release()
+        elif kind == "chord_symbol":
+            symbol = parse_chord(tok.text)
+            if symbol is not None:
+                release()
+                held = (now, symbol.pitches())
         elif kind == "chord_open":
             chord, reader.chord = [], [None]
         elif kind == "chord_close" and reader.chord is not None:
@@ -160,4 +206,7 @@ def tune_events(text: str) -> list[NoteEvent]:
                 e = events[index]
                 events[index] = NoteEvent(e.start, e.duration + extra, e.pitch, e.velocity)
             now += extra
-    return events
+    release()
+    bar = meter_fraction(header_meter)
+    pickup = bar - first_bar if bar and first_bar and first_bar < bar else Fraction(0)
+    return TuneParts(events, backing, header_meter, pickup, now)

@@ -1,0 +1,61 @@
+"""The process that runs verovio: `python -m tunesmith.render.sheet_worker`.
+
+Verovio is C++ and aborts or segfaults on some malformed ABC (an unclosed
+chord symbol, text with no tune), which would take the caller down with it;
+so it runs here, and `sheet.py` restarts this process when it dies.
+
+Protocol: one JSON object per line each way. Request `{"abc": ..., "width": ...}`;
+answer `{"svg": ...}` or `{"error": ...}`. Nothing else may reach the
+answer pipe, so verovio's own output goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+# Options for a score on a web page or a file: one page as tall as the tune,
+# no page footer, the title from T:, notes at a size that reads on a screen.
+OPTIONS = {
+    "inputFrom": "abc",
+    "adjustPageHeight": True,
+    "pageHeight": 60000,      # verovio's maximum: every tune fits on one page
+    "pageMarginTop": 40, "pageMarginBottom": 40, "pageMarginLeft": 40, "pageMarginRight": 40,
+    "footer": "none",
+    "header": "auto",
+    "scale": 40,
+    "breaks": "auto",
+    "svgViewBox": True,       # scales to whatever box the page gives it
+}
+
+
+def render(toolkit, abc: str, width: int) -> dict:
+    """One tune's answer: its SVG, or why verovio could not read it."""
+    toolkit.setOptions({**OPTIONS, "pageWidth": width})
+    if not toolkit.loadData(abc):
+        return {"error": "verovio could not read the tune"}
+    pages = toolkit.getPageCount()
+    if pages < 1:
+        return {"error": "verovio found no music in the tune"}
+    return {"svg": toolkit.renderToSVG(1), "pages": pages}
+
+
+def main() -> None:
+    """Answer render requests from stdin until it closes."""
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # anything verovio prints goes to stderr, not into the answers
+    import verovio
+
+    verovio.enableLog(verovio.LOG_OFF)
+    toolkit = verovio.toolkit()
+    answers.write(json.dumps({"ready": toolkit.getVersion()}) + "\n")
+    answers.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        answers.write(json.dumps(render(toolkit, request["abc"], int(request.get("width", 2100)))) + "\n")
+        answers.flush()
+
+
+if __name__ == "__main__":
+    main()
