@@ -240,6 +240,9 @@ def package(
 
 # Commands defined in their own modules
 from .commands import __name__ as _commands  # noqa: E402,F401
+from .commands import serve  # noqa: E402,F401
+from .commands import insight  # noqa: E402,F401
+from .commands import render  # noqa: E402,F401
 
 
 def main() -> None:

@@ -118,12 +118,16 @@ def synthesize(voices: list[Voice], length: int) -> np.ndarray:
         for start, gain in places:
             end = min(start + len(sound), len(out))
             out[start:end] += gain * sound[: end - start]
-    out = out[:length]
-    fade = min(length, int(_END_FADE * SAMPLE_RATE))
+    return _finish(out[:length])
+
+
+def _finish(audio: np.ndarray) -> np.ndarray:
+    """Fade the last 10 ms (the piece ends there, ringing notes or not) and bring the peak to -1 dBFS."""
+    fade = min(len(audio), int(_END_FADE * SAMPLE_RATE))
     if fade:
-        out[length - fade:] *= np.linspace(1, 0, fade)
-    peak = np.abs(out).max(initial=0.0)
-    return out * (PEAK / peak) if peak > 0 else out
+        audio[len(audio) - fade:] *= np.linspace(1, 0, fade)
+    peak = np.abs(audio).max(initial=0.0)
+    return audio * (PEAK / peak) if peak > 0 else audio
 
 
 def wav_bytes(audio: np.ndarray) -> bytes:
@@ -199,7 +203,8 @@ def midi_to_wav(midi: bytes, *, soundfont: Path | None = None) -> bytes:
     return wav_bytes(synthesize(voices, length))
 
 
-def _soundfont_audio(midi: bytes, path: Path, length: int) -> np.ndarray:
+def _load_soundfont(path: Path):
+    """A tinysoundfont synthesiser with `path` loaded: (synth, sfid); a missing or bad file names itself."""
     try:
         import tinysoundfont
     except ImportError:
@@ -208,9 +213,20 @@ def _soundfont_audio(midi: bytes, path: Path, length: int) -> np.ndarray:
         raise TunesmithError(f"{path}: no such SoundFont file")
     synth = tinysoundfont.Synth(samplerate=SAMPLE_RATE)
     try:
-        sfid = synth.sfload(str(path))
-    except Exception as exc:  # the binding raises plain Exceptions for unreadable files
-        raise TunesmithError(f"{path}: not a SoundFont tinysoundfont can read ({exc})") from None
+        return synth, synth.sfload(str(path))
+    except Exception as exc:  # noqa: BLE001 - the binding raises plain Exceptions for unreadable files
+        raise TunesmithError(f"{path}: not a SoundFont that tinysoundfont can read ({exc})") from None
+
+
+def check_soundfont(path: Path) -> None:
+    """Raise a TunesmithError naming `path` unless it is a readable SoundFont."""
+    _load_soundfont(Path(path))
+
+
+def _soundfont_audio(midi: bytes, path: Path, length: int) -> np.ndarray:
+    import tinysoundfont
+
+    synth, sfid = _load_soundfont(path)
     for channel in range(16):
         try:  # a program the file lacks is skipped; the MIDI's program changes may pick another
             synth.program_select(channel, sfid, 128 if channel == 9 else 0, 0, is_drums=channel == 9)
@@ -219,9 +235,4 @@ def _soundfont_audio(midi: bytes, path: Path, length: int) -> np.ndarray:
     sequencer = tinysoundfont.Sequencer(synth)
     sequencer.add(tinysoundfont.midi.load_memory(midi))
     stereo = np.frombuffer(synth.generate(length), dtype=np.float32).reshape(-1, 2)
-    audio = stereo.mean(axis=1).astype(np.float64)
-    fade = min(length, int(_END_FADE * SAMPLE_RATE))
-    if fade:
-        audio[length - fade:] *= np.linspace(1, 0, fade)
-    peak = np.abs(audio).max(initial=0.0)
-    return audio * (PEAK / peak) if peak > 0 else audio
+    return _finish(stereo.mean(axis=1).astype(np.float64))

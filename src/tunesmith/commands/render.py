@@ -1,0 +1,45 @@
+"""`tunesmith render`: MIDI, WAV and SVG files for every tune of ABC files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..cli import app
+from ..render.files import RenderOptions, RenderReport, parse_kinds, render_into, tunes_to_render
+
+
+def report(result: RenderReport) -> None:
+    """Say what was written and which tunes failed; exit 1 when any did (the rest are written)."""
+    folders = sorted({str(p.parent) for p in result.written})
+    typer.echo(f"wrote {len(result.written)} files for {result.tunes} tunes to {', '.join(folders) or 'nowhere'}",
+               err=True)
+    for problem in result.failed:
+        typer.echo(f"not rendered: {problem}", err=True)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def render(
+    files: list[Path] = typer.Argument(..., help="ABC files; every tune in them is rendered."),
+    to: str = typer.Option("midi,wav,svg", "--to", help="What to write, comma-separated: midi, wav, svg."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder to write into (default: beside each ABC file)."),
+    chords: bool = typer.Option(False, "--chords", help="Play the chord symbols (\"Am\", \"G7\") as an accompaniment."),
+    program: int = typer.Option(0, "--program", help="General MIDI program of the melody, 0-127 (0 piano, 40 violin, 73 flute)."),
+    qpm: Optional[float] = typer.Option(None, "--qpm", help="Tempo in quarter notes per minute (default: Q:, else usual for the rhythm)."),
+    soundfont: Optional[Path] = typer.Option(None, "--soundfont", help="A .sf2 SoundFont to play the WAV with (default: the built-in synthesiser)."),
+) -> None:
+    """Write a MIDI, WAV and SVG (sheet music) file for every tune: <file>-<X>-<title>.<ext>; exit 1 if any tune fails."""
+    kinds = parse_kinds(to)
+    options = RenderOptions(program=program, chords=chords, qpm=qpm, soundfont=soundfont)
+    batches = [(path, tunes_to_render(path)) for path in files]  # every file read before anything is written
+    total = RenderReport()
+    for path, tunes in batches:
+        result = render_into(tunes, kinds, output if output is not None else path.parent, path.stem, options)
+        total.written += result.written
+        total.failed += [f"{path}: {problem}" for problem in result.failed]
+        total.tunes += result.tunes
+    report(total)

@@ -1,0 +1,145 @@
+"""Many tunes -> one MIDI, WAV and SVG file each, named after the tune, written whole.
+
+A file is named `<stem>-<X number>-<slug of the title>.<ext>`, e.g.
+`jigs-3-the-kesh.mid`. A tune that cannot be rendered does not stop the
+others: it is listed in the report, and its files are not written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..atomic import write_bytes_atomic, write_text_atomic
+from ..corpus.files import read_text
+from ..errors import TunesmithError
+from ..music.abc.tunes import canonical_tune, split_blocks
+from .audio import check_soundfont
+from .sheet import render_svg
+from .tune import render_midi, render_wav
+
+EXTENSIONS = {"midi": ".mid", "wav": ".wav", "svg": ".svg"}
+_ALIASES = {"mid": "midi", "audio": "wav", "sheet": "svg"}
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How tunes sound: General MIDI program, chord accompaniment, tempo override, SoundFont."""
+
+    program: int = 0
+    chords: bool = False
+    qpm: float | None = None
+    soundfont: Path | None = None
+
+    def check(self) -> None:
+        """Raise a TunesmithError naming the option that is out of range."""
+        if not 0 <= self.program <= 127:
+            raise TunesmithError(f"--program {self.program}: a General MIDI program is 0..127")
+        if self.qpm is not None and not 1 <= self.qpm <= 2000:
+            raise TunesmithError(f"--qpm {self.qpm:g}: give a tempo of 1..2000 quarter notes per minute")
+
+
+@dataclass
+class RenderReport:
+    """What a batch render wrote, and the tunes (with the reason) it could not render."""
+
+    written: list[Path] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    tunes: int = 0
+
+
+def parse_kinds(text: str, option: str = "--to") -> list[str]:
+    """"midi,wav,svg" -> ["midi", "wav", "svg"]; an unknown kind is a TunesmithError naming `option`."""
+    kinds: list[str] = []
+    for raw in text.split(","):
+        name = _ALIASES.get(raw.strip().lower(), raw.strip().lower())
+        if name not in EXTENSIONS:
+            raise TunesmithError(f"{option} {text}: {raw.strip() or '(empty)'!r} is not a kind; "
+                                 f"choose from {', '.join(EXTENSIONS)}")
+        if name not in kinds:
+            kinds.append(name)
+    return kinds
+
+
+def slug(title: str, limit: int = 40) -> str:
+    """A file-name-safe form of a title: "The Kesh (Jig)" -> "the-kesh-jig"."""
+    words = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return words[:limit].rstrip("-") or "untitled"
+
+
+def tune_label(abc: str) -> tuple[str, str]:
+    """(X: number, title) of a tune's text, for file names and messages."""
+    number = re.search(r"^X:\s*(\S+)", abc, re.MULTILINE)
+    title = re.search(r"^T:(.*)$", abc, re.MULTILINE)
+    return (re.sub(r"[^A-Za-z0-9]", "", number.group(1)) if number else "") or "0", \
+        (title.group(1).strip() if title else "")
+
+
+def render_one(abc: str, kind: str, options: RenderOptions = RenderOptions()) -> bytes | str:
+    """One tune as `kind` (midi, wav, svg): bytes for MIDI and WAV, text for SVG."""
+    if kind == "midi":
+        return render_midi(abc, program=options.program, chords=options.chords, qpm=options.qpm)
+    if kind == "wav":
+        return render_wav(abc, program=options.program, chords=options.chords, qpm=options.qpm,
+                          soundfont=options.soundfont)
+    if kind == "svg":
+        return render_svg(abc)
+    raise TunesmithError(f"{kind!r} is not a kind; choose from {', '.join(EXTENSIONS)}")
+
+
+def render_into(abc_texts: list[str], kinds: list[str], folder: Path, stem: str,
+                options: RenderOptions = RenderOptions()) -> RenderReport:
+    """Write each tune as each kind into `folder`; every file whole or not at all."""
+    options.check()
+    if options.soundfont is not None and "wav" in kinds:
+        check_soundfont(Path(options.soundfont))  # once, before anything is written
+    report = RenderReport(tunes=len(abc_texts))
+    used: set[str] = set()
+    for abc in abc_texts:
+        number, title = tune_label(abc)
+        base = f"{slug(stem, 60)}-{number}-{slug(title)}"
+        name, n = base, 1
+        while name in used:  # two tunes with the same number and title keep both files
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
+        for kind in kinds:
+            try:
+                data = render_one(abc, kind, options)
+            except TunesmithError as exc:
+                report.failed.append(f"X:{number} ({title or 'untitled'}): {kind}: {exc}")
+                continue
+            path = folder / (name + EXTENSIONS[kind])
+            (write_text_atomic if isinstance(data, str) else write_bytes_atomic)(path, data)
+            report.written.append(path)
+    return report
+
+
+def render_files(abc_texts: list[str], kinds: list[str] | tuple[str, ...] | str, output_path: Path,
+                 options: RenderOptions = RenderOptions()) -> list[Path]:
+    """Render tunes beside the ABC file `output_path` (out/new.abc -> out/new-1-<title>.mid ...); the paths written.
+
+    Tunes that cannot be rendered are a TunesmithError listing them, raised
+    after the other tunes' files are written.
+    """
+    kinds = parse_kinds(kinds if isinstance(kinds, str) else ",".join(kinds), "--render")
+    output_path = Path(output_path)
+    report = render_into(abc_texts, kinds, output_path.parent, output_path.stem, options)
+    if report.failed:
+        raise TunesmithError(f"{len(report.failed)} renders failed ({len(report.written)} files written beside "
+                             f"{output_path}): " + "; ".join(report.failed))
+    return report.written
+
+
+def tunes_to_render(path: Path) -> list[str]:
+    """The tunes of an ABC file as written (Q: and chord symbols kept), cleaned of comments.
+
+    Tunes with several voices (V:) are left out: the renderers play one line.
+    """
+    blocks = split_blocks(read_text(path))
+    tunes = ["\n".join(block) + "\n" for n, block in enumerate(blocks, 1) if canonical_tune(block, n) is not None]
+    if not tunes:
+        raise TunesmithError(f"{path}: no single-voice ABC tunes found (a tune starts with X: and has a K: line "
+                             "before its music)")
+    return tunes
