@@ -242,7 +242,7 @@ def package(
 from .commands import __name__ as _commands  # noqa: E402,F401
 from .commands import serve  # noqa: E402,F401
 from .commands import insight  # noqa: E402,F401
-from .commands import render  # noqa: E402,F401
+from .commands import render as render_command  # noqa: E402,F401  (generate has a `render` option)
 
 
 def main() -> None:
@@ -255,4 +255,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as `python -m tunesmith.cli`, this file is __main__, but the commands in their own
+    # modules register on tunesmith.cli.app: run that module's app, which has them all.
+    from tunesmith.cli import main as _main
+
+    _main()

@@ -8,11 +8,10 @@ from typing import Optional
 import typer
 
 from ..cli import app
-from ..render.files import RenderOptions, RenderReport, parse_kinds, render_into, tunes_to_render
 
 
-def report(result: RenderReport) -> None:
-    """Say what was written and which tunes failed; exit 1 when any did (the rest are written)."""
+def report(result) -> None:
+    """A RenderReport on stderr: say what was written and which tunes failed; exit 1 when any did (the rest are written)."""
     folders = sorted({str(p.parent) for p in result.written})
     typer.echo(f"wrote {len(result.written)} files for {result.tunes} tunes to {', '.join(folders) or 'nowhere'}",
                err=True)
@@ -33,6 +32,8 @@ def render(
     soundfont: Optional[Path] = typer.Option(None, "--soundfont", help="A .sf2 SoundFont to play the WAV with (default: the built-in synthesiser)."),
 ) -> None:
     """Write a MIDI, WAV and SVG (sheet music) file for every tune: <file>-<X>-<title>.<ext>; exit 1 if any tune fails."""
+    from ..render.files import RenderOptions, RenderReport, parse_kinds, render_into, tunes_to_render
+
     kinds = parse_kinds(to)
     options = RenderOptions(program=program, chords=chords, qpm=qpm, soundfont=soundfont)
     batches = [(path, tunes_to_render(path)) for path in files]  # every file read before anything is written
