@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+# --soundfont's player; without its pyaudio requirement, which only live playback uses and needs C headers to build.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps tinysoundfont==0.3.7
 	touch $(STAMP)
 
 # The independent judge used by the tests: abc2midi (Debian package abcmidi).
@@ -19,8 +21,9 @@ tools:
 	@command -v abc2midi >/dev/null
 
 demo: $(STAMP)
-	$(BIN)/tunesmith generate -n 5 --seed 1 -o out/demo.abc
+	$(BIN)/tunesmith generate -n 5 --seed 1 -o out/demo.abc --render midi,wav,svg
 	@cat out/demo.abc
+	@ls out/demo-*
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -q
@@ -35,6 +38,7 @@ bench: $(STAMP) tools
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/validity.py
 	$(BIN)/python benchmarks/check_agreement.py
+	$(BIN)/python benchmarks/render_speed.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
