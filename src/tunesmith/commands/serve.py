@@ -1,0 +1,31 @@
+"""`tunesmith serve`: the local web app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..cli import app
+from ..errors import TunesmithError
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every network; think first)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    models_dir: Path = typer.Option(Path("runs"), "--models-dir", help="Trained runs to offer besides the shipped models (each <name>/best)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="SQLite file of the stored tunes (default: $TUNESMITH_DB or ~/.local/share/tunesmith/tunes.db)."),
+) -> None:
+    """Compose in the browser: generate, see, hear, edit and keep tunes (http://HOST:PORT)."""
+    import uvicorn
+
+    from ..web.app import create_app
+    from ..web.store import default_db_path
+
+    if not 0 < port < 65536:
+        raise TunesmithError(f"--port must be between 1 and 65535 (got {port})")
+    web = create_app(db=db, runs_dir=models_dir)
+    typer.echo(f"tunes are kept in {db or default_db_path()}; open http://{host}:{port}/", err=True)
+    uvicorn.run(web, host=host, port=port, log_level="warning")

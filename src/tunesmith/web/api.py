@@ -1,0 +1,140 @@
+"""The JSON API (`/api/...`): thin translations of requests to `Composer` calls.
+
+Errors are JSON `{"detail": message}` with a 4xx status (see `app.py`), so
+the page shows the message as it is.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from ..music.abc.check import check_text
+from .service import MEDIA_TYPES, Composer, GenerateParams, problems_of
+from .store import StoredTune
+
+router = APIRouter(prefix="/api")
+
+
+def composer(request: Request) -> Composer:
+    """The app's Composer (one per app)."""
+    return request.app.state.composer
+
+
+class GenerateIn(BaseModel):
+    """A generate request; empty style fields are left to the model."""
+
+    model: str | None = Field(None, description="A name from GET /api/models (default: the first, the shipped model).")
+    n: int = Field(1, description="How many tunes (capped per request).")
+    seed: int | None = Field(None, ge=0, description="Same seed and options, same tunes; empty: the server picks one.")
+    temperature: float = Field(1.0, description="Above 0; lower is safer, higher is wilder.")
+    top_p: float | None = Field(0.8, description="Nucleus sampling in (0, 1]; 1 or null is off.")
+    top_k: int | None = Field(None, description="Sample among the k likeliest symbols only.")
+    meter: str | None = Field(None, description="M: of every tune, e.g. 6/8.", max_length=20)
+    key: str | None = Field(None, description="K: of every tune, e.g. D, Ador.", max_length=20)
+    rhythm: str | None = Field(None, description="R: of every tune, e.g. jig, reel.", max_length=40)
+    length: str | None = Field(None, description="L: of every tune, e.g. 1/8.", max_length=10)
+    primer: str | None = Field(None, description="The start of the music (or, starting with X:, of the whole tune).")
+    max_length: int = Field(2000, description="Cap on symbols per tune.")
+
+
+class AbcIn(BaseModel):
+    """One tune's ABC text."""
+
+    abc: str = Field(..., description="The text of one tune, from its X: line.")
+
+
+class SaveIn(AbcIn):
+    """An edited tune to keep."""
+
+    parent: int | None = Field(None, description="The tune it was edited from.")
+
+
+class CheckIn(BaseModel):
+    """ABC text with one or more tunes."""
+
+    abc: str
+
+
+class Kind(str, Enum):
+    """The files a stored tune can be downloaded as."""
+
+    abc = "abc"
+    mid = "mid"
+    wav = "wav"
+    svg = "svg"
+
+
+def tune_json(tune: StoredTune) -> dict:
+    """A stored tune as the API gives it: text, where it came from, its page and files, its problems."""
+    return {
+        "id": tune.id, "title": tune.title, "abc": tune.abc, "origin": tune.origin, "model": tune.model,
+        "params": tune.params, "parent": tune.parent, "created": tune.created, "url": f"/tune/{tune.id}",
+        "files": {k.value: f"/api/tunes/{tune.id}.{k.value}" for k in Kind},
+        "problems": problems_of(tune.abc),
+    }
+
+
+@router.get("/models")
+def list_models(c: Composer = Depends(composer)) -> dict:
+    """The models to choose from: the shipped ones and every trained run's best checkpoint."""
+    return {"models": [{"name": e.name, "description": e.description} for e in c.catalog.entries()]}
+
+
+@router.post("/generate")
+def generate(body: GenerateIn, c: Composer = Depends(composer)) -> dict:
+    """New tunes, stored, each with its sheet music (`svg`, or `svg_error` when it will not engrave)."""
+    seed, tunes = c.generate(GenerateParams(**body.model_dump()))
+    out = []
+    for tune in tunes:
+        svg, error = c.svg_or_error(tune)
+        out.append({**tune_json(tune), "svg": svg, "svg_error": error})
+    return {"seed": seed, "tunes": out}
+
+
+@router.post("/render")
+def render(body: AbcIn, c: Composer = Depends(composer)) -> dict:
+    """Sheet music and problems of one tune that is not stored (the editor's live view)."""
+    problems = problems_of(body.abc) if len(body.abc) <= c.limits.max_chars else []
+    return {"svg": c.preview_svg(body.abc), "problems": problems}
+
+
+@router.post("/check")
+def check(body: CheckIn) -> dict:
+    """The checker's report on every tune of the text: bar lengths, keys, meters, unclosed chords."""
+    return {"tunes": [r.to_dict() for r in check_text(body.abc.replace("\r\n", "\n"))]}
+
+
+@router.post("/tunes", status_code=201)
+def save(body: SaveIn, c: Composer = Depends(composer)) -> dict:
+    """Keep an edited tune as a new tune with its own address."""
+    return tune_json(c.save(body.abc, body.parent))
+
+
+@router.get("/tunes")
+def recent(limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+           c: Composer = Depends(composer)) -> dict:
+    """Stored tunes, newest first."""
+    return {"total": c.store.count(),
+            "tunes": [{k: v for k, v in tune_json(t).items() if k != "problems"} for t in c.store.recent(limit, offset)]}
+
+
+@router.get("/tunes/{tune_id:int}")
+def get_tune(tune_id: int, c: Composer = Depends(composer)) -> dict:
+    """One stored tune."""
+    return tune_json(c.tune(tune_id))
+
+
+@router.get("/tunes/{tune_id:int}.{kind}", response_class=Response,
+            responses={200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()}}})
+def download(tune_id: int, kind: Kind, c: Composer = Depends(composer)) -> Response:
+    """A stored tune as a file: its ABC, a MIDI file, a WAV recording or SVG sheet music."""
+    data = c.file(tune_id, kind.value)
+    title = c.tune(tune_id).title
+    name = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in title).strip("-")[:60] or "tune"
+    return Response(data, media_type=MEDIA_TYPES[kind.value],
+                    headers={"Content-Disposition": f'inline; filename="{tune_id}-{name}.{kind.value}"'})
+

@@ -1,0 +1,143 @@
+"""The local web app: one page to compose, a page per tune, an archive, the JSON API and its docs.
+
+Everything the browser loads (scripts, styles, the API docs' swagger-ui) is
+served from here, so the app works with no internet. Errors are JSON
+`{"detail": message}`: 400 bad input, 404 unknown tune, 413 too large,
+422 malformed request or tune, 503 too many generations waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from .. import __version__
+from ..errors import TunesmithError
+from .api import composer, router, tune_json
+from .catalog import ModelCatalog
+from .service import Composer, Limits, RequestError
+from .store import TuneStore, default_db_path
+
+HERE = Path(__file__).parent
+SHIPPED_MODELS = HERE.parents[2] / "models"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["timestamp"] = lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
+
+
+def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
+               shipped_dir: Path = SHIPPED_MODELS, limits: Limits = Limits()) -> FastAPI:
+    """The app, with its tune database at `db` (default: see `default_db_path`) and models from both folders."""
+    app = FastAPI(title="tunesmith", version=__version__, docs_url=None, redoc_url=None,
+                  description="Compose folk tunes in ABC with a char-RNN; see, hear, edit and keep them.")
+    app.state.composer = Composer(ModelCatalog(shipped_dir, runs_dir), TuneStore(db or default_db_path()), limits)
+    app.add_middleware(BodyLimit, max_body=limits.max_body)
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+
+    @app.exception_handler(RequestError)
+    async def refused(request: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(TunesmithError)
+    async def bad_input(request: Request, exc: TunesmithError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_message(exc), "errors": jsonable(exc.errors())}, status_code=422)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="tunesmith API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png",
+                                   swagger_ui_parameters={"validatorUrl": None})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
+        return templates.TemplateResponse(request, "index.html", {"models": c.catalog.entries(), "limits": c.limits})
+
+    @app.get("/tune/{tune_id:int}", response_class=HTMLResponse, include_in_schema=False)
+    def tune_page(request: Request, tune_id: int, c: Composer = Depends(composer)) -> HTMLResponse:
+        try:
+            tune = c.tune(tune_id)
+        except RequestError as exc:
+            return templates.TemplateResponse(request, "missing.html", {"message": str(exc)}, status_code=404)
+        svg, error = c.svg_or_error(tune)
+        return templates.TemplateResponse(request, "tune.html", {"tune": tune_json(tune), "svg": svg, "svg_error": error})
+
+    @app.get("/archive", response_class=HTMLResponse, include_in_schema=False)
+    def archive(request: Request, page: int = 1, c: Composer = Depends(composer)) -> HTMLResponse:
+        per_page, page = 50, max(page, 1)
+        total = c.store.count()
+        tunes = c.store.recent(per_page, (page - 1) * per_page)
+        return templates.TemplateResponse(request, "archive.html", {
+            "tunes": tunes, "page": page, "pages": max(1, -(-total // per_page)), "total": total})
+
+    return app
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One readable line from pydantic's errors, naming each field: `n: Input should be a valid integer`."""
+    parts = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            parts.append(f"request body: not valid JSON ({err.get('ctx', {}).get('error', 'malformed')})")
+            continue
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid request"))
+    return "; ".join(parts) or "invalid request"
+
+
+def jsonable(errors: list) -> list:
+    """pydantic's error list with anything JSON cannot hold (an exception in `ctx`) as text."""
+    return json.loads(json.dumps(errors, default=str))
+
+
+class BodyLimit:
+    """Refuses a request body over `max_body` bytes with 413, before any route reads it."""
+
+    def __init__(self, app, max_body: int):
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", ())).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return await self._refuse(scope, receive, send)
+        # A body without a declared length (chunked) is read here, up to the cap, and handed on whole.
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body:
+                return await self._refuse(scope, receive, send)
+        handed = False
+
+        async def replay():
+            nonlocal handed
+            if not handed:
+                handed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope, receive, send):
+        response = JSONResponse({"detail": f"request body over {self.max_body} bytes; send less"}, status_code=413)
+        await response(scope, receive, send)

@@ -1,0 +1,91 @@
+"""Which models the web app offers: the shipped ones and every trained run's best checkpoint.
+
+The folders are scanned on each request (cheap: a few directory listings) so
+that a run trained while the server is up shows up without a restart; a
+loaded checkpoint is kept until its config.json changes (a run's `best/`
+is rewritten whenever it improves).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..checkpoint import CONFIG, Checkpoint, load_checkpoint
+from ..errors import TunesmithError
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model a user can choose: its name in the page and API, and its checkpoint folder."""
+
+    name: str
+    path: Path
+    description: str
+
+
+def _describe(config: dict) -> str:
+    corpus = ", ".join(config.get("corpus", {}).get("sources", [])) or "?"
+    bits = config.get("metrics", {}).get("held_out_bits_per_symbol")
+    figure = f", {bits:.3f} held-out bits/symbol" if isinstance(bits, (int, float)) else ""
+    return f"{config.get('model', {}).get('cell', '?')} on {corpus}{figure}"
+
+
+def _abc_config(folder: Path) -> dict | None:
+    """config.json of an ABC checkpoint folder, or None (not a checkpoint, another mode, unreadable)."""
+    try:
+        config = json.loads((folder / CONFIG).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(config, dict) or not str(config.get("codec", {}).get("name", "")).startswith("abc"):
+        return None
+    return config
+
+
+class ModelCatalog:
+    """The shipped models (`shipped_dir/<name>`) and trained runs (`runs_dir/<name>/best`)."""
+
+    def __init__(self, shipped_dir: Path, runs_dir: Path | None):
+        self.shipped_dir = Path(shipped_dir)
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self._loaded: dict[Path, tuple[float, Checkpoint]] = {}
+        self._lock = threading.Lock()
+
+    def entries(self) -> list[ModelEntry]:
+        """Every model on offer, shipped ones first ("default" first of all), then runs by name."""
+        found = []
+        if self.shipped_dir.is_dir():
+            for folder in sorted(self.shipped_dir.iterdir(), key=lambda p: (p.name != "default", p.name)):
+                if (config := _abc_config(folder)) is not None:
+                    found.append(ModelEntry(folder.name, folder, _describe(config)))
+        if self.runs_dir is not None and self.runs_dir.is_dir():
+            for run in sorted(self.runs_dir.iterdir()):
+                if (config := _abc_config(run / "best")) is not None:
+                    found.append(ModelEntry(f"{self.runs_dir.name}/{run.name}", run / "best", _describe(config)))
+        return found
+
+    def find(self, name: str | None) -> ModelEntry:
+        """The model with this name (None: the first on offer); an unknown name is the user's error."""
+        entries = self.entries()
+        if not entries:
+            raise TunesmithError(f"no models: nothing in {self.shipped_dir} or {self.runs_dir}; run `make models`")
+        if name is None:
+            return entries[0]
+        for entry in entries:
+            if entry.name == name:
+                return entry
+        raise TunesmithError(f"model {name!r}: no such model; choose one of {', '.join(e.name for e in entries)}")
+
+    def load(self, entry: ModelEntry) -> Checkpoint:
+        """The entry's checkpoint, loaded once and reloaded when its config.json changes."""
+        try:
+            stamp = (entry.path / CONFIG).stat().st_mtime
+        except OSError:
+            raise TunesmithError(f"model {entry.name!r}: its checkpoint at {entry.path} is gone") from None
+        with self._lock:
+            cached = self._loaded.get(entry.path)
+            if cached is None or cached[0] != stamp:
+                self._loaded[entry.path] = (stamp, load_checkpoint(entry.path))
+            return self._loaded[entry.path][1]

@@ -1,0 +1,236 @@
+"""What the web app does, free of HTTP: generate, check, render and keep tunes, within limits.
+
+The routes in `app.py` only translate requests to these calls and errors
+to status codes; a `RequestError` carries the status, any other
+`TunesmithError` is the user's bad input (400).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+from threadpoolctl import threadpool_limits
+
+from ..errors import TunesmithError
+from ..music.abc.check import check_tune, tune_blocks
+from .catalog import ModelCatalog
+from .store import StoredTune, TuneStore
+
+# What a download of each kind is, by file suffix.
+MEDIA_TYPES = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audio/wav",
+               "svg": "image/svg+xml"}
+# A command-line option named in a library message: "--max-length" -> "max_length".
+_OPTION_NAME = re.compile(r"(?<![\w-])--([a-z][a-z-]*)")
+# Markup a browser would run: script elements, event-handler attributes, javascript: links (in tags only;
+# text is escaped, so a title that says "on=" or "javascript:" is not a match).
+_ACTIVE_SVG = re.compile(r"<\s*(script|foreignObject|iframe)\b|<[^>]*\son[a-z]+\s*=|<[^>]*=\s*[\"']?\s*javascript:",
+                         re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask of the server; the defaults suit a laptop shared by a few people."""
+
+    max_tunes: int = 8              # tunes per generate request
+    max_chars: int = 8000           # characters per tune (typed, or generated: caps --max-length)
+    max_body: int = 64 * 1024       # bytes per request body
+    render_timeout: float = 15.0    # seconds for one sheet-music render
+    generations: int = 2            # generations running at once; the others wait their turn
+    queue: int = 8                  # generations waiting; beyond that the server says it is busy
+
+
+class RequestError(TunesmithError):
+    """A request the server refuses, with the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    """One generate request, as the page and the API send it."""
+
+    model: str | None = None
+    n: int = 1
+    seed: int | None = None          # None: the server picks one and reports it
+    temperature: float = 1.0
+    top_p: float | None = 0.8
+    top_k: int | None = None
+    meter: str | None = None
+    key: str | None = None
+    rhythm: str | None = None
+    length: str | None = None
+    primer: str | None = None
+    max_length: int = 2000
+
+
+def one_tune(abc: str, limits: Limits) -> str:
+    """The text of exactly one tune, within the size cap, with `\\n` line ends; else a clear error."""
+    if len(abc) > limits.max_chars:
+        raise RequestError(413, f"abc: {len(abc)} characters; a tune may have at most {limits.max_chars}")
+    text = abc.replace("\r\n", "\n").replace("\r", "\n")
+    blocks = tune_blocks(text)
+    if not blocks:
+        raise RequestError(422, "abc: no tune found; a tune starts with an X: line (e.g. X:1)")
+    if len(blocks) > 1:
+        raise RequestError(422, f"abc: {len(blocks)} tunes found (a blank line ends a tune); send one at a time")
+    return blocks[0][1]
+
+
+_blas_users = 0
+_blas_lock = threading.Lock()
+_blas_limit = None
+
+
+@contextmanager
+def one_blas_thread():
+    """numpy's BLAS on one thread while any generation runs; the server's parallelism is its requests.
+
+    The sampler's small matrix products gain nothing from a second thread and lose
+    up to tenfold when the cores are busy (measured: 1.3 s against 10.6 s for one
+    tune on a loaded 2-core machine). Counted, so that the first generation in sets
+    the limit and the last one out restores it.
+    """
+    global _blas_users, _blas_limit
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limit = threadpool_limits(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limit.restore_original_limits()
+
+
+def inert_svg(svg: str) -> str:
+    """The SVG, checked to hold nothing a browser would run; it goes into the page as markup."""
+    # verovio escapes a tune's text; this guards the page should an engraver ever fail to.
+    if _ACTIVE_SVG.search(svg):
+        raise TunesmithError("sheet music: the engraved SVG holds scripting; not shown")
+    return svg
+
+
+def problems_of(abc: str) -> list[dict]:
+    """The checker's problems of one tune, as JSON-ready dicts (line, col, bar, message)."""
+    return [asdict(p) for p in check_tune(abc)]
+
+
+class Composer:
+    """The web app's work: models, the tune store, renders, and the generation queue."""
+
+    def __init__(self, catalog: ModelCatalog, store: TuneStore, limits: Limits = Limits()):
+        self.catalog, self.store, self.limits = catalog, store, limits
+        self._slots = threading.BoundedSemaphore(limits.generations)
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+
+    def generate(self, params: GenerateParams) -> tuple[int, list[StoredTune]]:
+        """New tunes, stored; returns the seed used and the tunes. Waits for a free generation slot."""
+        from ..generate import generate_tunes
+        from ..options import Sampling, Style
+
+        lim = self.limits
+        if not 1 <= params.n <= lim.max_tunes:
+            raise RequestError(422, f"n: between 1 and {lim.max_tunes} tunes per request (asked for {params.n})")
+        if not 16 <= params.max_length <= lim.max_chars:
+            raise RequestError(422, f"max_length: between 16 and {lim.max_chars} symbols (got {params.max_length})")
+        if params.primer is not None and len(params.primer) > lim.max_chars:
+            raise RequestError(413, f"primer: {len(params.primer)} characters; at most {lim.max_chars}")
+        entry = self.catalog.find(params.model)
+        seed = params.seed if params.seed is not None else secrets.randbelow(2**31)
+        primer = params.primer.replace("\r\n", "\n") if params.primer else None
+        try:
+            sampling = Sampling(params.temperature, params.top_k, params.top_p, False)
+            sampling.check()
+            style = Style(params.meter or None, params.length or None, params.rhythm or None,
+                          params.key or None).checked()
+            with self._turn(), one_blas_thread():
+                ckpt = self.catalog.load(entry)
+                texts = generate_tunes(ckpt, params.n, seed=seed, sampling=sampling, style=style,
+                                       primer=primer, max_symbols=params.max_length)
+        except RequestError:
+            raise
+        except TunesmithError as exc:
+            # The library names command-line options (--temperature); the page and API call them temperature.
+            raise TunesmithError(_OPTION_NAME.sub(lambda m: m[1].replace("-", "_"), str(exc))) from None
+        record = {**asdict(params), "model": entry.name, "seed": seed}
+        tunes = [self.store.add(text, origin="generated", model=entry.name, params={**record, "index": i})
+                 for i, text in enumerate(texts)]
+        return seed, tunes
+
+    @contextmanager
+    def _turn(self):
+        """A generation slot: wait in line for one, or refuse when the line is full."""
+        if not self._slots.acquire(blocking=False):
+            with self._waiting_lock:
+                if self._waiting >= self.limits.queue:
+                    raise RequestError(503, f"busy: {self._waiting} generations are waiting; try again in a minute")
+                self._waiting += 1
+            try:
+                self._slots.acquire()
+            finally:
+                with self._waiting_lock:
+                    self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def save(self, abc: str, parent: int | None) -> StoredTune:
+        """Store an edited tune (a new tune; its parent stays as it was)."""
+        text = one_tune(abc, self.limits)
+        if parent is not None and self.store.get(parent) is None:
+            raise RequestError(404, f"parent: no tune {parent}")
+        return self.store.add(text, origin="edited", params={"parent": parent} if parent else {}, parent=parent)
+
+    def tune(self, tune_id: int) -> StoredTune:
+        """A stored tune, or 404."""
+        found = self.store.get(tune_id)
+        if found is None:
+            raise RequestError(404, f"no tune {tune_id}")
+        return found
+
+    def preview_svg(self, abc: str) -> str:
+        """Sheet music of a tune that is not stored (the editor's live view)."""
+        from ..render import render_svg
+
+        return inert_svg(render_svg(one_tune(abc, self.limits), timeout=self.limits.render_timeout))
+
+    def file(self, tune_id: int, kind: str) -> bytes:
+        """A stored tune as a file of `kind` (abc, mid, wav, svg); renders are made once and kept."""
+        tune = self.tune(tune_id)
+        if kind == "abc":
+            return tune.abc.encode("utf-8")
+        cached = self.store.render(tune_id, kind)
+        if cached is not None:
+            return cached
+        data = self._render(tune.abc, kind)
+        self.store.keep_render(tune_id, kind, data)
+        return data
+
+    def svg_or_error(self, tune: StoredTune) -> tuple[str | None, str | None]:
+        """The tune's sheet music, or the reason there is none (a tune that will not engrave is still shown)."""
+        try:
+            return self.file(tune.id, "svg").decode("utf-8"), None
+        except TunesmithError as exc:
+            return None, str(exc)
+
+    def _render(self, abc: str, kind: str) -> bytes:
+        from ..render import render_midi, render_svg, render_wav
+
+        if kind == "svg":
+            return inert_svg(render_svg(abc, timeout=self.limits.render_timeout)).encode("utf-8")
+        if kind == "mid":
+            return render_midi(abc)
+        if kind == "wav":
+            return render_wav(abc)
+        raise RequestError(404, f"no file kind {kind!r}; choose abc, mid, wav or svg")
+
