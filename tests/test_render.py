@@ -209,6 +209,16 @@ def test_svg_of_a_real_tune_has_a_note_head_for_every_written_note(reel):
     assert len(re.findall(r'class="note"', svg)) == written
 
 
+def test_pages_of_a_very_long_tune_are_stacked_into_one_svg(reel):
+    from tunesmith.render.sheet_worker import stack
+
+    pages = [render_svg(reel.text), render_svg(JIG)]
+    heights = [float(re.search(r'viewBox="0 0 [\d.]+ ([\d.]+)"', page).group(1)) for page in pages]
+    both = stack(pages)
+    assert re.match(r'<svg viewBox="0 0 840 ([\d.]+)"', both).group(1) == f"{sum(heights):g}"
+    assert both.count('class="note"') == sum(page.count('class="note"') for page in pages)
+
+
 def test_a_tune_that_crashes_verovio_is_an_error_and_the_next_one_renders(reel):
     with pytest.raises(TunesmithError, match="verovio crashed"):
         render_svg(CRASHES_VEROVIO)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 # Options for a score on a web page or a file: one page as tall as the tune,
@@ -38,7 +39,21 @@ def render(toolkit, abc: str, width: int) -> dict:
     pages = toolkit.getPageCount()
     if pages < 1:
         return {"error": "verovio found no music in the tune"}
-    return {"svg": toolkit.renderToSVG(1), "pages": pages}
+    if pages == 1:
+        return {"svg": toolkit.renderToSVG(1)}
+    return {"svg": stack([toolkit.renderToSVG(n) for n in range(1, pages + 1)])}
+
+
+def stack(pages: list[str]) -> str:
+    """One SVG of several pages, one under the other (only a tune of tens of thousands of characters needs it)."""
+    sizes = [re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', page) for page in pages]
+    width = max(float(size.group(1)) for size in sizes)
+    out, top = [], 0.0
+    for page, size in zip(pages, sizes):
+        out.append(page.replace("<svg ", f'<svg x="0" y="{top:g}" width="{size.group(1)}" height="{size.group(2)}" ', 1))
+        top += float(size.group(2))
+    return (f'<svg viewBox="0 0 {width:g} {top:g}" version="1.1" xmlns="http://www.w3.org/2000/svg" '
+            f'xmlns:xlink="http://www.w3.org/1999/xlink">' + "".join(out) + "</svg>")
 
 
 def main() -> None:
