@@ -1,0 +1,13 @@
+"""Tabla: bols, talas, the composition notation and its checker, and stroke timing (no torch here)."""
+
+from .bols import BOLS, COMPOUNDS, KHALI, SILENCE, STROKES, khali, normalise, suggest
+from .notation import (Composition, Matra, Problem, Reading, compositions_in_file, cycle_text, matra_text,
+                       parse_matras, read_file, read_text, theka)
+from .talas import TALAS, Tala, find_tala, get_tala
+from .timing import Hit, hits
+
+__all__ = [
+    "BOLS", "COMPOUNDS", "KHALI", "SILENCE", "STROKES", "TALAS", "Composition", "Hit", "Matra", "Problem",
+    "Reading", "Tala", "compositions_in_file", "cycle_text", "find_tala", "get_tala", "hits", "khali",
+    "matra_text", "normalise", "parse_matras", "read_file", "read_text", "suggest", "theka",
+]

@@ -1,0 +1,215 @@
+"""Tabla compositions as sound: a numpy stroke synthesiser (WAV) and MIDI export.
+
+The dayan (right drum, tuned to DAYAN_HZ) has near-harmonic partials, as
+C. V. Raman found; its open strokes ring (Na and Ta at the rim, bright; Tin
+on the edge of the black patch, mellower; Tun in the middle, mostly the
+fundamental) and its closed strokes (Ti, Te, Ra, Tit, Tak) are damped at
+once. The bayan (left, bass) rings on Ge with the pitch glide of the palm
+releasing the skin, and slaps flat on Ka, Ke, Ki, Kat. Bols on both drums
+(Dha = Na + Ge, Dhin = Tin + Ge, Dhi, Dhit) are the sums of their strokes.
+A composition lasts exactly `matras x 60 / tempo` seconds; each stroke
+starts on its own sample; sam is accented. Options: the tala's theka looped
+quietly underneath, and a tanpura-like drone on Sa (DAYAN_HZ / 2) and Pa.
+
+MIDI: one track on the General MIDI percussion channel (10), one quarter
+note per matra at the tempo, a time signature of the tala's matras over 4.
+There is no tabla in General MIDI, so each drum stroke takes the hand drum
+nearest in sound (velocity 110 on sam, 95 on a vibhag's first matra, 80
+elsewhere, 15 less for the light strokes Ra, Te, Ki):
+
+| stroke | MIDI note | General MIDI name |
+|---|---|---|
+| Na, Ta (dayan, rim) | 60 | Hi Bongo |
+| Tun (dayan, centre) | 61 | Low Bongo |
+| Ti, Te, Ra, Tit, Tak (dayan, damped) | 62 | Mute Hi Conga |
+| Tin (dayan, edge) | 63 | Open Hi Conga |
+| Ge (bayan, open) | 64 | Low Conga |
+| Ka, Ke, Ki, Kat (bayan, closed) | 66 | Low Timbale |
+
+A bol on both drums is two notes at once (Dha = 60 + 64).
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+import mido
+import numpy as np
+
+from ..music.tabla.bols import STROKES
+from ..music.tabla.notation import Composition
+from ..music.tabla.talas import TALAS
+from ..music.tabla.timing import Hit, hits
+from .audio import PEAK, SAMPLE_RATE, wav_bytes
+
+DAYAN_HZ = 277.18          # C#4, a common tuning of the dayan's Sa
+BAYAN_HZ = 98.0            # the bayan's open pitch before the glide
+THEKA_GAIN = 0.3
+DRONE_GAIN = 0.12
+_ACCENT_GAIN = (1.0, 1.12, 1.3)
+_END_FADE = 0.01
+_CHOKE = 0.015            # seconds a new stroke takes to stop the drum's earlier ringing
+# Partials (ratio to the tuning, amplitude, decay seconds), click noise (amplitude, decay seconds), gain.
+_DAYAN = {
+    "Na": ([(1, .30, .22), (2, 1.0, .28), (3, .55, .20), (4, .35, .14), (5, .20, .09)], (.35, .004), 1.0),
+    "Ta": ([(1, .25, .18), (2, .9, .22), (3, .60, .16), (4, .45, .11), (5, .30, .07)], (.45, .004), 1.0),
+    "Tin": ([(1, .55, .45), (2, .9, .55), (3, .30, .30), (4, .15, .18)], (.20, .003), .9),
+    "Tun": ([(1, 1.0, .75), (2, .30, .35), (3, .10, .22)], (.15, .003), 1.0),
+    "Ti": ([(1, .5, .03), (2, .45, .025), (3, .3, .02)], (.9, .008), .8),
+    "Te": ([(1, .45, .03), (2, .4, .022), (3, .3, .018)], (.9, .007), .7),
+    "Ra": ([(1, .4, .025), (2, .35, .02)], (.9, .006), .6),
+    "Tit": ([(1, .5, .035), (2, .5, .03), (3, .35, .02)], (1.0, .009), .85),
+    "Tak": ([(1, .6, .04), (2, .4, .03)], (.9, .01), .85),
+}
+_CLOSED = {"Ka": 1.0, "Ke": .85, "Ki": .75, "Kat": 1.1}
+MIDI_NOTES = {"Na": 60, "Ta": 60, "Tun": 61, "Ti": 62, "Te": 62, "Ra": 62, "Tit": 62, "Tak": 62, "Tin": 63,
+              "Ge": 64, "Ka": 66, "Ke": 66, "Ki": 66, "Kat": 66}
+_LIGHT = frozenset({"Ra", "Te", "Ki"})
+TICKS_PER_MATRA = 480
+
+
+def _time(seconds: float) -> np.ndarray:
+    return np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+
+
+def _attack(sound: np.ndarray) -> np.ndarray:
+    ramp = min(len(sound), int(0.0008 * SAMPLE_RATE))  # under a millisecond: a hit, without a click
+    sound[:ramp] *= np.linspace(0, 1, ramp)
+    return sound
+
+
+def _noise(rng: np.random.Generator, t: np.ndarray, amplitude: float, decay: float, smooth: int = 1) -> np.ndarray:
+    burst = rng.standard_normal(len(t))
+    if smooth > 1:  # a duller slap: the noise low-passed by a moving average
+        burst = np.convolve(burst, np.ones(smooth) / smooth, mode="same") * np.sqrt(smooth)
+    return amplitude * burst * np.exp(-t / decay)
+
+
+@lru_cache(maxsize=64)
+def stroke(name: str, seed: int = 0) -> np.ndarray:
+    """The sound of one drum stroke (float, peak about 1), its noise drawn from `seed`."""
+    rng = np.random.default_rng([seed, sorted(MIDI_NOTES).index(name)])
+    if name in _DAYAN:
+        partials, (click, click_decay), gain = _DAYAN[name]
+        t = _time(max(d for _, _, d in partials) * 6)
+        sound = sum(a * np.sin(2 * np.pi * DAYAN_HZ * r * t + rng.uniform(0, 2 * np.pi)) * np.exp(-t / d)
+                    for r, a, d in partials)
+        sound = sound + _noise(rng, t, click, click_decay)
+    elif name == "Ge":
+        t = _time(2.4)
+        # The pitch drops as the first impact passes, then rises a little as the palm presses the skin.
+        freq = BAYAN_HZ * (1 + 0.25 * np.exp(-t / 0.04) + 0.08 * (1 - np.exp(-t / 0.35)))
+        phase = 2 * np.pi * np.cumsum(freq) / SAMPLE_RATE
+        sound = (np.sin(phase) + 0.35 * np.sin(2 * phase) + 0.1 * np.sin(3 * phase)) * np.exp(-t / 0.4)
+        sound = sound + _noise(rng, t, 0.2, 0.005, smooth=8) + _noise(rng, t, 0.15, 0.002)
+        gain = 1.0
+    elif name in _CLOSED:
+        t = _time(0.15)
+        sound = np.sin(2 * np.pi * 150 * t) * np.exp(-t / 0.02) + _noise(rng, t, 1.2, 0.012, smooth=6)
+        gain = 0.8 * _CLOSED[name]
+    else:
+        raise ValueError(f"no sound for stroke {name!r}")
+    sound = sound / np.abs(sound).max()
+    return _attack(sound * gain)
+
+
+def _play(out: np.ndarray, played: list[Hit], seconds_per_matra: float, gain: float, seed: int) -> None:
+    """Add the strokes to `out`; a stroke chokes what its drum still rings from earlier strokes."""
+    drums = {"dayan": np.zeros(len(out)), "bayan": np.zeros(len(out))}
+    rung = {"dayan": 0, "bayan": 0}          # where each drum's ringing ends
+    choke = np.linspace(1, 0, int(_CHOKE * SAMPLE_RATE))
+    for hit in played:
+        start = round(float(hit.start) * seconds_per_matra * SAMPLE_RATE)
+        if start >= len(out):
+            continue
+        for name in hit.strokes:
+            drum = drums[STROKES[name][0]]
+            end = rung[STROKES[name][0]]
+            if end > start:   # the hand on the skin stops its ringing within a few milliseconds
+                fade = choke[: end - start]
+                drum[start:start + len(fade)] *= fade
+                drum[start + len(fade):end] = 0
+            sound = stroke(name, seed)[: len(out) - start]
+            drum[start:start + len(sound)] += gain * _ACCENT_GAIN[hit.accent] * sound
+            rung[STROKES[name][0]] = max(end, start + len(sound))
+    out += drums["dayan"] + drums["bayan"]
+
+
+@lru_cache(maxsize=8)
+def _string(freq: float, seed: int) -> np.ndarray:
+    """One tanpura string plucked: 16 harmonics ringing 4 s."""
+    rng = np.random.default_rng([seed, round(freq)])
+    t = _time(4.0)
+    harmonics = np.arange(1, 17)
+    # jawari: the upper harmonics swell in after the pluck instead of dying first
+    swell = 1 - np.exp(-t[:, None] / (0.05 + 0.04 * harmonics))
+    tone = (np.sin(2 * np.pi * freq * harmonics * t[:, None] + rng.uniform(0, 6.3, 16)) * swell / harmonics).sum(1)
+    return tone * np.exp(-t / 2.5) / 4
+
+
+def _drone(length: int, seed: int) -> np.ndarray:
+    """A tanpura-like drone: Pa, Sa, Sa, low Sa plucked in turn, one a second."""
+    sa = DAYAN_HZ / 2
+    strings = (sa * 0.75, sa, sa, sa / 2)
+    out = np.zeros(length + 4 * SAMPLE_RATE)
+    for k, start in enumerate(range(0, length, SAMPLE_RATE)):
+        tone = _string(strings[k % 4], seed)
+        out[start:start + len(tone)] += tone
+    return out[:length]
+
+
+def composition_audio(comp: Composition, tempo: float, *, theka: bool = False, drone: bool = False,
+                      seed: int = 0) -> np.ndarray:
+    """Float audio of a composition at `tempo` matras per minute, exactly matras x 60 / tempo seconds long."""
+    from ..music.tabla.notation import theka as theka_of
+
+    tala = TALAS[comp.tala]
+    matras = comp.matras()
+    seconds_per_matra = 60.0 / tempo
+    out = np.zeros(round(len(matras) * seconds_per_matra * SAMPLE_RATE))
+    _play(out, hits(matras, tala), seconds_per_matra, 1.0, seed)
+    if theka:
+        loop = theka_of(tala) * (len(matras) // tala.matras + 1)
+        _play(out, hits(loop[: len(matras)], tala), seconds_per_matra, THEKA_GAIN, seed + 1)
+    if drone:
+        out += DRONE_GAIN * np.abs(out).max(initial=1.0) * _drone(len(out), seed)
+    fade = min(len(out), int(_END_FADE * SAMPLE_RATE))
+    out[len(out) - fade:] *= np.linspace(1, 0, fade)
+    peak = np.abs(out).max(initial=0.0)
+    return out * (PEAK / peak) if peak > 0 else out
+
+
+def composition_wav(comp: Composition, tempo: float, *, theka: bool = False, drone: bool = False,
+                    seed: int = 0) -> bytes:
+    """A 16-bit mono WAV of the composition (see composition_audio)."""
+    return wav_bytes(composition_audio(comp, tempo, theka=theka, drone=drone, seed=seed))
+
+
+def composition_midi(comp: Composition, tempo: float) -> bytes:
+    """A Standard MIDI File of the composition on the percussion channel (the note map is in the module docstring)."""
+    tala = TALAS[comp.tala]
+    events = []
+    for hit in hits(comp.matras(), tala):
+        on = round(hit.start * TICKS_PER_MATRA)
+        off = on + max(1, round(hit.length * TICKS_PER_MATRA) - 1)
+        velocity = (80, 95, 110)[hit.accent]
+        for name in hit.strokes:
+            v = velocity - 15 if name in _LIGHT else velocity
+            events.append((on, 1, mido.Message("note_on", channel=9, note=MIDI_NOTES[name], velocity=v)))
+            events.append((off, 0, mido.Message("note_off", channel=9, note=MIDI_NOTES[name], velocity=0)))
+    track = mido.MidiTrack([
+        mido.MetaMessage("track_name", name=comp.title or f"{tala.name} composition", time=0),
+        mido.MetaMessage("set_tempo", tempo=round(60_000_000 / tempo), time=0),
+        mido.MetaMessage("time_signature", numerator=tala.matras, denominator=4, time=0),
+    ])
+    now = 0
+    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):  # note-offs before note-ons at a tick
+        track.append(message.copy(time=tick - now))
+        now = tick
+    end = len(comp.matras()) * TICKS_PER_MATRA
+    track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
+    midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_MATRA, tracks=[track])
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
