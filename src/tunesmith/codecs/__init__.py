@@ -6,8 +6,10 @@ from ..errors import TunesmithError
 from .abc_chars import CharCodec
 from .abc_tokens import TokenCodec
 from .base import Codec
+from .tabla_bols import BolCodec
 
 CODECS: dict[str, type[Codec]] = {CharCodec.name: CharCodec, TokenCodec.name: TokenCodec}
+CODECS[BolCodec.name] = BolCodec
 
 
 def get_codec(name: str) -> type[Codec]:
