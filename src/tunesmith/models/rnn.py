@@ -47,6 +47,35 @@ class CharRNN(nn.Module):
         out, state = self.rnn(x, state)          # (B, T, H)
         return self.head(self.drop(out)), state  # (B, T, V)
 
+    def forward_with_hidden(self, ids: torch.Tensor, state: State | None = None):
+        """Like forward, and also every layer's hidden outputs: [(B, T, H)] * layers.
+
+        nn.LSTM/nn.GRU return only the last layer's outputs, so the stack is
+        run one layer at a time through a one-layer module holding that
+        layer's weights (the same arithmetic; equal to forward up to rounding).
+        """
+        c = self.config
+        rnn_class = nn.LSTM if c.cell == "lstm" else nn.GRU
+        if state is None:
+            state = self.initial_state(ids.shape[0])
+        x = self.embed(ids)                      # (B, T, E)
+        hidden, finals = [], []
+        for i in range(c.layers):
+            single = rnn_class(x.shape[-1], c.hidden, num_layers=1, batch_first=True).to(x.device)
+            weights = {f"{name}_l0": getattr(self.rnn, f"{name}_l{i}")
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            layer_state = tuple(s[i:i + 1] for s in state) if c.cell == "lstm" else state[i:i + 1]
+            out, final = torch.func.functional_call(single, weights, (x, layer_state))  # (B, T, H)
+            hidden.append(out)
+            finals.append(final)
+            # nn.LSTM's dropout between layers, in training only
+            x = nn.functional.dropout(out, c.dropout, self.training) if i < c.layers - 1 else out
+        if c.cell == "lstm":
+            new_state = (torch.cat([f[0] for f in finals]), torch.cat([f[1] for f in finals]))
+        else:
+            new_state = torch.cat(finals)
+        return self.head(self.drop(x)), new_state, hidden  # (B, T, V), state, [(B, T, H)]
+
     def stepper(self):
         """The network folded for sampling one symbol at a time (see stepper.py)."""
         from .stepper import Stepper

@@ -1,0 +1,246 @@
+"""`tunesmith evaluate`: how good a model's music is, and whether it copies.
+
+For each model: held-out bits per symbol (and per character, comparable
+across codecs); N generated pieces checked (our checker, abc2midi for ABC,
+bar lengths); copying (nearest training piece, longest run of shared bars,
+share of generated 4-bar runs found in training); diversity; and music
+statistics compared with the training corpus as overlapping areas. The same
+measures are taken on the model's held-out pieces, real music it never saw,
+as the baseline a perfect model would reach at this N.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+from .. import __version__
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..errors import TunesmithError
+from .measures import PieceProfile, measures_for, unit_name
+from .metrics import FLAG_BARS, distinct_ratio, duplicates, overlap
+from .reference import PITCH_CLASSES, STATISTICS, Reference, distributions, reference_pool, start_reference
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user asked for."""
+
+    n: int = 200
+    seed: int = 0
+    heldout: Path | None = None
+    max_length: int = 2000
+
+
+def _judge(mode: str) -> tuple[str, Callable[[str], bool]] | None:
+    """An independent judge of pieces, when one is installed (abc2midi for ABC)."""
+    if mode == "abc":
+        from . import abc2midi
+
+        if abc2midi.available():
+            return "abc2midi", lambda text: abc2midi.judge(text).ok
+    return None
+
+
+def bits(ckpt: Checkpoint, texts: list[str]) -> dict:
+    """Held-out bits per symbol (the training metric) and per character of `texts`."""
+    import torch
+
+    from ..train import bits_per_symbol
+
+    ids = [torch.tensor(ckpt.codec.encode(t + "\n"), dtype=torch.long) for t in texts]
+    per_symbol = bits_per_symbol(ckpt.model, ids)
+    symbols = sum(len(x) for x in ids)
+    chars = sum(len(t) + 1 for t in texts)
+    # The metric is a mean over symbols; per character it is the same total spread over the characters.
+    return {"pieces": len(texts), "symbols": symbols, "characters": chars,
+            "bits_per_symbol": per_symbol, "bits_per_char": per_symbol * symbols / chars}
+
+
+def file_bits(ckpt: Checkpoint, path: Path) -> dict:
+    """bits() on the pieces of a file; pieces with characters the model never saw are left out and counted."""
+    from ..modes import mode_of
+
+    texts, skipped = [], 0
+    for piece in mode_of(ckpt.meta).load_source(str(path)):
+        if ckpt.codec.unknown(piece.text):
+            skipped += 1
+        else:
+            texts.append(piece.text)
+    if not texts:
+        raise TunesmithError(f"--heldout {path}: every piece has characters outside the model's vocabulary")
+    return bits(ckpt, texts) | {"file": str(path), "skipped": skipped}
+
+
+@dataclass
+class Measured:
+    """Pieces measured on their own, waiting for the training reference to be compared with."""
+
+    texts: list[str]
+    profiles: list[PieceProfile]
+    judged: list[bool] | None
+    judge: str | None
+
+
+def measure(texts: list[str], mode: str) -> Measured:
+    """Profile every piece and ask the independent judge, when there is one."""
+    judge = _judge(mode)
+    profiles = [measures_for(mode).profile(t, True) for t in texts]
+    return Measured(texts, profiles, [judge[1](t) for t in texts] if judge else None, judge[0] if judge else None)
+
+
+def compare(m: Measured, reference: Reference) -> dict:
+    """Validity, copying, diversity and music statistics of measured pieces, against the training set."""
+    profiles, n = m.profiles, len(m.profiles)
+    total_bars = sum(p.bars_total for p in profiles)
+    pieces, found, runs = [], 0, 0
+    for i, p in enumerate(profiles):
+        match = reference.index.nearest(p.bars)
+        f, r = reference.index.runs_found(p.bars)
+        found, runs = found + f, runs + r
+        pieces.append({
+            "number": i + 1, "bars": len(p.bars), "nearest": match.piece,
+            "nearest_title": reference.titles[match.piece] if match.piece is not None else None,
+            "longest_run": match.longest_run, "shared_bars": match.shared_bars, "flagged": match.flagged,
+            "checker_ok": p.checker_ok, "judge_ok": m.judged[i] if m.judged else None,
+        })
+    bar_seqs, note_seqs = [p.bars for p in profiles], [p.pitches for p in profiles]
+    exact, near = duplicates(bar_seqs)
+    diversity = {}
+    for label, seqs, size in (("bars", bar_seqs, 1), (f"{FLAG_BARS}-bar runs", bar_seqs, FLAG_BARS),
+                              ("4-note runs", note_seqs, 4), ("8-note runs", note_seqs, 8)):
+        distinct, total = distinct_ratio(seqs, size)
+        diversity[label] = {"distinct": distinct, "total": total, "share": distinct / total if total else None}
+    mine = distributions(profiles)
+    return {
+        "pieces": n,
+        "validity": {
+            "checker": sum(p.checker_ok for p in profiles) / n,
+            "judge": {"name": m.judge, "share": sum(m.judged) / n} if m.judged is not None else None,
+            "bars_right": sum(p.bars_right for p in profiles) / total_bars if total_bars else None,
+            "bars": total_bars,
+        },
+        "copying": {
+            "flagged": sum(p["flagged"] for p in pieces),
+            "runs_in_training": found / runs if runs else None,
+            "runs": runs,
+            "longest_runs": [p["longest_run"] for p in pieces],
+        },
+        "diversity": diversity | {"exact_duplicates": exact, "near_duplicates": near},
+        "music": {name: overlap(mine[name], reference.distributions[name]) for name in STATISTICS},
+        "distributions": mine,
+        "per_piece": pieces,
+    }
+
+
+class _Clock:
+    """Seconds per stage of one model's evaluation."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self.last, 2)
+        self.last = now
+
+
+def _corpus_key(ckpt: Checkpoint) -> tuple:
+    corpus = ckpt.meta.get("corpus") or {}
+    if not corpus.get("sources"):
+        raise TunesmithError(f"{ckpt.path}: the checkpoint does not name its training corpus; cannot compare with it")
+    return tuple(corpus["sources"]), corpus.get("limit"), ckpt.meta.get("mode", "abc")
+
+
+def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, reference, log: Callable[[str], None]) -> dict:
+    """Everything the report says about one model; `reference` is a Future of its corpus's Reference."""
+    from ..corpus.load import load_corpus
+    from ..modes import GenerateRequest, mode_of
+
+    clock = _Clock()
+    mode = mode_of(ckpt.meta)
+    sources, limit, _ = _corpus_key(ckpt)
+    held_out = [p.text for p in load_corpus(list(sources), limit, mode.name).held_out]
+    log(f"{path}: held-out bits")
+    heldout = {"split": bits(ckpt, held_out)}
+    if settings.heldout is not None:
+        heldout["file"] = file_bits(ckpt, settings.heldout)
+    clock.lap("held-out bits")
+    log(f"{path}: generating {settings.n} pieces")
+    request = GenerateRequest(n=settings.n, seed=settings.seed, max_length=settings.max_length)
+    generated = mode.generate(ckpt, request).pieces
+    clock.lap("generating")
+    log(f"{path}: checking and measuring")
+    mine, real = measure(generated, mode.name), measure(held_out[:settings.n], mode.name)
+    clock.lap("measuring")
+    if not reference.done():
+        log(f"{path}: waiting for the training corpus to be measured")
+    ref = reference.result()
+    clock.lap("waiting for the training corpus")
+    result, baseline = compare(mine, ref), compare(real, ref)
+    clock.lap("comparing")
+    card = ckpt.path / "MODEL_CARD.md"
+    return {
+        "path": str(path), "checkpoint": str(ckpt.path), "mode": mode.name, "codec": ckpt.codec.name,
+        "unit": unit_name(mode.unit, ckpt.codec.name), "bar": measures_for(mode.name).bar,
+        "vocabulary": len(ckpt.codec), "parameters": sum(p.numel() for p in ckpt.model.parameters()),
+        "model": ckpt.model.config.to_dict(), "corpus": ckpt.meta.get("corpus"),
+        "model_card": card.read_text() if card.is_file() else None,
+        "heldout": heldout, "generated": result, "heldout_baseline": baseline,
+        "training": {"pieces": len(ref.titles), "distributions": ref.distributions},
+        "pieces": generated, "seconds": clock.seconds | {"total": round(sum(clock.seconds.values()), 2)},
+    }
+
+
+def sort_key(value) -> tuple:
+    """Order of a distribution's bins in plots: pitch classes chromatically, numbers and fractions by value."""
+    if value in PITCH_CLASSES:
+        return (0, PITCH_CLASSES.index(value), "")
+    if isinstance(value, (int, float)):
+        return (0, value, "")
+    try:
+        return (0, Fraction(value), "")
+    except (ValueError, ZeroDivisionError, TypeError):
+        return (1, 0, str(value))
+
+
+def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] = lambda _: None) -> dict:
+    """The whole report's data for one or more models, side by side."""
+    from ..options import Sampling
+
+    if settings.n < 1:
+        raise TunesmithError(f"-n must be at least 1 (got {settings.n})")
+    if settings.heldout is not None and not Path(settings.heldout).exists():
+        raise TunesmithError(f"--heldout {settings.heldout}: no such file or folder")
+    start = time.perf_counter()
+    ckpts = [load_checkpoint(Path(m)) for m in models]
+    for ckpt in ckpts:
+        measures_for(ckpt.meta.get("mode", "abc"))  # a mode insight cannot read fails now, not after minutes
+    with reference_pool() as pool:
+        references = {}
+        for ckpt in ckpts:
+            key = _corpus_key(ckpt)
+            if key not in references:
+                log(f"measuring the training corpus {'+'.join(key[0])} (in a second process)")
+                references[key] = start_reference(pool, *key)
+        results = [evaluate_model(Path(m), c, settings, references[_corpus_key(c)], log) for m, c in zip(models, ckpts)]
+    names = [Path(r["checkpoint"]).name if Path(r["checkpoint"]).name != "best" else Path(r["checkpoint"]).parent.name
+             for r in results]
+    for i, r in enumerate(results):  # labels must tell models apart in tables and plots
+        r["name"] = names[i] if names.count(names[i]) == 1 else f"{names[i]} ({i + 1})"
+    defaults = Sampling()
+    return {
+        "tunesmith": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "settings": {"models": [str(m) for m in models], "n": settings.n, "seed": settings.seed,
+                     "heldout": str(settings.heldout) if settings.heldout else None,
+                     "max_length": settings.max_length, "temperature": defaults.temperature,
+                     "top_p": defaults.top_p, "flag_bars": FLAG_BARS},
+        "models": results,
+        "seconds": round(time.perf_counter() - start, 2),
+    }

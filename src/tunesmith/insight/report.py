@@ -1,0 +1,248 @@
+"""The evaluation report on disk: report.md, report.html, report.json, PNG plots, the generated pieces.
+
+The folder is built beside its destination and renamed into place, so a
+reader never sees half a report; an existing folder is replaced only when
+it holds an earlier report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+
+from ..errors import TunesmithError
+from .document import Document
+from .evaluate import sort_key
+from .metrics import FLAG_BARS
+from .reference import STATISTICS
+
+MAX_BINS = 14  # bins drawn per statistic; the rest of a long tail is summed into "other"
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def _num(x, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _columns(report: dict) -> list[tuple[str, dict, dict]]:
+    """(label, model result, measured pieces): each model's generated pieces, then each corpus's held-out tunes."""
+    cols, seen = [], set()
+    for m in report["models"]:
+        cols.append((m["name"], m, m["generated"]))
+    for m in report["models"]:
+        corpus = (m["corpus"] or {}).get("hash")
+        if corpus not in seen:
+            seen.add(corpus)
+            sources = "+".join((m["corpus"] or {}).get("sources") or ["?"])
+            cols.append((f"held-out {sources} (real)", m, m["heldout_baseline"]))
+    return cols
+
+
+def summary_rows(report: dict) -> tuple[list[str], list[list[str]]]:
+    """The side-by-side table: one column per model, one per corpus's real held-out tunes."""
+    cols = _columns(report)
+    models = report["models"]
+    unit = models[0]["unit"] if len({m["unit"] for m in models}) == 1 else "symbol"
+    bar = models[0]["bar"]
+    real = lambda label: label.startswith("held-out ")  # noqa: E731
+
+    def row(name, fn, for_real=True):
+        return [name] + [fn(m, g) if (for_real or not real(label)) else "—" for label, m, g in cols]
+
+    rows = [
+        row(f"held-out bits per {unit} (own split)", lambda m, g: _num(m["heldout"]["split"]["bits_per_symbol"]), False),
+        row("held-out bits per character", lambda m, g: _num(m["heldout"]["split"]["bits_per_char"]), False),
+    ]
+    if "file" in models[0]["heldout"]:
+        name = Path(models[0]["heldout"]["file"]["file"]).name
+        rows.append(row(f"bits per character on {name}", lambda m, g: _num(m["heldout"]["file"]["bits_per_char"]), False))
+    judge = next((g["validity"]["judge"]["name"] for _, _, g in cols if g["validity"]["judge"]), None)
+    rows += [
+        row("pieces measured", lambda m, g: str(g["pieces"])),
+        row("pass our checker", lambda m, g: _pct(g["validity"]["checker"])),
+    ]
+    if judge:
+        rows.append(row(f"pass {judge}", lambda m, g: _pct(g["validity"]["judge"] and g["validity"]["judge"]["share"])))
+    rows += [
+        row(f"{bar}s with the right length", lambda m, g: _pct(g["validity"]["bars_right"])),
+        row(f"flagged: share >= {FLAG_BARS} consecutive {bar}s with a training piece",
+            lambda m, g: f"{g['copying']['flagged']} ({g['copying']['flagged'] / g['pieces']:.1%})"),
+        row(f"{FLAG_BARS}-{bar} runs found in the training set", lambda m, g: _pct(g["copying"]["runs_in_training"])),
+        row(f"longest shared run, median / max ({bar}s)",
+            lambda m, g: f"{statistics.median(g['copying']['longest_runs']):g} / {max(g['copying']['longest_runs'])}"),
+    ]
+    for label in next(iter(cols))[2]["diversity"]:
+        if label in ("exact_duplicates", "near_duplicates"):
+            continue
+        rows.append(row(f"distinct {label}", lambda m, g, k=label: _pct(g["diversity"][k]["share"])))
+    rows.append(row("duplicates: exact / near", lambda m, g: f"{g['diversity']['exact_duplicates']} / "
+                                                             f"{g['diversity']['near_duplicates']}"))
+    for name, (label, _) in STATISTICS.items():
+        rows.append(row(f"overlap with training: {label.split(' (')[0]}", lambda m, g, k=name: _num(g["music"][k], 2)))
+    rows.append(row("seconds", lambda m, g: f"{m['seconds']['total']:.0f}", False))
+    return ["measure"] + [label for label, _, _ in cols], rows
+
+
+def _plot_distributions(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = report["models"]
+    fig, axes = plt.subplots(2, 4, figsize=(18, 8.5))
+    series_count = 1 + len(models)
+    for ax, (name, (label, _)) in zip(axes.flat, STATISTICS.items()):
+        train = models[0]["training"]["distributions"][name]
+        series = [("training", train)] + [(m["name"], m["generated"]["distributions"][name]) for m in models]
+        bins = sorted(set().union(*(s.keys() for _, s in series)), key=sort_key)
+        if len(bins) > MAX_BINS:  # keep the bins that matter most in training or in any model
+            weight = {b: max(s.get(b, 0.0) for _, s in series) for b in bins}
+            bins = sorted(sorted(bins, key=lambda b: -weight[b])[:MAX_BINS - 1], key=sort_key) + ["other"]
+        width = 0.8 / series_count
+        for k, (who, dist) in enumerate(series):
+            shown = [dist.get(b, 0.0) for b in bins[:-1]] + (
+                [1.0 - sum(dist.get(b, 0.0) for b in bins[:-1])] if bins and bins[-1] == "other" else [dist.get(bins[-1], 0.0)])
+            ax.bar([i + (k - (series_count - 1) / 2) * width for i in range(len(bins))], shown, width, label=who)
+        ax.set_xticks(range(len(bins)), [str(b) for b in bins], rotation=60 if len(bins) > 8 else 0, fontsize=8)
+        ax.set_title(label, fontsize=10)
+    ax = axes.flat[-1]
+    names = list(STATISTICS)
+    for k, m in enumerate(models):
+        values = [m["generated"]["music"][n] or 0.0 for n in names]
+        ax.barh([i + k * 0.8 / len(models) for i in range(len(names))], values, 0.8 / len(models), label=m["name"])
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_title("overlap with training (1 = identical)", fontsize=10)
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _plot_copying(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    cols = _columns(report)
+    top = max(max(g["copying"]["longest_runs"], default=0) for _, _, g in cols)
+    edges = [x - 0.5 for x in range(0, min(top, 40) + 2)]
+    for label, _, g in cols:
+        runs = [min(r, 40) for r in g["copying"]["longest_runs"]]
+        ax.hist(runs, bins=edges, histtype="step", linewidth=2, label=label, weights=[1 / len(runs)] * len(runs))
+    bar = report["models"][0]["bar"]
+    ax.axvline(FLAG_BARS - 0.5, color="black", linestyle="--", linewidth=1)
+    ax.text(FLAG_BARS - 0.3, ax.get_ylim()[1] * 0.9, f"flagged from {FLAG_BARS}", fontsize=9)
+    ax.set_xlabel(f"longest run of consecutive {bar}s shared with the nearest training piece")
+    ax.set_ylabel("share of pieces")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80, metadata={"Software": None})
+    plt.close(fig)
+
+
+def build_document(report: dict) -> Document:
+    """The report as a Document (written out as Markdown and HTML)."""
+    models, s = report["models"], report["settings"]
+    doc = Document("tunesmith evaluation")
+    names = ", ".join(f"**{m['name']}** (`{m['path']}`, {m['codec']})" for m in models)
+    doc.para(f"{names}: {s['n']} pieces generated with seed {s['seed']} (temperature {s['temperature']}, "
+             f"top-p {s['top_p']}, at most {s['max_length']} symbols each); tunesmith {report['tunesmith']}, "
+             f"{report['created']}; {report['seconds']:.0f} s in all.")
+    doc.para("The last column measures real tunes the model never saw (its held-out split, at most N of them) "
+             "in exactly the same way: it is what a perfect model would score at this N.")
+    header, rows = summary_rows(report)
+    doc.heading(2, "Summary")
+    doc.table(header, rows)
+    unit, bar = models[0]["unit"], models[0]["bar"]
+    doc.heading(2, "Held-out bits")
+    doc.para(f"Mean cross-entropy on held-out pieces, read as in training (stateful streams), in bits per {unit}; "
+             "per character divides the same total by the characters, so models with different codecs compare.")
+    hrows = []
+    for m in models:
+        for where, h in m["heldout"].items():
+            label = "own held-out split" if where == "split" else h["file"] + (f" ({h['skipped']} skipped)" if h["skipped"] else "")
+            hrows.append([m["name"], label, str(h["pieces"]), _num(h["bits_per_symbol"]), _num(h["bits_per_char"])])
+    doc.table(["model", "pieces", "count", f"bits per {unit}", "bits per char"], hrows)
+    doc.heading(2, "Copying")
+    doc.para(f"For each piece: the training piece sharing the longest run of consecutive {bar}s with it "
+             f"({bar}s compared without spaces, decorations, chord symbols or {bar} lines). "
+             f"Pieces sharing {FLAG_BARS} or more consecutive {bar}s are flagged.")
+    doc.image("copying.png", f"longest shared runs of {bar}s")
+    for m in models:
+        flagged = [p for p in m["generated"]["per_piece"] if p["flagged"]]
+        doc.heading(3, f"{m['name']}: {len(flagged)} flagged")
+        if flagged:
+            doc.table(["piece", "title", f"{bar}s", "nearest training piece", f"longest run ({bar}s)", f"shared {bar}s"],
+                      [[str(p["number"]), _title(m["pieces"][p["number"] - 1]), str(p["bars"]),
+                        f"#{p['nearest'] + 1} {p['nearest_title']}", str(p["longest_run"]), str(p["shared_bars"])]
+                       for p in sorted(flagged, key=lambda p: -p["longest_run"])])
+    doc.heading(2, "Music statistics")
+    doc.para("Each distribution over all generated pieces against the training pieces; the overlap is the "
+             "area the two normalised histograms share (sum of the smaller bar in each bin: 1 = identical, 0 = disjoint).")
+    doc.image("distributions.png", "distributions against the training corpus")
+    doc.heading(2, "Settings and time")
+    srows = [[k, ", ".join(v) if isinstance(v, list) else str(v)] for k, v in s.items()]
+    doc.table(["setting", "value"], srows)
+    doc.table(["model", "stage", "seconds"],
+              [[m["name"], stage, f"{sec:.1f}"] for m in models for stage, sec in m["seconds"].items()])
+    for m in models:
+        doc.heading(2, f"Model: {m['name']}")
+        doc.para(f"`{m['checkpoint']}`: {m['model']['cell'].upper()} {m['model']['layers']} x {m['model']['hidden']}, "
+                 f"{m['parameters']:,} parameters, {m['vocabulary']} {unit}s in the vocabulary; "
+                 f"trained on {m['training']['pieces']} pieces. Generated pieces: `{piece_file(m)}`.")
+        if m["model_card"]:
+            doc.pre(m["model_card"])
+    return doc
+
+
+def _title(text: str) -> str:
+    return next((line[2:].strip() for line in text.split("\n") if line.startswith("T:")), "")
+
+
+def piece_file(model: dict) -> str:
+    """Name of the file beside the report holding a model's generated pieces."""
+    return f"generated-{model['name'].replace(' ', '_').replace('(', '').replace(')', '')}.{model['mode']}"
+
+
+def write_report(report: dict, out: Path) -> list[str]:
+    """Write the whole report folder atomically; returns the file names in it."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.json").is_file())):
+        raise TunesmithError(f"-o {out}: exists and is not an earlier report; choose a new folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise TunesmithError(f"-o {out}: cannot write ({exc.strerror})") from None
+    try:
+        tmp.chmod(0o755)
+        _plot_distributions(report, tmp / "distributions.png")
+        _plot_copying(report, tmp / "copying.png")
+        doc = build_document(report)
+        (tmp / "report.md").write_text(doc.markdown())
+        (tmp / "report.html").write_text(doc.html())
+        for m in report["models"]:
+            (tmp / piece_file(m)).write_text("\n".join(m["pieces"]))
+        (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+        for file in tmp.iterdir():
+            file.chmod(0o644)
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return sorted(p.name for p in out.iterdir())
