@@ -27,7 +27,7 @@ from tunesmith.render.files import render_files
 
 JIG = ('X:7\nT:The Test Jig\nM:6/8\nL:1/8\nQ:3/8=120\nR:jig\nK:G\n'
        'D|:"G"GAB "D7"A2D|"Em"E2F "C/E"G3|1 "D"d6:|2 "G"g3 z3|]\n')
-CRASHES_VEROVIO = 'X:1\nT:Unclosed\nK:C\nABc "Am\n'  # verovio aborts on an unclosed chord symbol
+CRASHES_VEROVIO = "X:1\nT:Empty key\nK:\nABc|\n"  # verovio 6.4.1 segfaults on an empty K:
 
 
 def read_midi(data: bytes) -> mido.MidiFile:
@@ -229,6 +229,14 @@ def test_a_tune_that_crashes_verovio_is_an_error_and_the_next_one_renders(reel):
     assert "<svg" in render_svg(reel.text)  # a fresh worker took over
 
 
+def test_stray_characters_and_an_unclosed_chord_symbol_do_not_stop_the_score():
+    # Both abort verovio; the checker reports them, the score shows the notes around them.
+    typing = 'X:1\nT:Being typed\nM:4/4\nL:1/8\nK:D\nABcd !efga|"G'
+    assert render_svg(typing).count('class="note"') == 8
+    duke = next(t for t in load_bundled("folk") if t.title == "Duke of Gordon's Birth Day.")  # old `!` line breaks
+    assert render_svg(duke.text).count('class="note"') == sum(t.kind == "note" for t in tokens(duke.body))
+
+
 def test_render_command_writes_each_kind_per_tune(tmp_path):
     source = tmp_path / "set.abc"
     source.write_text(JIG + "\n" + JIG.replace("X:7", "X:8").replace("The Test Jig", "Second: Jig!"))
@@ -245,7 +253,7 @@ def test_render_command_exit_codes(tmp_path):
     mixed = tmp_path / "mixed.abc"
     mixed.write_text(JIG + "\n" + CRASHES_VEROVIO)
     result = CliRunner().invoke(app, ["render", str(mixed), "--to", "svg", "-o", str(tmp_path)])
-    assert result.exit_code == 1 and "X:1 (Unclosed): svg" in result.output
+    assert result.exit_code == 1 and "X:1 (Empty key): svg" in result.output
     assert (tmp_path / "mixed-7-the-test-jig.svg").exists() and not list(tmp_path.glob("mixed-1-*"))
     missing = tmp_path / "missing.abc"
     run = subprocess.run([sys.executable, "-m", "tunesmith.cli", "render", str(missing), "-o", str(tmp_path)],

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from ..errors import TunesmithError
+from ..music.abc.lexer import tokens
 
 WORKER = Path(__file__).with_name("sheet_worker.py")
 DEFAULT_WIDTH = 2100  # verovio page units (at scale 40, about 840 px): a score that reads on a laptop
@@ -98,6 +99,17 @@ _worker = SheetWorker()
 atexit.register(_worker.close)
 
 
+def engravable(abc: str) -> str:
+    """The tune without what verovio aborts on and cannot show anyway: characters that are not ABC
+    (a stray `!`, an old line-break mark) and an unclosed chord symbol (`"Am` while it is being typed).
+
+    `tunesmith check` still reports them; the score shows the music around them.
+    """
+    kept = [t.text for t in tokens(abc)
+            if t.kind != "unknown" and not (t.kind == "chord_symbol" and (len(t.text) < 2 or not t.text.endswith('"')))]
+    return "".join(kept)
+
+
 def render_svg(abc: str, *, timeout: float = 20.0) -> str:
     """SVG sheet music of one tune's ABC text (title, meter, key and notes), engraved by verovio."""
     if timeout <= 0:
@@ -107,4 +119,4 @@ def render_svg(abc: str, *, timeout: float = 20.0) -> str:
         raise TunesmithError("sheet music: not an ABC tune (it needs a K: line and notes after it)")
     if not abc.lstrip().startswith("X:"):
         abc = "X:1\n" + abc  # verovio needs the X: line a tune starts with
-    return _worker.render(abc, timeout)
+    return _worker.render(engravable(abc), timeout)
