@@ -1,6 +1,6 @@
 """Tabla: bols, talas, the composition notation and its checker, and stroke timing (no torch here)."""
 
-from .bols import BOLS, COMPOUNDS, KHALI, SILENCE, STROKES, khali, normalise, suggest
+from .bols import BOLS, COMPOUNDS, KHALI, SILENCE, STROKES, has_bayan_open_matra, khali, normalise, suggest
 from .notation import (Composition, Matra, Problem, Reading, compositions_in_file, cycle_text, matra_text,
                        parse_matras, read_file, read_text, theka)
 from .talas import TALAS, Tala, find_tala, get_tala
@@ -8,6 +8,7 @@ from .timing import Hit, hits
 
 __all__ = [
     "BOLS", "COMPOUNDS", "KHALI", "SILENCE", "STROKES", "TALAS", "Composition", "Hit", "Matra", "Problem",
-    "Reading", "Tala", "compositions_in_file", "cycle_text", "find_tala", "get_tala", "hits", "khali",
+    "Reading", "Tala", "compositions_in_file", "cycle_text", "find_tala", "get_tala", "has_bayan_open_matra", "hits",
+    "khali",
     "matra_text", "normalise", "parse_matras", "read_file", "read_text", "suggest", "theka",
 ]

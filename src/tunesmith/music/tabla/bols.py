@@ -117,3 +117,8 @@ def has_bayan_open(bol: str) -> bool:
     if bol in COMPOUNDS:
         return any(has_bayan_open(b) for b in COMPOUNDS[bol])
     return bol != SILENCE and "Ge" in strokes(bol)
+
+
+def has_bayan_open_matra(matra: tuple[str, ...]) -> bool:
+    """Whether any bol of a matra sounds the bayan's open stroke."""
+    return any(has_bayan_open(b) for b in matra)

@@ -167,6 +167,8 @@ class _Cycles:
         elif tok in ("|", "||"):
             if self.group is not None:
                 self.problem(line, col, f"{tok!r} inside brackets; close the group with ']' first")
+                if self.group:  # count it as a matra, so that the cycle's count is not wrong as well
+                    self.pending.append(fold_group(self.group))
                 self.group = None
             self._close_vibhag(line, col, tok)
             if tok == "||":
