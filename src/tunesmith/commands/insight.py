@@ -35,12 +35,13 @@ def visualize(
     """An HTML page: a piece symbol by symbol, the model's top-5 guesses under each, one neuron's activation."""
     from ..atomic import write_text_atomic
     from ..checkpoint import load_checkpoint
-    from ..insight.visualize import build_view, piece_from_file, render_page
+    from ..insight.visualize import build_view, check_choice, piece_from_file, render_page
 
     _threads(threads)
     if (text is None) == (not generate):
         raise TunesmithError("give either --text FILE or --generate (with --seed)")
     ckpt = load_checkpoint(_model_path(model))
+    check_choice(ckpt, layer, neuron)  # before minutes of work, not after
     if generate:
         from ..modes import GenerateRequest, mode_of
 

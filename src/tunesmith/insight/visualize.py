@@ -156,6 +156,22 @@ def held_out_texts(ckpt: Checkpoint, limit: int = AUTO_PIECES) -> list[str]:
     return [p.text for p in corpus.held_out[:limit]]
 
 
+def check_choice(ckpt: Checkpoint, layer: int | None, neuron: int | str) -> tuple[int | None, int | str]:
+    """(layer, neuron) checked against the model: neuron a number or "auto"; errors name the option."""
+    config = ckpt.model.config
+    if layer is not None and not 1 <= layer <= config.layers:
+        raise TunesmithError(f"--layer: this model has layers 1 to {config.layers} (got {layer})")
+    if neuron == "auto":
+        return layer, neuron
+    try:
+        number = int(neuron)
+    except ValueError:
+        raise TunesmithError(f"--neuron: a number from 0 to {config.hidden - 1}, or auto (got {neuron!r})") from None
+    if not 0 <= number < config.hidden:
+        raise TunesmithError(f"--neuron: this model's layers have neurons 0 to {config.hidden - 1} (got {number})")
+    return layer, number
+
+
 def build_view(ckpt: Checkpoint, text: str, layer: int | None, neuron: int | str,
                reference: list[str] | None = None, where: str = "text") -> View:
     """Read `text` with the model and pick the neuron: a number, or "auto" (strongest structure tracker).
@@ -165,24 +181,15 @@ def build_view(ckpt: Checkpoint, text: str, layer: int | None, neuron: int | str
     """
     from ..modes import mode_of
 
-    config = ckpt.model.config
+    layer, neuron = check_choice(ckpt, layer, neuron)
     mode = mode_of(ckpt.meta)
     findings: list[Finding] = []
-    if layer is not None and not 1 <= layer <= config.layers:
-        raise TunesmithError(f"--layer: this model has layers 1 to {config.layers} (got {layer})")
     if neuron == "auto":
         findings = find_neurons(ckpt, measures_for(mode.name), reference or held_out_texts(ckpt), layer)
         if not findings:
             raise TunesmithError("--neuron auto: no structure feature varies in the held-out pieces; give --neuron N")
         layer, neuron = findings[0].layer, findings[0].neuron
-    else:
-        try:
-            neuron = int(neuron)
-        except ValueError:
-            raise TunesmithError(f"--neuron: a number from 0 to {config.hidden - 1}, or auto (got {neuron!r})") from None
-    layer = config.layers if layer is None else layer
-    if not 0 <= neuron < config.hidden:
-        raise TunesmithError(f"--neuron: this model's layers have neurons 0 to {config.hidden - 1} (got {neuron})")
+    layer = ckpt.model.config.layers if layer is None else layer
     reading = read_piece(ckpt, piece_ids(ckpt, text, where))
     return View(reading, layer, neuron, str(ckpt.path), unit_name(mode.unit, ckpt.codec.name), findings)
 
