@@ -6,9 +6,11 @@ from ..errors import TunesmithError
 from .abc_chars import CharCodec
 from .abc_tokens import TokenCodec
 from .base import Codec
+from .midi_events import MidiEventCodec
 from .tabla_bols import BolCodec
 
 CODECS: dict[str, type[Codec]] = {CharCodec.name: CharCodec, TokenCodec.name: TokenCodec}
+CODECS[MidiEventCodec.name] = MidiEventCodec
 CODECS[BolCodec.name] = BolCodec
 
 
