@@ -13,12 +13,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps tinysoundfont==0.3.7
 	touch $(STAMP)
 
-# The independent judge used by the tests: abc2midi (Debian package abcmidi).
+# The independent judge used by the tests: abc2midi (Debian package abcmidi);
+# the browser the web app's tests drive: chromium (Playwright uses it; nothing is downloaded).
 tools:
 	@command -v abc2midi >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq abcmidi >/dev/null; }
 	@command -v abc2midi >/dev/null
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null
 
 demo: $(STAMP)
 	$(BIN)/tunesmith generate -n 5 --seed 1 -o out/demo.abc --render midi,wav,svg
@@ -39,6 +44,7 @@ bench: $(STAMP) tools
 	$(BIN)/python benchmarks/validity.py
 	$(BIN)/python benchmarks/check_agreement.py
 	$(BIN)/python benchmarks/render_speed.py
+	$(BIN)/python benchmarks/web_latency.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -40,7 +40,8 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
                   description="Compose folk tunes in ABC with a char-RNN; see, hear, edit and keep them.")
     app.state.composer = Composer(ModelCatalog(shipped_dir, runs_dir), TuneStore(db or default_db_path()), limits)
     app.add_middleware(BodyLimit, max_body=limits.max_body)
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    # swagger-ui 5 (OpenAPI 3.1, which FastAPI writes), from the files fastapi-offline ships.
+    app.mount("/static/swagger", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="swagger")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
 
@@ -61,7 +62,7 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
         return get_swagger_ui_html(openapi_url=app.openapi_url, title="tunesmith API",
                                    swagger_js_url="/static/swagger/swagger-ui-bundle.js",
                                    swagger_css_url="/static/swagger/swagger-ui.css",
-                                   swagger_favicon_url="/static/swagger/favicon-32x32.png",
+                                   swagger_favicon_url="/static/swagger/favicon.png",
                                    swagger_ui_parameters={"validatorUrl": None})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

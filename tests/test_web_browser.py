@@ -1,0 +1,181 @@
+"""The web app in a real browser: Debian's chromium, headless, driven by Playwright.
+
+`tunesmith serve` runs in a subprocess on a free port with a fresh database;
+the browser may only reach that server (any other request fails the test).
+The screenshot is kept in out/test-artifacts/web.png.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import wave
+from pathlib import Path
+
+import mido
+import pytest
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "out" / "test-artifacts"
+BODY = "A|dfe dcB|AFA d2e|fdf ecA|d3 d2:|"
+JIG = "X:1\nT:{title}\nM:6/8\nL:1/8\nK:D\n" + BODY + "\n"
+JIG_NOTES = sum(ch.isalpha() for ch in BODY)  # every letter of the body is a note: 20
+
+
+def chromium() -> str:
+    """The system chromium; the test fails (never skips) without it."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("Debian chromium is not installed: run `make tools` (apt-get install chromium)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`tunesmith serve` on a free port; yields its base URL."""
+    tmp = tmp_path_factory.mktemp("webserve")
+    port = free_port()
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunesmith.cli", "serve", "--port", str(port), "--db", str(tmp / "tunes.db"),
+         "--models-dir", str(tmp / "no-runs")],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/api/models", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"tunesmith serve did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A page that may only talk to the server."""
+    context = browser.new_context(accept_downloads=True, base_url=server, viewport={"width": 1400, "height": 1000})
+    elsewhere = []
+
+    def only_local(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not elsewhere, f"the page tried to load from outside: {elsewhere}"
+    assert not errors, f"script errors: {errors}"
+
+
+def test_generate_listen_download_edit_save(page, tmp_path):
+    page.goto("/")
+    page.fill("input[name=seed]", "7")
+    page.fill("input[name=meter]", "6/8")
+    page.click("#go")
+    expect_progress = page.locator("#progress")
+    card = page.locator("#results article.tune").first
+    card.locator(".sheet > svg").wait_for(timeout=60_000)
+    assert "1 tune in" in expect_progress.inner_text() and "seed 7" in expect_progress.inner_text()
+    title = card.locator("h2.title").inner_text()
+    assert title and title in card.locator(".sheet > svg").inner_html()
+    assert "M:6/8" in card.locator("textarea.abc").input_value()
+
+    # The player's source: a WAV the browser decodes, as long as the MIDI behind the MIDI link.
+    src = card.locator("audio").get_attribute("src")
+    wav = page.request.get(src)
+    assert wav.ok and wav.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(wav.body())) as w:
+        assert (w.getframerate(), w.getsampwidth()) == (44100, 2) and w.getnframes() > 44100
+        frames = w.getnframes()
+    duration = card.locator("audio").evaluate(
+        "a => new Promise((ok, fail) => { a.onloadedmetadata = () => ok(a.duration); a.onerror = () => fail(a.error);"
+        " a.preload = 'auto'; a.load(); })")
+    assert abs(duration - frames / 44100) < 0.01
+    with page.expect_download() as download:
+        card.locator("a.dl-mid").click()
+    midi = mido.MidiFile(download.value.path())
+    assert sum(m.type == "note_on" and m.velocity > 0 for t in midi.tracks for m in t) >= 8
+    assert abs(frames - midi.length * 44100) <= 1
+
+    # Edit: the score follows the text, problems are listed, and a title from the text stays text.
+    sheet = card.locator(".sheet")
+    before = sheet.inner_html()
+    evil = '<img src=x onerror="window.hacked=1">'
+    card.locator("textarea.abc").fill(JIG.format(title=evil))
+    page.wait_for_function("([el, old]) => el.innerHTML !== old && !el.closest('article').classList.contains('stale')",
+                           arg=[sheet.element_handle(), before], timeout=20_000)
+    page.wait_for_function("el => el.querySelectorAll('g.note').length === %d" % JIG_NOTES,
+                           arg=sheet.element_handle(), timeout=20_000)
+    assert card.locator(".problems li").count() == 0
+    card.locator("textarea.abc").fill(JIG.format(title=evil).replace("AFA d2e", "AFA d2ef"))
+    problem = card.locator(".problems li").first
+    problem.wait_for(timeout=20_000)
+    assert "bar 3 has 7/8" in problem.inner_text()  # the pickup is bar 1
+    card.locator("button.save").click()
+    card.locator(".saved a").wait_for(timeout=20_000)
+    new_id = int(card.locator(".saved a").inner_text().lstrip("#"))
+    assert card.locator("h2.title").inner_text() == evil  # shown as text, not markup
+    assert page.evaluate("window.hacked") is None
+    saved = page.request.get(f"/api/tunes/{new_id}").json()
+    assert "AFA d2ef" in saved["abc"] and saved["origin"] == "edited"
+    assert card.locator("a.dl-abc").get_attribute("href") == f"/api/tunes/{new_id}.abc"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web.png"), full_page=True)
+
+    # Its own address, and the archive, show it too; still no script from its title.
+    page.goto(f"/tune/{new_id}")
+    assert page.locator("h2.title").inner_text() == evil
+    assert page.locator(".sheet g.note").count() == JIG_NOTES + 1
+    page.goto("/archive")
+    assert page.locator(f"a[href='/tune/{new_id}']").inner_text() == evil
+    assert page.evaluate("window.hacked") is None
+
+
+def test_bad_parameters_show_the_servers_message(page):
+    page.goto("/")
+    page.fill("input[name=key]", "H")
+    page.click("#go")
+    error = page.locator("#error")
+    error.wait_for(state="visible", timeout=20_000)
+    assert "key 'H': not an ABC key" in error.inner_text()
+    assert page.locator("#results article").count() == 0
+
+
+def test_api_docs_work_offline(page):
+    page.goto("/docs")
+    page.locator(".swagger-ui .info .title").wait_for(timeout=20_000)
+    assert "tunesmith" in page.locator(".swagger-ui .info .title").inner_text()
+    assert page.locator(".opblock-summary-path", has_text="/api/generate").count() == 1
