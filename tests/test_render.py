@@ -231,8 +231,8 @@ def test_a_tune_that_crashes_verovio_is_an_error_and_the_next_one_renders(reel):
 
 def test_stray_characters_and_an_unclosed_chord_symbol_do_not_stop_the_score():
     # Both abort verovio; the checker reports them, the score shows the notes around them.
-    typing = 'X:1\nT:Being typed\nM:4/4\nL:1/8\nK:D\nABcd !efga|"G'
-    assert render_svg(typing).count('class="note"') == 8
+    typing = 'X:1\nT:Being typed\nM:4/4\nL:1/8\nK:D\nABcd !efga[|:fedc|"G'
+    assert render_svg(typing).count('class="note"') == 12
     duke = next(t for t in load_bundled("folk") if t.title == "Duke of Gordon's Birth Day.")  # old `!` line breaks
     assert render_svg(duke.text).count('class="note"') == sum(t.kind == "note" for t in tokens(duke.body))
 

@@ -100,13 +100,21 @@ atexit.register(_worker.close)
 
 
 def engravable(abc: str) -> str:
-    """The tune without what verovio aborts on and cannot show anyway: characters that are not ABC
-    (a stray `!`, an old line-break mark) and an unclosed chord symbol (`"Am` while it is being typed).
+    """The tune as verovio can take it. Verovio aborts on characters that are not ABC (a stray `!`,
+    an old line-break mark), on an unclosed chord symbol (`"Am` while it is being typed) and on two
+    bar lines written together (`[|:`); the first two are left out, the bar lines get a space between.
 
-    `tunesmith check` still reports them; the score shows the music around them.
+    `tunesmith check` still reports what was left out; the score shows the music around it.
     """
-    kept = [t.text for t in tokens(abc)
-            if t.kind != "unknown" and not (t.kind == "chord_symbol" and (len(t.text) < 2 or not t.text.endswith('"')))]
+    kept: list[str] = []
+    previous = ""
+    for t in tokens(abc):
+        if t.kind == "unknown" or (t.kind == "chord_symbol" and (len(t.text) < 2 or not t.text.endswith('"'))):
+            continue
+        if t.kind == "bar" and previous == "bar":
+            kept.append(" ")
+        kept.append(t.text)
+        previous = t.kind
     return "".join(kept)
 
 
