@@ -4,7 +4,8 @@ Generation runs one `TablaWriter` per composition through the shared
 sampler. The writer forces the `tala:` line, lets the model choose the
 form, then counts matras: at each vibhag boundary it writes `|`, at the end
 of each cycle `||` and a newline, and after `--cycles` cycles it lets the
-model choose one sounded bol for sam and ends the composition. In between
+model choose the bol it lands on at sam (one with the bayan open, like Dha
+or Dhin, or the theka's own sam bol) and ends the composition. In between
 the mask allows only what makes a matra (a bol, `-`, or a bracket group of
 2-4 bols), so every cycle has exactly the tala's matras. `--free` turns the
 counting off (the model then writes marks and ends where it likes).
@@ -20,7 +21,7 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic, write_text_atomic
 from ..errors import TunesmithError
-from ..music.tabla.bols import BOLS
+from ..music.tabla.bols import BOLS, has_bayan_open
 from ..music.tabla.notation import MAX_TEMPO, Composition, Matra, parse_matras, read_block, read_file, theka
 from ..music.tabla.talas import Tala, get_tala
 from .base import CheckReport, Generated, GenerateRequest, Mode
@@ -87,7 +88,7 @@ def _check_file(path: Path) -> CheckReport:
 class Symbols:
     """A codec's ids by role, and the masks of the writer's states (built once per codec)."""
 
-    def __init__(self, codec):
+    def __init__(self, codec, tala: Tala):
         index, vocab = codec.index, codec.vocab
         self.size = len(vocab)
         self.newline, self.bar, self.cycle_end = index["\n"], index["|"], index["||"]
@@ -95,11 +96,14 @@ class Symbols:
         self.bols = [i for i, s in enumerate(vocab) if s in BOLS]
         self.forms = [i for i, s in enumerate(vocab) if s.startswith("form: ")]
         self.matra_ids = set(self.bols) | {self.rest}
+        # Sam is struck with the bayan open (Dha, Dhin ...), or with the theka's own first bol (Tin in rupak).
+        sam = theka(tala)[0]
+        landing = [i for i in self.bols if has_bayan_open(vocab[i]) or (vocab[i],) == sam]
         self.codec = codec
         self._masks: dict[str, np.ndarray] = {}
         self._allowed = {
             "form": self.forms, "matra": self.bols + [self.rest, self.open], "first": self.bols + [self.rest],
-            "item": self.bols + [self.rest, self.close], "close": [self.close], "landing": self.bols,
+            "item": self.bols + [self.rest, self.close], "close": [self.close], "landing": landing,
         }
 
     def mask(self, state: str) -> np.ndarray:
@@ -260,7 +264,7 @@ def generate_compositions(ckpt, req: GenerateRequest) -> list[Composition | str]
 
     codec = ckpt.codec
     tala, cycles, tempo = _settings(req, codec)
-    sym = Symbols(codec)
+    sym = Symbols(codec, tala)
     form, matras = _primer(req.primer, tala, cycles, sym)
     header = [codec.index[f"tala: {tala.name}"], sym.newline] + form
     primer = [i for m in matras for i in sym.matra_ids_of(m)]
