@@ -49,6 +49,7 @@ bench: $(STAMP) tools
 	$(BIN)/python benchmarks/check_agreement.py
 	$(BIN)/python benchmarks/render_speed.py
 	$(BIN)/python benchmarks/web_latency.py
+	$(BIN)/python benchmarks/evaluate_speed.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
