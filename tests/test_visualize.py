@@ -15,7 +15,8 @@ from tunesmith.cli import DEFAULT_MODEL
 from tunesmith.codecs.abc_tokens import TokenCodec
 from tunesmith.insight.measures import measures_for
 from tunesmith.insight.neurons import find_neurons
-from tunesmith.insight.visualize import TOP, build_view, held_out_texts, render_fragment, render_page
+from tunesmith.insight.visualize import (TOP, build_view, held_out_texts, render_fragment, render_page,
+                                         visualize_fragment)
 from tunesmith.models import ModelConfig, build_model
 
 torch.set_num_threads(1)
@@ -120,6 +121,9 @@ def test_a_token_model_shows_tokens(tmp_path):
     assert fragment.count('class="col"') == len(view.reading.symbols)
     assert fragment.count('class="g"') == TOP * len(view.reading.symbols)
     assert "next token" in fragment and "<html" not in fragment  # a fragment to place in another page
+    # The one-call form the web app uses; auto searches the pieces it is given.
+    auto = visualize_fragment(ckpt, tune, reference=[tune, tune.replace("e2A", "d2A")])
+    assert auto.count('class="col"') == len(view.reading.symbols) and "Neurons that track structure" in auto
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

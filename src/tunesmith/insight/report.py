@@ -56,10 +56,9 @@ def summary_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     def row(name, fn, for_real=True):
         return [name] + [fn(m, g) if (for_real or not real(label)) else "—" for label, m, g in cols]
 
-    rows = [
-        row(f"held-out bits per {unit} (own split)", lambda m, g: _num(m["heldout"]["split"]["bits_per_symbol"]), False),
-        row("held-out bits per character", lambda m, g: _num(m["heldout"]["split"]["bits_per_char"]), False),
-    ]
+    rows = [row(f"held-out bits per {unit} (own split)", lambda m, g: _num(m["heldout"]["split"]["bits_per_symbol"]), False)]
+    if unit != "char":  # per character too, where a symbol is not one: it compares codecs
+        rows.append(row("held-out bits per character", lambda m, g: _num(m["heldout"]["split"]["bits_per_char"]), False))
     if "file" in models[0]["heldout"]:
         name = Path(models[0]["heldout"]["file"]["file"]).name
         rows.append(row(f"bits per character on {name}", lambda m, g: _num(m["heldout"]["file"]["bits_per_char"]), False))
@@ -135,14 +134,17 @@ def _plot_copying(report: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(9, 4))
     cols = _columns(report)
-    top = max(max(g["copying"]["longest_runs"], default=0) for _, _, g in cols)
-    edges = [x - 0.5 for x in range(0, min(top, 40) + 2)]
-    for label, _, g in cols:
-        runs = [min(r, 40) for r in g["copying"]["longest_runs"]]
-        ax.hist(runs, bins=edges, histtype="step", linewidth=2, label=label, weights=[1 / len(runs)] * len(runs))
+    cap = 24  # longer runs share the last bin
+    top = min(max(FLAG_BARS + 2, *(max(g["copying"]["longest_runs"], default=0) for _, _, g in cols)), cap)
+    width = 0.8 / len(cols)
+    for k, (label, _, g) in enumerate(cols):
+        runs = [min(r, top) for r in g["copying"]["longest_runs"]]
+        shares = [runs.count(x) / len(runs) for x in range(top + 1)]
+        ax.bar([x + (k - (len(cols) - 1) / 2) * width for x in range(top + 1)], shares, width, label=label)
     bar = report["models"][0]["bar"]
     ax.axvline(FLAG_BARS - 0.5, color="black", linestyle="--", linewidth=1)
-    ax.text(FLAG_BARS - 0.3, ax.get_ylim()[1] * 0.9, f"flagged from {FLAG_BARS}", fontsize=9)
+    ax.text(FLAG_BARS - 0.4, ax.get_ylim()[1] * 0.92, f"flagged: {FLAG_BARS} or more", fontsize=9)
+    ax.set_xticks(range(top + 1), [str(x) if x < top or top < cap else f"{cap}+" for x in range(top + 1)], fontsize=8)
     ax.set_xlabel(f"longest run of consecutive {bar}s shared with the nearest training piece")
     ax.set_ylabel("share of pieces")
     ax.legend(fontsize=8)
@@ -173,7 +175,7 @@ def build_document(report: dict) -> Document:
         for where, h in m["heldout"].items():
             label = "own held-out split" if where == "split" else h["file"] + (f" ({h['skipped']} skipped)" if h["skipped"] else "")
             hrows.append([m["name"], label, str(h["pieces"]), _num(h["bits_per_symbol"]), _num(h["bits_per_char"])])
-    doc.table(["model", "pieces", "count", f"bits per {unit}", "bits per char"], hrows)
+    doc.table(["model", "held-out pieces", "count", f"bits per {unit}", "bits per char"], hrows)
     doc.heading(2, "Copying")
     doc.para(f"For each piece: the training piece sharing the longest run of consecutive {bar}s with it "
              f"({bar}s compared without spaces, decorations, chord symbols or {bar} lines). "

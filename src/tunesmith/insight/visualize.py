@@ -194,6 +194,12 @@ def build_view(ckpt: Checkpoint, text: str, layer: int | None, neuron: int | str
     return View(reading, layer, neuron, str(ckpt.path), unit_name(mode.unit, ckpt.codec.name), findings)
 
 
+def visualize_fragment(ckpt: Checkpoint, text: str, layer: int | None = None, neuron: int | str = "auto",
+                       reference: list[str] | None = None) -> str:
+    """The view of one piece as an HTML fragment, for a page that shows it next to the tune (the web app)."""
+    return render_fragment(build_view(ckpt, text, layer, neuron, reference), ckpt.codec.vocab)
+
+
 def piece_from_file(ckpt: Checkpoint, path: Path, index: int = 1) -> str:
     """The `index`-th (1-based) piece of a file, in the canonical form the model learned."""
     from ..modes import mode_of
