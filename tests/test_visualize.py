@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,6 @@ from tunesmith.insight.visualize import (TOP, build_view, held_out_texts, render
 from tunesmith.models import ModelConfig, build_model
 
 torch.set_num_threads(1)
-CHROMIUM = "/usr/bin/chromium"
 _SHOWN_BACK = {"\u21b5": "\n", "\u2423": " ", "\u21e5": "\t"}
 
 
@@ -63,11 +63,13 @@ def _browser_rows(page_html: str, tmp_path: Path) -> dict:
     """Open the page in headless chromium and read back what it shows (fails when chromium is missing)."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), "chromium is missing: run `make tools` (Debian package chromium)"
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("Debian chromium is not installed: run `make tools` (apt-get install chromium)")
     file = tmp_path / "viz.html"
     file.write_text(page_html)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = browser.new_page()
             page.goto(file.as_uri())
