@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ..cli import app
+from ..cli import _threads, app
 from ..errors import TunesmithError
 
 
@@ -17,6 +17,7 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     models_dir: Path = typer.Option(Path("runs"), "--models-dir", help="Trained runs to offer besides the shipped models (each <name>/best)."),
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite file of the stored tunes (default: $TUNESMITH_DB or ~/.local/share/tunesmith/tunes.db)."),
+    threads: int = typer.Option(1, help="CPU threads for torch per request; requests themselves run side by side."),
 ) -> None:
     """Compose in the browser: generate, see, hear, edit and keep tunes (http://HOST:PORT)."""
     import uvicorn
@@ -24,6 +25,7 @@ def serve(
     from ..web.app import create_app
     from ..web.store import default_db_path
 
+    _threads(threads)
     if not 0 < port < 65536:
         raise TunesmithError(f"--port must be between 1 and 65535 (got {port})")
     web = create_app(db=db, runs_dir=models_dir)

@@ -24,6 +24,7 @@ from .. import __version__
 from ..errors import TunesmithError
 from .api import composer, router, tune_json
 from .catalog import ModelCatalog
+from .inside import Inside
 from .service import Composer, Limits, RequestError
 from .store import TuneStore, default_db_path
 
@@ -39,6 +40,7 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
     app = FastAPI(title="tunesmith", version=__version__, docs_url=None, redoc_url=None,
                   description="Compose folk tunes in ABC with a char-RNN; see, hear, edit and keep them.")
     app.state.composer = Composer(ModelCatalog(shipped_dir, runs_dir), TuneStore(db or default_db_path()), limits)
+    inside = Inside(app.state.composer)
     app.add_middleware(BodyLimit, max_body=limits.max_body)
     # swagger-ui 5 (OpenAPI 3.1, which FastAPI writes), from the files fastapi-offline ships.
     app.mount("/static/swagger", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="swagger")
@@ -77,6 +79,21 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
             return templates.TemplateResponse(request, "missing.html", {"message": str(exc)}, status_code=404)
         svg, error = c.svg_or_error(tune)
         return templates.TemplateResponse(request, "tune.html", {"tune": tune_json(tune), "svg": svg, "svg_error": error})
+
+    @app.get("/tune/{tune_id:int}/inside", response_class=HTMLResponse, include_in_schema=False)
+    def inside_page(request: Request, tune_id: int, model: str | None = None, layer: int | None = None,
+                    neuron: str = "auto", c: Composer = Depends(composer)) -> HTMLResponse:
+        context = {"models": c.catalog.entries(), "chosen": {"model": model, "layer": layer, "neuron": neuron}}
+        try:
+            tune = c.tune(tune_id)
+            fragment, used = inside.fragment(tune_id, model, layer, neuron)
+        except TunesmithError as exc:
+            status = exc.status if isinstance(exc, RequestError) else 400
+            found = c.store.get(tune_id)
+            return templates.TemplateResponse(request, "inside.html", {
+                **context, "tune": found and tune_json(found), "message": str(exc)}, status_code=status)
+        return templates.TemplateResponse(request, "inside.html", {
+            **context, "tune": tune_json(tune), "fragment": fragment, "used": used})
 
     @app.get("/archive", response_class=HTMLResponse, include_in_schema=False)
     def archive(request: Request, page: int = 1, c: Composer = Depends(composer)) -> HTMLResponse:

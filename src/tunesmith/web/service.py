@@ -110,6 +110,11 @@ def one_blas_thread():
                 _blas_limit.restore_original_limits()
 
 
+def field_names(message: str) -> str:
+    """A library message with its command-line option names (--max-length) as the API's fields (max_length)."""
+    return _OPTION_NAME.sub(lambda m: m[1].replace("-", "_"), message)
+
+
 def inert_svg(svg: str) -> str:
     """The SVG, checked to hold nothing a browser would run; it goes into the page as markup."""
     # verovio escapes a tune's text; this guards the page should an engraver ever fail to.
@@ -152,23 +157,22 @@ class Composer:
             sampling.check()
             style = Style(params.meter or None, params.length or None, params.rhythm or None,
                           params.key or None).checked()
-            with self._turn(), one_blas_thread():
+            with self.turn(), one_blas_thread():
                 ckpt = self.catalog.load(entry)
                 texts = generate_tunes(ckpt, params.n, seed=seed, sampling=sampling, style=style,
                                        primer=primer, max_symbols=params.max_length)
         except RequestError:
             raise
         except TunesmithError as exc:
-            # The library names command-line options (--temperature); the page and API call them temperature.
-            raise TunesmithError(_OPTION_NAME.sub(lambda m: m[1].replace("-", "_"), str(exc))) from None
+            raise TunesmithError(field_names(str(exc))) from None
         record = {**asdict(params), "model": entry.name, "seed": seed}
         tunes = [self.store.add(text, origin="generated", model=entry.name, params={**record, "index": i})
                  for i, text in enumerate(texts)]
         return seed, tunes
 
     @contextmanager
-    def _turn(self):
-        """A generation slot: wait in line for one, or refuse when the line is full."""
+    def turn(self):
+        """A slot to run a model in: wait in line for one, or refuse when the line is full."""
         if not self._slots.acquire(blocking=False):
             with self._waiting_lock:
                 if self._waiting >= self.limits.queue:
