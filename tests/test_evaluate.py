@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -15,8 +16,11 @@ from tunesmith.cli import DEFAULT_MODEL
 from tunesmith.corpus.bundled import load_bundled
 from tunesmith.errors import TunesmithError
 from tunesmith.insight import report as report_module
-from tunesmith.insight.evaluate import Settings, bits, evaluate
-from tunesmith.insight.report import write_report
+from tunesmith.corpus.load import load_corpus
+from tunesmith.insight.abc_measures import profile
+from tunesmith.insight.evaluate import Settings, bits, compare, evaluate, measure
+from tunesmith.insight.reference import build_reference
+from tunesmith.insight.report import build_document, write_report
 from tunesmith.insight.visualize import held_out_texts
 from tunesmith.models import get_preset
 from tunesmith.music.abc.tunes import join_tunes
@@ -89,6 +93,24 @@ def test_markdown_and_html_say_the_same_side_by_side(side_by_side):
         data_bytes = (out / png).read_bytes()
         assert data_bytes[:8] == b"\x89PNG\r\n\x1a\n" and len(data_bytes) > 10_000
     assert (out / "generated-tiny.abc").read_text().count("X:") == 6
+
+
+def test_a_copied_training_tune_is_flagged_in_the_report(side_by_side):
+    data, _, _ = side_by_side
+    reference = build_reference(["jigs"], 80, "abc")
+    corpus = load_corpus(["jigs"], 80)
+    copied = corpus.train[7]
+    bars = len(profile(copied.text).bars)
+    texts = [copied.text, corpus.held_out[0].text]
+    result = compare(measure(texts, "abc"), reference)
+    first = result["per_piece"][0]
+    assert (first["flagged"], first["longest_run"], first["nearest_number"]) == (True, bars, copied.number)
+    assert result["copying"]["flagged"] >= 1 and result["copying"]["runs_in_training"] > 0
+    shown = copy.deepcopy(data)
+    shown["models"][0]["generated"], shown["models"][0]["pieces"] = result, texts
+    md = build_document(shown).markdown()
+    row = next(line for line in md.splitlines() if line.startswith("| 1 |"))
+    assert f"#{copied.number} {copied.title}" in row and f"| {bars} |" in row
 
 
 def test_the_folder_is_written_whole_or_not_at_all(side_by_side, tmp_path, monkeypatch):

@@ -105,6 +105,7 @@ def compare(m: Measured, reference: Reference) -> dict:
         pieces.append({
             "number": i + 1, "bars": len(p.bars), "nearest": match.piece,
             "nearest_title": reference.titles[match.piece] if match.piece is not None else None,
+            "nearest_number": reference.numbers[match.piece] if match.piece is not None else None,
             "longest_run": match.longest_run, "shared_bars": match.shared_bars, "flagged": match.flagged,
             "checker_ok": p.checker_ok, "judge_ok": m.judged[i] if m.judged else None,
         })

@@ -34,6 +34,7 @@ class Reference:
     """The training pieces of one corpus: titles, every bar indexed, the music distributions."""
 
     titles: list[str]
+    numbers: list[int]     # each piece's number in its corpus (its X: in `tunesmith corpus export`)
     index: BarIndex
     distributions: dict[str, dict]
 
@@ -50,7 +51,9 @@ def build_reference(sources: list[str], limit: int | None, mode: str) -> Referen
     corpus = load_corpus(sources, limit, mode)
     measures = measures_for(mode)
     profiles = [measures.profile(p.text, False) for p in corpus.train]
-    return Reference([p.title for p in corpus.train], BarIndex([p.bars for p in profiles]), distributions(profiles))
+    numbers = [getattr(p, "number", i + 1) for i, p in enumerate(corpus.train)]
+    return Reference([p.title for p in corpus.train], numbers, BarIndex([p.bars for p in profiles]),
+                     distributions(profiles))
 
 
 def start_reference(pool: ProcessPoolExecutor, sources: list[str], limit: int | None, mode: str) -> Future:

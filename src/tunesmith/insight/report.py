@@ -183,11 +183,14 @@ def build_document(report: dict) -> Document:
     doc.image("copying.png", f"longest shared runs of {bar}s")
     for m in models:
         flagged = [p for p in m["generated"]["per_piece"] if p["flagged"]]
+        sources = "+".join((m["corpus"] or {}).get("sources") or [])
         doc.heading(3, f"{m['name']}: {len(flagged)} flagged")
+        if flagged:
+            doc.para(f"Training pieces are numbered as in `tunesmith corpus export {sources}`.")
         if flagged:
             doc.table(["piece", "title", f"{bar}s", "nearest training piece", f"longest run ({bar}s)", f"shared {bar}s"],
                       [[str(p["number"]), _title(m["pieces"][p["number"] - 1]), str(p["bars"]),
-                        f"#{p['nearest'] + 1} {p['nearest_title']}", str(p["longest_run"]), str(p["shared_bars"])]
+                        f"#{p['nearest_number']} {p['nearest_title']}", str(p["longest_run"]), str(p["shared_bars"])]
                        for p in sorted(flagged, key=lambda p: -p["longest_run"])])
     doc.heading(2, "Music statistics")
     doc.para("Each distribution over all generated pieces against the training pieces; the overlap is the "
