@@ -42,12 +42,17 @@ models: $(STAMP)
 	$(BIN)/tunesmith train --mode tabla --corpus tabla --preset small --epochs 40 --seed 1 --threads 1 --out runs/tabla
 	$(BIN)/tunesmith package runs/tabla models/tabla --name tabla
 	$(BIN)/python benchmarks/tabla.py --card
+	rm -rf runs/midi   # the MIDI model: about 6 minutes on an idle CPU (15 with the CPU shared)
+	$(BIN)/tunesmith train --mode midi --corpus bach-chorales --preset small --epochs 25 --seed 1 --threads 1 --out runs/midi
+	$(BIN)/tunesmith package runs/midi models/midi --name midi
+	$(BIN)/python benchmarks/midi_encode.py --card
 
 bench: $(STAMP) tools
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/validity.py
 	$(BIN)/python benchmarks/check_agreement.py
 	$(BIN)/python benchmarks/render_speed.py
+	$(BIN)/python benchmarks/midi_encode.py
 	$(BIN)/python benchmarks/web_latency.py
 	$(BIN)/python benchmarks/evaluate_speed.py
 

@@ -82,6 +82,21 @@ def test_folder_trains_on_the_good_files_and_reports_the_bad(tmp_path, capsys):
     assert all(str(path) in err for path, _ in bad.values())
 
 
+def test_folk_tunes_become_midi_pieces_with_pickups_and_chords():
+    from tunesmith.corpus.bundled import load_bundled
+    from tunesmith.corpus.midi_bundled import folk_piece
+
+    tunes = {t.title: t for t in load_bundled("folk")}
+    fare = folk_piece(tunes["Fare You Well"])  # M:2/4, L:1/16, K:D, a pickup of "f-g |"
+    header, first = fare.text.split("\n")[:2]
+    assert header == "Tempo_120 TS_2/4" and first == "Bar Pos_18 Vel_80 Pitch_78 Dur_3 Pos_21 Pitch_79 Dur_3"
+    clock = folk_piece(tunes["Grandfather's Clock"])  # chord symbols: an accompaniment under the tune
+    assert {n.velocity for n in clock.notes} == {80, 64}
+    starts = [n.start for n in clock.notes]
+    assert len(starts) > len(set(starts))
+    assert text_problem(clock.text)[1] is None
+
+
 def random_writer_pieces(n: int, **options) -> list:
     """Writers driven by random choices among what their masks allow: the constraints alone make the piece."""
     from tunesmith.modes.midi import MidiWriter, Tables
@@ -203,7 +218,7 @@ def test_outputs_primer_seconds_and_renders(tmp_path, monkeypatch, capsys):
         assert len(piece.notes) > len(chorale.notes)
         assert (tmp_path / "out" / f"continued-{i}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (tmp_path / "out" / f"continued-{i}.wav").read_bytes()[:4] == b"RIFF"
-    code, _, err = run_cli(monkeypatch, capsys, "generate", "--mode", "midi", "--seconds", "10", "--tempo", "90",
+    code, _, err = run_cli(monkeypatch, capsys, "generate", "--mode", "midi", "--seconds", "10", "--tempo", "90", "-n", "1",
                            "-o", str(tmp_path / "ten.mid"), "--threads", "1")
     assert code == 0, err
     midi = mido.MidiFile(tmp_path / "ten.mid")
