@@ -203,7 +203,7 @@ def generate(
 @app.command()
 def check(
     files: list[Path] = typer.Argument(..., help="Files to check."),
-    mode: str = typer.Option("abc", help="abc (tunes: bars, keys, meters, chords) or tabla (cycles, vibhags, bols)."),
+    mode: str = typer.Option("abc", help="abc (tunes: bars, keys, meters, chords), midi (MIDI files, token texts) or tabla (cycles, vibhags, bols)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Check ABC tunes or tabla compositions; exit 1 when any piece has problems."""

@@ -41,7 +41,7 @@ def _corpora() -> dict[str, str]:
 def _count(name: str) -> tuple[int, int]:
     from ..corpus.midi_bundled import load_midi_bundled
 
-    pieces = load_midi_bundled(name)
+    pieces = dedupe(list(load_midi_bundled(name)))  # as training sees them
     return len(pieces), sum(len(p.text) + 1 for p in pieces)
 
 
