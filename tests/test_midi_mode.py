@@ -236,3 +236,25 @@ def test_check_token_text_reports_line_and_column(tmp_path, monkeypatch, capsys)
     code, out, err = run_cli(monkeypatch, capsys, "check", "--mode", "midi", str(tmp_path / "pieces.txt"))
     line = good.count("\n") + 3
     assert code == 1 and f"pieces.txt:{line}:34: piece 2" in out and "2 pieces checked, 1 with problems" in err
+
+
+def test_transposition_keeps_copies_on_one_side_of_the_split(tmp_path):
+    from tunesmith.corpus.split import split_tunes
+    from tunesmith.modes.midi import dedupe, load_source
+
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    originals = load_bach()[:40]
+    for piece in originals:
+        (folder / f"{piece.title}.mid").write_bytes(midi_bytes(piece))
+    pieces = dedupe(load_source(f"{folder}+transpose"))
+    assert len(pieces) == 12 * len(originals)
+    first = [p for p in pieces if p.title == originals[0].title]
+    assert sorted(p.notes[0].pitch - originals[0].notes[0].pitch for p in first) == list(range(-5, 7))
+    train, held = split_tunes(pieces)
+    held_titles = {p.title for p in held}
+    assert held and all(p.title not in held_titles for p in train)
+    assert len(held) % 12 == 0
+    # A run records a non-bundled spec as an absolute path; resuming must still find the bundled corpus.
+    again = load_source(str(Path("bach-chorales+transpose").resolve()))
+    assert len(again) == sum(p.transposed(k) is not None for p in load_bach() for k in range(-5, 7))

@@ -28,6 +28,8 @@ MIDI_SUFFIXES = (".mid", ".midi")
 MAX_BATCH = 64
 TOKENS_PER_BAR = 200   # length cap per asked-for bar, far above a four-voice bar (~40 tokens)
 RENDERS = ("midi", "wav", "pianoroll")
+TRANSPOSE = "+transpose"
+SHIFTS = range(-5, 7)  # every key once: a fourth down to a tritone up
 
 
 # -- corpora ------------------------------------------------------------------
@@ -51,9 +53,23 @@ def midi_files(folder: Path) -> list[Path]:
 
 
 def load_source(spec: str) -> list[MidiPiece]:
-    """Pieces of a bundled corpus, a MIDI file, or a folder of them (bad files are skipped with a warning)."""
+    """Pieces of a bundled corpus, a MIDI file, or a folder of them (bad files are skipped with a warning).
+
+    `SPEC+transpose` adds every piece in all 12 keys (-5..+6 semitones); the
+    copies share their original's identity, so the held-out split keeps them
+    together and no transposition of a held-out piece is trained on.
+    """
     from ..corpus.midi_bundled import MIDI_CORPORA, load_midi_bundled
 
+    if spec.endswith(TRANSPOSE) and len(spec) > len(TRANSPOSE):
+        base = spec[: -len(TRANSPOSE)]
+        if not Path(base).exists() and Path(base).name in MIDI_CORPORA:
+            base = Path(base).name  # the run recorded "bach-chorales+transpose" as a path: it is the bundled one
+        pieces = load_source(base)
+        if not all(isinstance(p, MidiPiece) for p in pieces):  # cached folk-midi texts: read their notes
+            pieces = [piece_from_text(p.text, p.title) for p in pieces]
+        copies = (p.transposed(k) if k else p for p in pieces for k in SHIFTS)
+        return [c for c in copies if c is not None]
     if spec in MIDI_CORPORA:
         return list(load_midi_bundled(spec))
     path = Path(spec)

@@ -243,6 +243,7 @@ class MidiPiece:
     meters: tuple[tuple[int, int, int], ...]
     qpm: int
     title: str = ""
+    origin: str = ""   # a transposed copy: the original's text, so that copies stay on one side of the split
 
     @cached_property
     def bar_starts(self) -> list[int]:
@@ -284,8 +285,16 @@ class MidiPiece:
 
     @property
     def text_without_number(self) -> str:
-        """A MIDI piece has no number: its text is its identity."""
-        return self.text
+        """A MIDI piece has no number: its text (a transposed copy: its original's) is its identity."""
+        return self.origin or self.text
+
+    def transposed(self, semitones: int) -> "MidiPiece | None":
+        """The piece `semitones` higher (lower when negative), or None when a note would leave 0..127."""
+        pitches = [n.pitch + semitones for n in self.notes]
+        if not pitches or min(pitches) < 0 or max(pitches) > 127:
+            return None
+        notes = tuple(GridNote(n.start, p, n.duration, n.velocity) for n, p in zip(self.notes, pitches))
+        return MidiPiece(notes, self.meters, self.qpm, self.title, self.origin or self.text)
 
     @property
     def end(self) -> int:
