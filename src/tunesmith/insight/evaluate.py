@@ -61,8 +61,8 @@ def bits(ckpt: Checkpoint, texts: list[str]) -> dict:
             "bits_per_symbol": per_symbol, "bits_per_char": per_symbol * symbols / chars}
 
 
-def file_bits(ckpt: Checkpoint, path: Path) -> dict:
-    """bits() on the pieces of a file; pieces with characters the model never saw are left out and counted."""
+def file_texts(ckpt: Checkpoint, path: Path) -> tuple[list[str], int]:
+    """The pieces of a file the model can read, and how many it cannot (characters it never saw)."""
     from ..modes import mode_of
 
     texts, skipped = [], 0
@@ -73,7 +73,20 @@ def file_bits(ckpt: Checkpoint, path: Path) -> dict:
             texts.append(piece.text)
     if not texts:
         raise TunesmithError(f"--heldout {path}: every piece has characters outside the model's vocabulary")
-    return bits(ckpt, texts) | {"file": str(path), "skipped": skipped}
+    return texts, skipped
+
+
+def heldout_bits(checkpoint: str, split: list[str], file: tuple[str, list[str], int] | None) -> dict:
+    """bits() on the held-out split and on the --heldout file's pieces (run in the second process)."""
+    import torch
+
+    torch.set_num_threads(1)  # the first process is generating on the other core
+    ckpt = load_checkpoint(Path(checkpoint))
+    result = {"split": bits(ckpt, split)}
+    if file is not None:
+        path, texts, skipped = file
+        result["file"] = bits(ckpt, texts) | {"file": path, "skipped": skipped}
+    return result
 
 
 @dataclass
@@ -158,8 +171,12 @@ def _corpus_key(ckpt: Checkpoint) -> tuple:
     return tuple(corpus["sources"]), corpus.get("limit"), ckpt.meta.get("mode", "abc")
 
 
-def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, reference, log: Callable[[str], None]) -> dict:
-    """Everything the report says about one model; `reference` is a Future of its corpus's Reference."""
+def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, reference,
+                   log: Callable[[str], None]) -> dict:
+    """Everything the report says about one model; `reference` is a Future of its corpus's Reference.
+
+    The held-out bits are scored in the pool's process while this one generates.
+    """
     from ..corpus.load import load_corpus
     from ..modes import GenerateRequest, mode_of
 
@@ -167,11 +184,11 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, reference, 
     mode = mode_of(ckpt.meta)
     sources, limit, _ = _corpus_key(ckpt)
     held_out = [p.text for p in load_corpus(list(sources), limit, mode.name).held_out]
-    log(f"{path}: held-out bits")
-    heldout = {"split": bits(ckpt, held_out)}
+    extra = None
     if settings.heldout is not None:
-        heldout["file"] = file_bits(ckpt, settings.heldout)
-    clock.lap("held-out bits")
+        extra = (str(settings.heldout), *file_texts(ckpt, settings.heldout))
+    scoring = pool.submit(heldout_bits, str(ckpt.path), held_out, extra)
+    clock.lap("loading the held-out pieces")
     log(f"{path}: generating {settings.n} pieces")
     request = GenerateRequest(n=settings.n, seed=settings.seed, max_length=settings.max_length)
     generated = mode.generate(ckpt, request).pieces
@@ -179,10 +196,12 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, reference, 
     log(f"{path}: checking and measuring")
     mine, real = measure(generated, mode.name), measure(held_out[:settings.n], mode.name)
     clock.lap("measuring")
-    if not reference.done():
-        log(f"{path}: waiting for the training corpus to be measured")
+    if not (reference.done() and scoring.done()):
+        log(f"{path}: waiting for the second process (training corpus, held-out bits)")
     ref = reference.result()
     clock.lap("waiting for the training corpus")
+    heldout = scoring.result()
+    clock.lap("waiting for the held-out bits")
     result, baseline = compare(mine, ref), compare(real, ref)
     clock.lap("comparing")
     card = ckpt.path / "MODEL_CARD.md"
@@ -229,7 +248,8 @@ def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] 
             if key not in references:
                 log(f"measuring the training corpus {'+'.join(key[0])} (in a second process)")
                 references[key] = start_reference(pool, *key)
-        results = [evaluate_model(Path(m), c, settings, references[_corpus_key(c)], log) for m, c in zip(models, ckpts)]
+        results = [evaluate_model(Path(m), c, settings, pool, references[_corpus_key(c)], log)
+                   for m, c in zip(models, ckpts)]
     names = [Path(r["checkpoint"]).name if Path(r["checkpoint"]).name != "best" else Path(r["checkpoint"]).parent.name
              for r in results]
     for i, r in enumerate(results):  # labels must tell models apart in tables and plots

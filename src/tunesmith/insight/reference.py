@@ -1,9 +1,9 @@
 """The training corpus measured once: the yardstick every generated piece is held against.
 
-Measuring ~4,000 training tunes takes tens of seconds of pure Python, about
-as long as generating 200 tunes; `start_reference` runs it in a second
-process (no torch in it) while the first one generates, and the report
-collects it when it needs it.
+Measuring ~4,000 training tunes takes tens of seconds of pure Python;
+`start_reference` runs it in a second process (started without torch's
+threads) while the first one generates, and the report collects it when it
+needs it.
 """
 
 from __future__ import annotations
