@@ -217,9 +217,9 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
     }
 
 
-def sort_key(value) -> tuple:
+def sort_key(value, statistic: str = "") -> tuple:
     """Order of a distribution's bins in plots: pitch classes chromatically, numbers and fractions by value."""
-    if value in PITCH_CLASSES:
+    if statistic == "pitch_class" and value in PITCH_CLASSES:
         return (0, PITCH_CLASSES.index(value), "")
     if isinstance(value, (int, float)):
         return (0, value, "")

@@ -21,6 +21,7 @@ from .metrics import FLAG_BARS
 from .reference import STATISTICS
 
 MAX_BINS = 14  # bins drawn per statistic; the rest of a long tail is summed into "other"
+_OTHER = "other"
 
 
 def _pct(x) -> str:
@@ -101,14 +102,16 @@ def _plot_distributions(report: dict, path: Path) -> None:
     for ax, (name, (label, _)) in zip(axes.flat, STATISTICS.items()):
         train = models[0]["training"]["distributions"][name]
         series = [("training", train)] + [(m["name"], m["generated"]["distributions"][name]) for m in models]
-        bins = sorted(set().union(*(s.keys() for _, s in series)), key=sort_key)
+        order = lambda b: sort_key(b, name)  # noqa: E731
+        bins = sorted(set().union(*(s.keys() for _, s in series)), key=order)
         if len(bins) > MAX_BINS:  # keep the bins that matter most in training or in any model
             weight = {b: max(s.get(b, 0.0) for _, s in series) for b in bins}
-            bins = sorted(sorted(bins, key=lambda b: -weight[b])[:MAX_BINS - 1], key=sort_key) + ["other"]
+            bins = sorted(sorted(bins, key=lambda b: -weight[b])[:MAX_BINS - 1], key=order) + [_OTHER]
         width = 0.8 / series_count
         for k, (who, dist) in enumerate(series):
-            shown = [dist.get(b, 0.0) for b in bins[:-1]] + (
-                [1.0 - sum(dist.get(b, 0.0) for b in bins[:-1])] if bins and bins[-1] == "other" else [dist.get(bins[-1], 0.0)])
+            shown = [dist.get(b, 0.0) for b in bins]
+            if bins and bins[-1] is _OTHER:  # what the dropped bins held
+                shown[-1] = max(0.0, 1.0 - sum(shown[:-1]))
             ax.bar([i + (k - (series_count - 1) / 2) * width for i in range(len(bins))], shown, width, label=who)
         ax.set_xticks(range(len(bins)), [str(b) for b in bins], rotation=60 if len(bins) > 8 else 0, fontsize=8)
         ax.set_title(label, fontsize=10)
