@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .checkpoint import Checkpoint
+from .constraints import MaskCache, mask_cache
 from .errors import TunesmithError
+from .music.abc.wellformed import State, can_end, initial_state
 from .options import Sampling, Style
 
 MAX_BATCH = 64
@@ -73,6 +76,7 @@ class Stream:
     decode: Callable[[list[int]], str]  # the codec's: lines are judged by their text
     max_symbols: int
     vocab_size: int = 0
+    rules: "MaskCache | None" = None  # well-formedness constraints (None: free sampling)
     ids: list[int] = field(default_factory=list)
     queue: deque = field(default_factory=deque)
     mode: str = "body"
@@ -81,6 +85,9 @@ class Stream:
     has_music: bool = False        # a line of the body has a note: a blank line may end the tune
     done: bool = False
     truncated: bool = False
+    wf: "State | None" = None      # the automaton's state while the body is being written
+    safe_end: int | None = None    # the last length at which the tune could have ended well-formed
+    broke_rules: bool = False      # forced text (a primer) broke the constraints: sampled freely after it
 
     def __post_init__(self):
         self._advance()
@@ -100,11 +107,23 @@ class Stream:
         forced = bool(self.queue)
         sym = self.queue.popleft() if forced else sampled
         self.ids.append(sym)
+        if self.wf is not None:
+            self.wf = self.rules.next(self.wf, sym)
+            if self.wf is None:
+                self.broke_rules = True
+            elif self.wf.linestart and can_end(self.wf):
+                self.safe_end = len(self.ids)
+            # Training tunes are rarely a third as long as the cap; one that runs
+            # past half of it is wandering, and ends at its last whole point.
+            if self.safe_end is not None and len(self.ids) >= self.max_symbols // 2 and not self.done:
+                self.done = self.truncated = True
         if sym == self.newline:
             line = self.ids[self.line_start:-1]
             self.line_start = len(self.ids)
             if self.body_start is None and self.decode(line).startswith("K:"):
                 self.body_start = len(self.ids)
+                if self.rules is not None:
+                    self.wf = initial_state(self.decode(self.ids))
             if not forced:
                 # A blank line before any music cannot be sampled (see may_not_end_line).
                 if self.mode == "line":
@@ -119,7 +138,14 @@ class Stream:
 
     def mask(self) -> np.ndarray | None:
         """A tune ends at a blank line; one before any music would end it empty."""
-        if self.queue or not self.may_not_end_line():
+        if self.queue:
+            return None
+        if self.wf is not None:
+            allowed = self.rules.mask(self.wf)
+            if allowed.any():
+                return allowed
+            self.wf, self.broke_rules = None, True  # a dead end (cannot happen by design): go on freely
+        if not self.may_not_end_line():
             return None
         allowed = np.ones(self.vocab_size, dtype=bool)
         allowed[self.newline] = False
@@ -185,6 +211,13 @@ def sample_streams(ckpt: Checkpoint, streams: list, sampling: Sampling, seed: in
     Masked symbols get probability 0 and the rest are renormalised, so
     temperature, top-k and top-p apply to what the constraints allow.
     """
+    # One step multiplies (B, 4H) matrices: BLAS threads cost more to wake than
+    # they save, and on a busy machine they make sampling ten times slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _sample(ckpt, streams, sampling, seed)
+
+
+def _sample(ckpt: Checkpoint, streams: list, sampling: Sampling, seed: int) -> list:
     codec, net = ckpt.codec, ckpt.model.stepper()
     newline = codec.index["\n"]
     rng = np.random.default_rng(seed)
@@ -198,10 +231,11 @@ def sample_streams(ckpt: Checkpoint, streams: list, sampling: Sampling, seed: in
         state = net.select(state, np.array(live, dtype=int))
         logits = logits[live]
     while live:
-        for row, i in enumerate(live):
-            allowed = streams[i].mask()
-            if allowed is not None:
-                logits[row, ~allowed] = -np.inf
+        masks = [streams[i].mask() for i in live]
+        rows = [row for row, m in enumerate(masks) if m is not None]
+        if rows:
+            allowed = np.stack([masks[r] for r in rows])
+            logits[rows] = np.where(allowed, logits[rows], -np.inf)
         sampled = choose(logits, sampling, rng).tolist()
         ids = [streams[i].push(s) for i, s in zip(live, sampled)]
         keep = [row for row, i in enumerate(live) if not streams[i].done]
@@ -215,14 +249,15 @@ def sample_streams(ckpt: Checkpoint, streams: list, sampling: Sampling, seed: in
     return streams
 
 
-def abc_streams(ckpt: Checkpoint, plans: list[list[Segment]], max_symbols: int) -> list[Stream]:
-    """One ABC writer per plan."""
+def abc_streams(ckpt: Checkpoint, plans: list[list[Segment]], max_symbols: int, free: bool = False) -> list[Stream]:
+    """One ABC writer per plan; well-formed unless `free`."""
     codec = ckpt.codec
     newline = codec.index["\n"]
+    rules = None if free else mask_cache(codec)
     streams = []
     for plan in plans:
         encoded = deque((seg.mode, codec.encode(seg.text, seg.where)) for seg in plan)
-        streams.append(Stream(encoded, newline, codec.decode, max_symbols, vocab_size=len(codec)))
+        streams.append(Stream(encoded, newline, codec.decode, max_symbols, vocab_size=len(codec), rules=rules))
     return streams
 
 
@@ -253,9 +288,12 @@ def generate_tunes(ckpt: Checkpoint, n: int, *, seed: int = 0, sampling: Samplin
     tunes: list[str] = []
     for start in range(0, n, MAX_BATCH):
         count = min(MAX_BATCH, n - start)
-        streams = abc_streams(ckpt, [list(plan) for _ in range(count)], max_symbols)
+        streams = abc_streams(ckpt, [list(plan) for _ in range(count)], max_symbols, free)
         sample_streams(ckpt, streams, sampling, seed + start)
         for offset, stream in enumerate(streams):
-            text = ckpt.codec.decode(stream.ids)
+            ids = stream.ids
+            if stream.truncated and stream.safe_end is not None and not stream.broke_rules:
+                ids = ids[: stream.safe_end]  # cut back to the last point where the tune was whole
+            text = ckpt.codec.decode(ids)
             tunes.append(finish_tune(text, start + offset + 1, stream.truncated))
     return tunes

@@ -1,0 +1,61 @@
+"""Masks for constrained sampling, cached per distinct automaton state.
+
+Checking every vocabulary symbol against the ABC automaton costs about a
+millisecond; a tune revisits the same few hundred states (time used in the
+bar, what is open), so each state's mask is computed once per codec and
+reused by every stream and every later request.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from .codecs.base import Codec
+from .music.abc.wellformed import State, feed_text, mask_key
+
+_CACHES: "weakref.WeakKeyDictionary[Codec, MaskCache]" = weakref.WeakKeyDictionary()
+
+
+class MaskCache:
+    """Allowed next symbols and next states of the ABC automaton, for one codec's vocabulary."""
+
+    def __init__(self, codec: Codec):
+        self.symbols = list(codec.vocab)
+        self.masks: dict[State, np.ndarray] = {}      # by mask_key: what is computed
+        self.by_state: dict[State, np.ndarray] = {}   # by the state itself: the fast path
+        self.steps: dict[tuple[State, int], State | None] = {}
+
+    def mask(self, state: State) -> np.ndarray:
+        """Bool (V,): which symbols may follow `state`."""
+        found = self.by_state.get(state)
+        if found is None:
+            found = self.by_state[state] = self._mask(mask_key(state))
+        return found
+
+    def _mask(self, key: State) -> np.ndarray:
+        found = self.masks.get(key)
+        if found is None:
+            found = np.fromiter((feed_text(key, sym) is not None for sym in self.symbols),
+                                dtype=bool, count=len(self.symbols))
+            self.masks[key] = found
+        return found
+
+    def next(self, state: State, symbol: int) -> State | None:
+        """The state after `symbol`, or None when it would break the tune."""
+        key = (state, symbol)
+        try:
+            return self.steps[key]
+        except KeyError:
+            after = feed_text(state, self.symbols[symbol])
+            self.steps[key] = after
+            return after
+
+
+def mask_cache(codec: Codec) -> MaskCache:
+    """The shared cache of a codec (one per loaded checkpoint)."""
+    cache = _CACHES.get(codec)
+    if cache is None:
+        cache = _CACHES[codec] = MaskCache(codec)
+    return cache
