@@ -169,16 +169,20 @@ def build_document(report: dict) -> Document:
     header, rows = summary_rows(report)
     doc.heading(2, "Summary")
     doc.table(header, rows)
-    unit, bar = models[0]["unit"], models[0]["bar"]
+    bar = models[0]["bar"]
     doc.heading(2, "Held-out bits")
-    doc.para(f"Mean cross-entropy on held-out pieces, read as in training (stateful streams), in bits per {unit}; "
-             "per character divides the same total by the characters, so models with different codecs compare.")
+    doc.para("Mean cross-entropy on held-out pieces, read as in training (stateful streams), in bits per symbol "
+             "of the model's codec; per character divides the same total by the characters, so models with "
+             "different codecs compare.")
     hrows = []
     for m in models:
         for where, h in m["heldout"].items():
-            label = "own held-out split" if where == "split" else h["file"] + (f" ({h['skipped']} skipped)" if h["skipped"] else "")
-            hrows.append([m["name"], label, str(h["pieces"]), _num(h["bits_per_symbol"]), _num(h["bits_per_char"])])
-    doc.table(["model", "held-out pieces", "count", f"bits per {unit}", "bits per char"], hrows)
+            label = "own held-out split" if where == "split" else h["file"]
+            if where != "split" and h["skipped"]:
+                label += f" ({h['skipped']} skipped: characters the model never saw)"
+            hrows.append([m["name"], label, str(h["pieces"]), f"{_num(h['bits_per_symbol'])} per {m['unit']}",
+                          _num(h["bits_per_char"])])
+    doc.table(["model", "held-out pieces", "count", "bits per symbol", "bits per char"], hrows)
     doc.heading(2, "Copying")
     doc.para(f"For each piece: the training piece sharing the longest run of consecutive {bar}s with it "
              f"({bar}s compared without spaces, decorations, chord symbols or {bar} lines). "
@@ -207,7 +211,7 @@ def build_document(report: dict) -> Document:
     for m in models:
         doc.heading(2, f"Model: {m['name']}")
         doc.para(f"`{m['checkpoint']}`: {m['model']['cell'].upper()} {m['model']['layers']} x {m['model']['hidden']}, "
-                 f"{m['parameters']:,} parameters, {m['vocabulary']} {unit}s in the vocabulary; "
+                 f"{m['parameters']:,} parameters, {m['vocabulary']} {m['unit']}s in the vocabulary; "
                  f"trained on {m['training']['pieces']} pieces. Generated pieces: `{piece_file(m)}`.")
         if m["model_card"]:
             doc.pre(m["model_card"])
