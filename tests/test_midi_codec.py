@@ -148,3 +148,18 @@ def test_codec_registry_and_unknown_tokens():
     assert codec.vocab[:2] == ["\n", "Bar"]
     with pytest.raises(TunesmithError, match=r"opening\.mid: the model has never seen Pitch_61, Dur_7"):
         codec.encode(text.replace("Pitch_60 Dur_12", "Pitch_61 Dur_7"), "opening.mid")
+
+
+def test_drums_are_kept_when_asked_and_round_trip_on_their_own_track():
+    data = simple_midi([(0, 480, 60, 80), (480, 960, 64, 80)],
+                       drum_notes=[(0, 60, 36, 100), (0, 60, 42, 90), (480, 540, 38, 100)])
+    assert all(not n.drum for n in piece_from_midi(data, "x.mid").notes)
+    piece = piece_from_midi(data, "x.mid", drums=True)
+    assert piece.text.split("\n")[1] == ("Bar Pos_0 Vel_80 Pitch_60 Dur_12 Vel_104 Drum_36 Dur_2 Vel_88 Drum_42 Dur_2 "
+                                         "Pos_12 Vel_80 Pitch_64 Dur_12 Vel_104 Drum_38 Dur_2")
+    again = midi_bytes(piece)
+    assert piece_from_midi(again, "again", drums=True) == piece == piece_from_text(piece.text)
+    assert len(mido_notes(again, drums=True)) == 5 and len(mido_notes(again)) == 2   # drums on channel 10
+    assert piece.transposed(2).notes[1] == GridNote(0, 36, 2, 104, True)             # drums stay put
+    _, problem = text_problem("Tempo_80 TS_4/4\nBar Pos_0 Vel_80 Drum_36 Dur_2 Pitch_60 Dur_12\n")
+    assert problem is not None and "pitched notes come before drums" in problem[2]

@@ -258,3 +258,28 @@ def test_transposition_keeps_copies_on_one_side_of_the_split(tmp_path):
     # A run records a non-bundled spec as an absolute path; resuming must still find the bundled corpus.
     again = load_source(str(Path("bach-chorales+transpose").resolve()))
     assert len(again) == sum(p.transposed(k) is not None for p in load_bach() for k in range(-5, 7))
+
+
+def test_drums_with_the_drums_suffix_and_in_generation(tmp_path):
+    from tunesmith.modes.midi import MidiWriter, Tables, load_source
+
+    (tmp_path / "beat.mid").write_bytes(simple_midi([], drum_notes=[(k * 240, k * 240 + 60, 36 + k % 3, 100)
+                                                                     for k in range(16)]))
+    (tmp_path / "song.mid").write_bytes(simple_midi([(0, 960, 60, 80)], drum_notes=[(0, 60, 42, 90)]))
+    plain = load_source(str(tmp_path))
+    assert [p.title for p in plain] == ["song"] and not any(n.drum for n in plain[0].notes)
+    pieces = load_source(f"{tmp_path}+drums")
+    assert [p.title for p in pieces] == ["beat", "song"] and all(any(n.drum for n in p.notes) for p in pieces)
+    codec = MidiEventCodec.fit([p.text for p in pieces] + [load_bach()[0].text])
+    rng = np.random.default_rng(2)
+    drummed = 0
+    for _ in range(5):
+        writer = MidiWriter(Tables(codec), deque(), 3000, bars=4)
+        while not writer.done:
+            writer.push(int(rng.choice(np.flatnonzero(writer.mask()))))
+        written = codec.decode(writer.ids).rstrip("\n") + "\n"
+        assert text_problem(written)[1] is None, written
+        piece = writer.piece("x")
+        assert piece_from_midi(midi_bytes(piece), "x", "x", drums=True) == piece
+        drummed += any(n.drum for n in piece.notes)
+    assert drummed

@@ -13,7 +13,7 @@ from ..errors import TunesmithError
 from ..music.midi import split_token
 from .base import Codec
 
-_KIND_ORDER = {"Bar": 0, "Tempo": 1, "TS": 2, "Pos": 3, "Vel": 4, "Pitch": 5, "Dur": 6}
+_KIND_ORDER = {"Bar": 0, "Tempo": 1, "TS": 2, "Pos": 3, "Vel": 4, "Pitch": 5, "Drum": 6, "Dur": 7}
 _SYMBOL = re.compile(r"\n|[^ \n]+")
 
 

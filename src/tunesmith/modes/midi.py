@@ -28,7 +28,7 @@ MIDI_SUFFIXES = (".mid", ".midi")
 MAX_BATCH = 64
 TOKENS_PER_BAR = 200   # length cap per asked-for bar, far above a four-voice bar (~40 tokens)
 RENDERS = ("midi", "wav", "pianoroll")
-TRANSPOSE = "+transpose"
+TRANSPOSE, DRUMS = "+transpose", "+drums"   # suffixes of a --corpus spec
 SHIFTS = range(-5, 7)  # every key once: a fourth down to a tritone up
 
 
@@ -55,35 +55,44 @@ def midi_files(folder: Path) -> list[Path]:
 def load_source(spec: str) -> list[MidiPiece]:
     """Pieces of a bundled corpus, a MIDI file, or a folder of them (bad files are skipped with a warning).
 
-    `SPEC+transpose` adds every piece in all 12 keys (-5..+6 semitones); the
-    copies share their original's identity, so the held-out split keeps them
-    together and no transposition of a held-out piece is trained on.
+    `SPEC+drums` keeps drum tracks (as `Drum_` notes). `SPEC+transpose` adds
+    every piece in all 12 keys (-5..+6 semitones); the copies share their
+    original's identity, so the held-out split keeps them together and no
+    transposition of a held-out piece is trained on.
     """
-    from ..corpus.midi_bundled import MIDI_CORPORA, load_midi_bundled
+    from ..corpus.midi_bundled import MIDI_CORPORA
 
-    if spec.endswith(TRANSPOSE) and len(spec) > len(TRANSPOSE):
-        base = spec[: -len(TRANSPOSE)]
-        if not Path(base).exists() and Path(base).name in MIDI_CORPORA:
-            base = Path(base).name  # the run recorded "bach-chorales+transpose" as a path: it is the bundled one
-        pieces = load_source(base)
+    flags = set()
+    while suffix := next((x for x in (TRANSPOSE, DRUMS) if spec.endswith(x) and len(spec) > len(x)), None):
+        spec, flags = spec[: -len(suffix)], flags | {suffix}
+    if flags and not Path(spec).exists() and Path(spec).name in MIDI_CORPORA:
+        spec = Path(spec).name  # a run records "bach-chorales+transpose" as a path: it is the bundled one
+    pieces = _plain_source(spec, DRUMS in flags)
+    if TRANSPOSE in flags:
         if not all(isinstance(p, MidiPiece) for p in pieces):  # cached folk-midi texts: read their notes
             pieces = [piece_from_text(p.text, p.title) for p in pieces]
         copies = (p.transposed(k) if k else p for p in pieces for k in SHIFTS)
-        return [c for c in copies if c is not None]
+        pieces = [c for c in copies if c is not None]
+    return pieces
+
+
+def _plain_source(spec: str, drums: bool) -> list:
+    from ..corpus.midi_bundled import MIDI_CORPORA, load_midi_bundled
+
     if spec in MIDI_CORPORA:
         return list(load_midi_bundled(spec))
     path = Path(spec)
     if not path.exists():
         raise TunesmithError(f"{path}: no such file or folder (bundled MIDI corpora: {', '.join(MIDI_CORPORA)})")
     if path.is_file():
-        return [read_midi(path)]
+        return [read_midi(path, drums=drums)]
     files = midi_files(path)
     if not files:
         raise TunesmithError(f"{path}: the folder has no .mid or .midi files")
     pieces, bad = [], []
     for file in files:
         try:
-            pieces.append(read_midi(file, str(file.relative_to(path).with_suffix(""))))
+            pieces.append(read_midi(file, str(file.relative_to(path).with_suffix("")), drums))
         except TunesmithError as exc:
             bad.append(str(exc))
     if not pieces:
@@ -120,21 +129,32 @@ class Tables:
                 kind, value = split_token(token)
                 kinds.setdefault(kind, []).append((i, value))
         missing = [k for k in ("Bar", "Tempo", "TS", "Pos", "Vel", "Pitch", "Dur") if k not in kinds]
+        kinds.setdefault("Drum", [])  # a model that never saw drums
         if missing:
             raise TunesmithError(f"this MIDI model's vocabulary has no {', '.join(missing)} tokens")
 
         def table(kind, key=lambda v: v):
-            ids = np.array([i for i, _ in kinds[kind]])
-            return ids, np.array([key(v) for _, v in kinds[kind]])
+            ids = np.array([i for i, _ in kinds[kind]], dtype=int)
+            return ids, np.array([key(v) for _, v in kinds[kind]], dtype=int)
 
         self.tempo = table("Tempo")
         self.ts = table("TS", lambda v: bar_steps(*v) or 0)
         self.pos = table("Pos")
         self.vel = table("Vel")
         self.pitch = table("Pitch")
+        self.drum = table("Drum")
         self.dur = table("Dur")
         self.min_dur = int(self.dur[1].min())
         self.cache: dict[tuple, np.ndarray] = {}
+
+    def notes(self, last_pitch: int, last_drum: int, held: frozenset[int]) -> list[np.ndarray]:
+        """Pitch and drum ids that may come next at a position: rising, drums after pitches, none still sounding."""
+        pitch_ids, pitches = self.pitch
+        drum_ids, drums = self.drum
+        out = [drum_ids[(drums > last_drum) & ~np.isin(-1 - drums, list(held))]]
+        if last_drum < 0:
+            out.append(pitch_ids[(pitches > last_pitch) & ~np.isin(pitches, list(held))])
+        return out
 
     def allow(self, *groups) -> np.ndarray:
         """A mask allowing the given ids (arrays or single ids)."""
@@ -171,10 +191,10 @@ class MidiWriter:
         """Pitches still sounding at the current position: striking one again would cut it short in MIDI."""
         r = self.reader
         for n in r.notes[self._seen:]:
-            self.ends[n.pitch] = n.start + n.duration
+            self.ends[-1 - n.pitch if n.drum else n.pitch] = n.start + n.duration  # drums as -1-key
         self._seen = len(r.notes)
         now = r.bar_start + r.pos
-        return frozenset(p for p, end in self.ends.items() if end > now and p > r.last_pitch)
+        return frozenset(p for p, end in self.ends.items() if end > now and (p < 0 or p > r.last_pitch))
 
     @property
     def end_step(self) -> int | None:
@@ -229,11 +249,12 @@ class MidiWriter:
             last_bar = end is not None and r.bar_start + r.bar_len >= end
             ts = phase == "bar" and r.bar > 0 and self.bars is None
             held = self._held() if phase == "dur" else frozenset()
-            key = (phase, r.pos, limit, r.last_pitch if phase == "dur" else -1, ts, last_bar and not r.notes, held)
+            key = (phase, r.pos, limit, r.last_pitch if phase == "dur" else -1, ts, last_bar and not r.notes, held,
+                   r.last_drum if phase == "dur" else -1)
         elif phase == "pos":
             key = ("pos", r.velocity is not None, self._held())
         elif phase == "vel":
-            key = ("vel", r.last_pitch, self._held())
+            key = ("vel", r.last_pitch, self._held(), r.last_drum)
         elif phase == "pitch":
             key = ("pitch", MAX_DURATION if end is None else end - r.bar_start - r.pos)
         else:
@@ -256,7 +277,7 @@ class MidiWriter:
             _, must_end, can_end = key
             return t.allow(t.newline) if must_end else t.allow(t.bar, *([t.newline] if can_end else []))
         if phase in ("bar", "bar_ts", "dur"):
-            _, pos, limit, last_pitch, ts, need_note, held = key
+            _, pos, limit, last_pitch, ts, need_note, held, last_drum = key
             ids, values = t.pos
             groups = [ids[(values > pos) & (values < limit)]]
             if not need_note or phase == "dur":
@@ -264,16 +285,15 @@ class MidiWriter:
             if ts:
                 groups.append(t.ts[0][t.ts[1] > 0])
             if phase == "dur":
-                higher = t.pitch[0][(t.pitch[1] > last_pitch) & ~np.isin(t.pitch[1], list(held))]
-                groups.append(higher)
-                if len(higher):
+                notes = t.notes(last_pitch, last_drum, held)
+                groups += notes
+                if sum(map(len, notes)):
                     groups.append(t.vel[0])
             return t.allow(*groups)
         if phase == "pos":
-            free = t.pitch[0][~np.isin(t.pitch[1], list(key[2]))]
-            return t.allow(t.vel[0], *([free] if key[1] else []))
+            return t.allow(t.vel[0], *(t.notes(-1, -1, key[2]) if key[1] else []))
         if phase == "vel":
-            return t.allow(t.pitch[0][(t.pitch[1] > key[1]) & ~np.isin(t.pitch[1], list(key[2]))])
+            return t.allow(*t.notes(key[1], key[3], key[2]))
         if phase == "pitch":
             return t.allow(t.dur[0][t.dur[1] <= key[1]])
         return t.allow(t.newline)
@@ -283,7 +303,7 @@ class MidiWriter:
         r = self.reader
         notes, end = r.notes, self.end_step
         if end is not None:
-            notes = [GridNote(n.start, n.pitch, min(n.duration, end - n.start), n.velocity)
+            notes = [GridNote(n.start, n.pitch, min(n.duration, end - n.start), n.velocity, n.drum)
                      for n in notes if n.start < end]
         return normal_piece(notes, r.meters or [(0, 4, 4)], r.qpm or DEFAULT_QPM, title)
 

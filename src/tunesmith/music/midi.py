@@ -11,7 +11,8 @@ The first line holds the tempo (quarter notes per minute) and the meter.
 Each bar line starts with `Bar` (so an empty bar is not a blank line, which
 ends a piece), may change the meter, then lists onsets: `Pos_k` (steps
 from the bar line, strictly increasing), then per note, pitches rising,
-`Pitch_n Dur_k` (k steps long, may reach past the bar line). `Vel_v` sets
+`Pitch_n Dur_k` (k steps long, may reach past the bar line), then drum
+notes the same way as `Drum_n Dur_k` (kept only when asked). `Vel_v` sets
 the velocity of the notes after it until the next `Vel_`. The bars cover
 every note to its end, so no note hangs past the end of a piece.
 
@@ -43,17 +44,22 @@ MAX_FILE_BYTES = 16 * 2**20    # far above any real piece; refuses e.g. a 50 MB 
 VELOCITIES = tuple(range(8, 121, 8)) + (127,)
 DEFAULT_QPM = 120
 TEMPO_STEP, MIN_QPM, MAX_QPM = 4, 20, 320
-_TOKEN = re.compile(r"(Tempo|TS|Pos|Vel|Pitch|Dur)_(\d+(?:/\d+)?)$|Bar$")
+_TOKEN = re.compile(r"(Tempo|TS|Pos|Vel|Pitch|Drum|Dur)_(\d+(?:/\d+)?)$|Bar$")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class GridNote:
-    """A note on the grid: start and duration in steps from the start of the piece."""
+    """A note on the grid: start and duration in steps from the start of the piece; `drum`: a drum key."""
 
     start: int
     pitch: int
     duration: int
     velocity: int
+    drum: bool = False
+
+    def order(self) -> tuple[int, bool, int]:
+        """Where the note stands in a piece: by onset, pitched notes before drums, rising."""
+        return self.start, self.drum, self.pitch
 
 
 def bar_steps(numerator: int, denominator: int) -> int | None:
@@ -115,8 +121,10 @@ class TextReader:
         self.bar_len = 0
         self.pos = -1            # the current onset in the bar, -1 before the first
         self.last_pitch = -1     # the highest pitch so far at this onset
+        self.last_drum = -1      # ... and drum key (drums come after the pitched notes)
         self.velocity: int | None = None
         self.pitch: int | None = None  # a pitch waiting for its duration
+        self.drum = False              # ... which is a drum key
         self.notes: list[GridNote] = []
         self.max_end = 0         # where the longest-sounding note ends
 
@@ -164,22 +172,29 @@ class TextReader:
                 raise TokenError(f"{token}: a position must be after {max(self.pos, 0) if self.pos >= 0 else -1} "
                                  f"and before the bar's end ({self.bar_len})"
                                  if self.pos >= 0 else f"{token}: past the bar's end ({self.bar_len} steps)")
-            self.pos, self.last_pitch, self.phase = value, -1, "pos"
+            self.pos, self.last_pitch, self.last_drum, self.phase = value, -1, -1, "pos"
         elif phase in ("pos", "dur") and kind == "Vel":
             if not 1 <= value <= 127:
                 raise TokenError(f"{token}: a velocity is 1..127")
             self.velocity, self.phase = value, "vel"
-        elif phase in ("pos", "vel", "dur") and kind == "Pitch":
+        elif phase in ("pos", "vel", "dur") and kind in ("Pitch", "Drum"):
             if self.velocity is None:
                 raise TokenError(f"{token}: the first note needs a Vel_ before it")
-            if not self.last_pitch < value <= 127:
-                raise TokenError(f"{token}: pitches at one position rise, each once (after {self.last_pitch}), up to 127")
-            self.pitch, self.last_pitch, self.phase = value, value, "pitch"
+            if kind == "Pitch" and self.last_drum >= 0:
+                raise TokenError(f"{token}: at one position pitched notes come before drums")
+            last = self.last_pitch if kind == "Pitch" else self.last_drum
+            if not last < value <= 127:
+                raise TokenError(f"{token}: {kind.lower()}s at one position rise, each once (after {last}), up to 127")
+            if kind == "Pitch":
+                self.last_pitch = value
+            else:
+                self.last_drum = value
+            self.pitch, self.drum, self.phase = value, kind == "Drum", "pitch"
         elif phase == "pitch" and kind == "Dur":
             if not 1 <= value <= MAX_DURATION:
                 raise TokenError(f"{token}: a duration is 1..{MAX_DURATION} steps")
             start = self.bar_start + self.pos
-            self.notes.append(GridNote(start, self.pitch, value, self.velocity))
+            self.notes.append(GridNote(start, self.pitch, value, self.velocity, self.drum))
             self.max_end = max(self.max_end, start + value)
             self.phase = "dur"
         else:
@@ -278,7 +293,7 @@ class MidiPiece:
                 if note.velocity != velocity:
                     velocity = note.velocity
                     line.append(f"Vel_{velocity}")
-                line += [f"Pitch_{note.pitch}", f"Dur_{note.duration}"]
+                line += [f"{'Drum' if note.drum else 'Pitch'}_{note.pitch}", f"Dur_{note.duration}"]
                 i += 1
             lines.append(" ".join(line))
         return "\n".join(lines) + "\n"
@@ -289,11 +304,11 @@ class MidiPiece:
         return self.origin or self.text
 
     def transposed(self, semitones: int) -> "MidiPiece | None":
-        """The piece `semitones` higher (lower when negative), or None when a note would leave 0..127."""
-        pitches = [n.pitch + semitones for n in self.notes]
+        """The piece `semitones` higher (lower when negative; drums stay), or None when a note would leave 0..127."""
+        pitches = [n.pitch + (0 if n.drum else semitones) for n in self.notes]
         if not pitches or min(pitches) < 0 or max(pitches) > 127:
             return None
-        notes = tuple(GridNote(n.start, p, n.duration, n.velocity) for n, p in zip(self.notes, pitches))
+        notes = tuple(GridNote(n.start, p, n.duration, n.velocity, n.drum) for n, p in zip(self.notes, pitches))
         return MidiPiece(notes, self.meters, self.qpm, self.title, self.origin or self.text)
 
     @property
@@ -312,19 +327,19 @@ def normal_piece(notes: list[GridNote], meters: list[tuple[int, int, int]], qpm:
     meters = list(meters) or [(0, 4, 4)]
     best: dict[tuple[int, int], GridNote] = {}
     for n in notes:
-        n = GridNote(n.start, n.pitch, min(max(n.duration, 1), MAX_DURATION), quantize_velocity(n.velocity))
-        key = (n.start, n.pitch)
+        n = GridNote(n.start, n.pitch, min(max(n.duration, 1), MAX_DURATION), quantize_velocity(n.velocity), n.drum)
+        key = n.order()
         if key not in best or (n.duration, n.velocity) > (best[key].duration, best[key].velocity):
             best[key] = n
-    ordered = sorted(best.values())
+    ordered = sorted(best.values(), key=GridNote.order)
     # Notes of one pitch overlapping: the earlier stops where the later starts.
-    following: dict[int, int] = {}
+    following: dict[tuple[bool, int], int] = {}
     cut = []
     for n in reversed(ordered):
-        nxt = following.get(n.pitch)
+        nxt = following.get((n.drum, n.pitch))
         if nxt is not None and n.start + n.duration > nxt:
-            n = GridNote(n.start, n.pitch, nxt - n.start, n.velocity)
-        following[n.pitch] = n.start
+            n = GridNote(n.start, n.pitch, nxt - n.start, n.velocity, n.drum)
+        following[(n.drum, n.pitch)] = n.start
         cut.append(n)
     cut.reverse()
     piece = MidiPiece(tuple(cut), tuple(meters), quantize_tempo(qpm), title)
@@ -336,7 +351,7 @@ def normal_piece(notes: list[GridNote], meters: list[tuple[int, int, int]], qpm:
             shift = starts[skip]
             current = [m for m in meters if m[0] <= skip][-1]
             kept = [(0, *current[1:])] + [(b - skip, n, d) for b, n, d in meters if b > skip]
-            moved = tuple(GridNote(n.start - shift, n.pitch, n.duration, n.velocity) for n in cut)
+            moved = tuple(GridNote(n.start - shift, n.pitch, n.duration, n.velocity, n.drum) for n in cut)
             piece = MidiPiece(moved, tuple(kept), piece.qpm, title)
     if len(piece.bar_starts) - 1 > MAX_BARS:
         raise TunesmithError(f"{title or 'piece'}: {len(piece.bar_starts) - 1} bars; at most {MAX_BARS} are read")
@@ -346,7 +361,7 @@ def normal_piece(notes: list[GridNote], meters: list[tuple[int, int, int]], qpm:
 def piece_from_text(text: str, title: str = "", where: str = "text") -> MidiPiece:
     """The piece a token text describes; TunesmithError with line and column when it breaks the grammar."""
     reader = read_text(text, where)
-    return MidiPiece(tuple(sorted(reader.notes)), tuple(reader.meters), reader.qpm, title)
+    return MidiPiece(tuple(sorted(reader.notes, key=GridNote.order)), tuple(reader.meters), reader.qpm, title)
 
 
 # -- MIDI files ---------------------------------------------------------------
@@ -370,8 +385,8 @@ def snap_meters(signatures: list[tuple[int, int, int]]) -> list[tuple[int, int, 
     return meters
 
 
-def piece_from_midi(data: bytes, name: str, title: str = "") -> MidiPiece:
-    """Read a Standard MIDI File's bytes; TunesmithError naming `name` when it is not one or has no notes."""
+def piece_from_midi(data: bytes, name: str, title: str = "", drums: bool = False) -> MidiPiece:
+    """Read a Standard MIDI File's bytes (drum tracks only with `drums`); TunesmithError naming `name` when unusable."""
     from symusic import Score
 
     if not data:
@@ -389,10 +404,10 @@ def piece_from_midi(data: bytes, name: str, title: str = "") -> MidiPiece:
     if tpq <= 0:
         raise TunesmithError(f"{name}: corrupt MIDI file (ticks per quarter note is {tpq})")
     notes: list[GridNote] = []
-    drums = 0
+    left_out = 0
     for track in score.tracks:
-        if track.is_drum:
-            drums += track.note_num()
+        if track.is_drum and not drums:
+            left_out += track.note_num()
             continue
         arrays = track.notes.numpy()
         starts = [round(t * STEPS_PER_BEAT / tpq) for t in arrays["time"].tolist()]
@@ -400,17 +415,17 @@ def piece_from_midi(data: bytes, name: str, title: str = "") -> MidiPiece:
                 for t, d in zip(arrays["time"].tolist(), arrays["duration"].tolist())]
         for s, e, p, v in zip(starts, ends, arrays["pitch"].tolist(), arrays["velocity"].tolist()):
             if v > 0 and 0 <= p <= 127:
-                notes.append(GridNote(s, p, e - s, v))
+                notes.append(GridNote(s, p, e - s, v, track.is_drum))
     if not notes:
-        raise TunesmithError(f"{name}: only drum notes, which the MIDI mode leaves out" if drums
-                             else f"{name}: the MIDI file has no notes")
+        raise TunesmithError(f"{name}: only drum notes, which the MIDI mode leaves out unless asked "
+                             f"(--corpus FOLDER+drums)" if left_out else f"{name}: the MIDI file has no notes")
     signatures = [(round(ts.time * STEPS_PER_BEAT / tpq), ts.numerator, ts.denominator)
                   for ts in score.time_signatures]
     qpm = score.tempos[0].qpm if len(score.tempos) else DEFAULT_QPM  # later tempo changes are not kept
     return normal_piece(notes, snap_meters(signatures), qpm, title)
 
 
-def read_midi(path: Path, title: str | None = None) -> MidiPiece:
+def read_midi(path: Path, title: str | None = None, drums: bool = False) -> MidiPiece:
     """A MIDI file as a piece (titled by its file name); TunesmithError naming the file when unusable."""
     path = Path(path)
     try:
@@ -421,11 +436,11 @@ def read_midi(path: Path, title: str | None = None) -> MidiPiece:
         data = path.read_bytes()
     except OSError as exc:
         raise TunesmithError(f"{path}: cannot read ({exc.strerror})") from None
-    return piece_from_midi(data, str(path), path.stem if title is None else title)
+    return piece_from_midi(data, str(path), path.stem if title is None else title, drums)
 
 
 def midi_bytes(piece: MidiPiece, qpm: float | None = None, program: int = 0) -> bytes:
-    """A type-1 Standard MIDI File of the piece (one piano track unless `program` says otherwise)."""
+    """A type-1 Standard MIDI File of the piece: one piano track (or `program`), drums on a track of their own."""
     from symusic import Note, Score, Tempo, TimeSignature, Track
 
     score = Score(STEPS_PER_BEAT * TICKS_PER_STEP)
@@ -433,8 +448,10 @@ def midi_bytes(piece: MidiPiece, qpm: float | None = None, program: int = 0) -> 
     starts = piece.bar_starts
     for bar, num, den in piece.meters:
         score.time_signatures.append(TimeSignature(starts[bar] * TICKS_PER_STEP, num, den))
-    track = Track("tunesmith", program, False)
+    tracks = {False: Track("tunesmith", program, False), True: Track("drums", 0, True)}
     for n in piece.notes:
-        track.notes.append(Note(n.start * TICKS_PER_STEP, n.duration * TICKS_PER_STEP, n.pitch, n.velocity))
-    score.tracks.append(track)
+        tracks[n.drum].notes.append(Note(n.start * TICKS_PER_STEP, n.duration * TICKS_PER_STEP, n.pitch, n.velocity))
+    for track in tracks.values():
+        if len(track.notes):
+            score.tracks.append(track)
     return score.dumps_midi()

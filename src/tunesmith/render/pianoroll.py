@@ -10,7 +10,7 @@ _NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 def pianoroll_png(piece: MidiPiece, title: str = "", width: float = 12.0, height: float = 5.0) -> bytes:
-    """PNG bytes of the piece's notes (darker is louder), with bar lines and C's marked."""
+    """PNG bytes of the piece's notes (darker is louder; drums in orange), with bar lines and C's marked."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed, and no window ever opens
@@ -23,7 +23,8 @@ def pianoroll_png(piece: MidiPiece, title: str = "", width: float = 12.0, height
     boxes = [[(n.start / beat, n.pitch - 0.4), ((n.start + n.duration) / beat, n.pitch - 0.4),
               ((n.start + n.duration) / beat, n.pitch + 0.4), (n.start / beat, n.pitch + 0.4)] for n in piece.notes]
     shades = [0.35 + 0.65 * n.velocity / 127 for n in piece.notes]
-    ax.add_collection(PolyCollection(boxes, facecolors=[(0.1, 0.3, 0.7, a) for a in shades],
+    colours = [(0.85, 0.45, 0.1, a) if n.drum else (0.1, 0.3, 0.7, a) for n, a in zip(piece.notes, shades)]
+    ax.add_collection(PolyCollection(boxes, facecolors=colours,
                                      edgecolors=(0.05, 0.15, 0.35, 1.0), linewidths=0.4))
     for start in piece.bar_starts:
         ax.axvline(start / beat, color="0.75", linewidth=0.6, zorder=0)
