@@ -283,3 +283,21 @@ def test_drums_with_the_drums_suffix_and_in_generation(tmp_path):
         assert piece_from_midi(midi_bytes(piece), "x", "x", drums=True) == piece
         drummed += any(n.drum for n in piece.notes)
     assert drummed
+
+
+@needs_shipped
+def test_a_users_opening_is_moved_to_what_the_model_knows(tmp_path):
+    from tunesmith.checkpoint import load_checkpoint
+    from tunesmith.modes import GenerateRequest
+    from tunesmith.modes.midi import generate_pieces
+
+    # 100 bpm, velocity 100, a quintuplet-ish 5-step note and an onset one step late: none of it in the chorales
+    opening = simple_midi([(0, 480, 60, 100), (0, 480, 67, 100), (520, 720, 64, 100), (960, 1200, 62, 100)],
+                          tempo=100)
+    (tmp_path / "opening.mid").write_bytes(opening)
+    ckpt = load_checkpoint(SHIPPED)
+    [piece] = generate_pieces(ckpt, GenerateRequest(n=1, seed=2, bars=4, primer_file=tmp_path / "opening.mid"))
+    assert piece.qpm == 100
+    first = [n for n in piece.notes if n.start < 24]
+    assert [(n.start, n.pitch, n.velocity) for n in first[:3]] == [(0, 60, 80), (0, 67, 80), (12, 64, 80)]
+    assert first[2].duration in {int(t[4:]) for t in ckpt.codec.vocab if t.startswith("Dur_")}

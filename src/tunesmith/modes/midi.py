@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import sys
+from bisect import bisect_right
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -308,8 +309,29 @@ class MidiWriter:
         return normal_piece(notes, r.meters or [(0, 4, 4)], r.qpm or DEFAULT_QPM, title)
 
 
-def _primer_ids(codec, req: GenerateRequest) -> tuple[list[int], int]:
-    """Ids of the opening to force (its last bar left open to go on), and how many bars it has."""
+def _nearest(values: np.ndarray, value: int) -> int:
+    return int(values[np.abs(values - value).argmin()])
+
+
+def fit_to_vocabulary(piece: MidiPiece, tables: Tables) -> MidiPiece:
+    """The piece with its tempo, velocities, onsets and lengths moved to the nearest the model knows.
+
+    A user's opening rarely has exactly the chorales' tempo or velocity;
+    pitches and meters are left alone (an unknown one is still an error).
+    """
+    starts = piece.bar_starts
+    notes = []
+    for n in piece.notes:
+        bar = bisect_right(starts, n.start) - 1
+        places = tables.pos[1][tables.pos[1] < starts[bar + 1] - starts[bar]]
+        onset = starts[bar] + (_nearest(places, n.start - starts[bar]) if len(places) else n.start - starts[bar])
+        notes.append(GridNote(onset, n.pitch, _nearest(tables.dur[1], n.duration),
+                              _nearest(tables.vel[1], n.velocity), n.drum))
+    return normal_piece(notes, piece.meters, _nearest(tables.tempo[1], piece.qpm), piece.title)
+
+
+def _primer_ids(codec, req: GenerateRequest) -> tuple[list[int], int, int | None]:
+    """Ids of the opening to force (its last bar left open to go on), how many bars it has, and its tempo."""
     if req.primer_file is not None and req.primer is not None:
         raise TunesmithError("--primer and --primer-file both give an opening; choose one")
     if req.primer_file is not None:
@@ -317,11 +339,12 @@ def _primer_ids(codec, req: GenerateRequest) -> tuple[list[int], int]:
     elif req.primer is not None:
         piece, where = piece_from_text(req.primer.rstrip("\n") + "\n", where="--primer"), "--primer"
     else:
-        return [], 0
+        return [], 0, None
     if not piece.notes:
         raise TunesmithError(f"{where}: the opening has no notes")
-    ids = codec.encode(piece.text, where)
-    return ids[:-1], len(piece.bar_starts) - 1
+    fitted = fit_to_vocabulary(piece, Tables(codec))
+    ids = codec.encode(fitted.text, where)
+    return ids[:-1], len(fitted.bar_starts) - 1, piece.qpm
 
 
 def generate_pieces(ckpt, req: GenerateRequest) -> list[MidiPiece]:
@@ -337,7 +360,7 @@ def generate_pieces(ckpt, req: GenerateRequest) -> list[MidiPiece]:
     if req.tempo is not None and not 20 <= req.tempo <= 400:
         raise TunesmithError(f"--tempo must be between 20 and 400 beats per minute (got {req.tempo:g})")
     req.sampling.check()
-    primer, primer_bars = _primer_ids(ckpt.codec, req)
+    primer, primer_bars, primer_qpm = _primer_ids(ckpt.codec, req)
     if req.bars is not None and primer_bars >= req.bars:
         raise TunesmithError(f"--bars {req.bars}: the opening already has {primer_bars} bars; --bars counts the "
                              f"whole piece, opening included")
@@ -355,6 +378,8 @@ def generate_pieces(ckpt, req: GenerateRequest) -> list[MidiPiece]:
                    for _ in range(count)]
         sample_streams(ckpt, writers, req.sampling, req.seed + start)
         pieces += [w.piece(f"tunesmith {start + i + 1}") for i, w in enumerate(writers)]
+    if primer_qpm is not None and req.tempo is None:  # the opening's own tempo, not the model's nearest
+        pieces = [replace(p, qpm=primer_qpm) for p in pieces]
     return pieces
 
 
