@@ -150,4 +150,6 @@ def test_cli_errors_name_the_option(tmp_path):
     assert zero.returncode == 2 and "-n must be at least 1" in zero.stderr and "Traceback" not in zero.stderr
     missing = _cli("evaluate", "--heldout", str(tmp_path / "none.abc"), "-o", str(tmp_path / "r"))
     assert missing.returncode == 2 and "none.abc" in missing.stderr
+    top_p = _cli("evaluate", "--top-p", "0", "-o", str(tmp_path / "r"))
+    assert top_p.returncode == 2 and "--top-p" in top_p.stderr
     assert not (tmp_path / "r").exists()

@@ -10,6 +10,7 @@ import typer
 
 from ..cli import DEFAULT_MODEL, _err, _threads, app
 from ..errors import TunesmithError
+from ..options import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
 
 def _model_path(model: Optional[Path]) -> Path:
@@ -69,6 +70,8 @@ def evaluate(
     n: int = typer.Option(200, "-n", help="How many pieces each model writes for the report."),
     seed: int = typer.Option(0, help="Seed of the generated pieces."),
     max_length: int = typer.Option(2000, help="Cap on symbols per generated piece."),
+    temperature: float = typer.Option(DEFAULT_TEMPERATURE, help="Sampling temperature of the generated pieces."),
+    top_p: float = typer.Option(DEFAULT_TOP_P, help="Nucleus sampling of the generated pieces; 1 is off."),
     output: Path = typer.Option(..., "-o", "--output", help="Report folder to write (replaced if it holds a report)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
 ) -> None:
@@ -76,10 +79,13 @@ def evaluate(
     from ..insight.evaluate import Settings
     from ..insight.evaluate import evaluate as run_evaluation
     from ..insight.report import write_report
+    from ..options import Sampling
 
     _threads(threads)
     models = list(model) or [_model_path(None)]
-    report = run_evaluation(models, Settings(n=n, seed=seed, heldout=heldout, max_length=max_length), log=_err)
+    settings = Settings(n=n, seed=seed, heldout=heldout, max_length=max_length,
+                        sampling=Sampling(temperature=temperature, top_p=top_p))
+    report = run_evaluation(models, settings, log=_err)
     files = write_report(report, output)
     for m in report["models"]:
         g = m["generated"]

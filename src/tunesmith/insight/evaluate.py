@@ -21,6 +21,7 @@ from typing import Callable
 from .. import __version__
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import TunesmithError
+from ..options import Sampling
 from .measures import PieceProfile, measures_for, unit_name
 from .metrics import FLAG_BARS, distinct_ratio, duplicates, overlap
 from .reference import PITCH_CLASSES, STATISTICS, Reference, distributions, reference_pool, start_reference
@@ -34,6 +35,7 @@ class Settings:
     seed: int = 0
     heldout: Path | None = None
     max_length: int = 2000
+    sampling: Sampling = Sampling()
 
 
 def _judge(mode: str) -> tuple[str, Callable[[str], bool]] | None:
@@ -190,7 +192,8 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
     scoring = pool.submit(heldout_bits, str(ckpt.path), held_out, extra)
     clock.lap("loading the held-out pieces")
     log(f"{path}: generating {settings.n} pieces")
-    request = GenerateRequest(n=settings.n, seed=settings.seed, max_length=settings.max_length)
+    request = GenerateRequest(n=settings.n, seed=settings.seed, max_length=settings.max_length,
+                              sampling=settings.sampling)
     generated = mode.generate(ckpt, request).pieces
     clock.lap("generating")
     log(f"{path}: checking and measuring")
@@ -231,10 +234,9 @@ def sort_key(value, statistic: str = "") -> tuple:
 
 def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] = lambda _: None) -> dict:
     """The whole report's data for one or more models, side by side."""
-    from ..options import Sampling
-
     if settings.n < 1:
         raise TunesmithError(f"-n must be at least 1 (got {settings.n})")
+    settings.sampling.check()
     if settings.heldout is not None and not Path(settings.heldout).exists():
         raise TunesmithError(f"--heldout {settings.heldout}: no such file or folder")
     start = time.perf_counter()
@@ -254,14 +256,14 @@ def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] 
              for r in results]
     for i, r in enumerate(results):  # labels must tell models apart in tables and plots
         r["name"] = names[i] if names.count(names[i]) == 1 else f"{names[i]} ({i + 1})"
-    defaults = Sampling()
+    sampling = settings.sampling
     return {
         "tunesmith": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"models": [str(m) for m in models], "n": settings.n, "seed": settings.seed,
                      "heldout": str(settings.heldout) if settings.heldout else None,
-                     "max_length": settings.max_length, "temperature": defaults.temperature,
-                     "top_p": defaults.top_p, "flag_bars": FLAG_BARS},
+                     "max_length": settings.max_length, "temperature": sampling.temperature,
+                     "top_p": sampling.top_p if sampling.top_p is not None else 1.0, "flag_bars": FLAG_BARS},
         "models": results,
         "seconds": round(time.perf_counter() - start, 2),
     }
