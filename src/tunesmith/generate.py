@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from .checkpoint import Checkpoint
 from .constraints import MaskCache, mask_cache
 from .errors import TunesmithError
-from .music.abc.wellformed import State, can_end, initial_state
+from .music.abc.wellformed import State, can_end, initial_state, may_end_now
 from .options import Sampling, Style
 
 MAX_BATCH = 64
@@ -111,12 +111,18 @@ class Stream:
             self.wf = self.rules.next(self.wf, sym)
             if self.wf is None:
                 self.broke_rules = True
+            elif self.wf.ctx == "end":
+                self.done = True
             elif self.wf.linestart and can_end(self.wf):
                 self.safe_end = len(self.ids)
-            # Training tunes are rarely a third as long as the cap; one that runs
-            # past half of it is wandering, and ends at its last whole point.
-            if self.safe_end is not None and len(self.ids) >= self.max_symbols // 2 and not self.done:
-                self.done = self.truncated = True
+            # Training tunes are rarely a third as long as the cap: one that runs
+            # past half of it is wandering. It opens no new repeat or ending, and
+            # ends at the first bar line where it may.
+            if self.wf is not None and len(self.ids) >= self.max_symbols // 2 and not self.done and not self.queue:
+                if not self.wf.closing and self.wf.ctx == "body":  # between constructs: still feasible
+                    self.wf = self.wf._replace(closing=True)
+                if may_end_now(self.wf):
+                    self.queue.extend([self.newline, self.newline])
         if sym == self.newline:
             line = self.ids[self.line_start:-1]
             self.line_start = len(self.ids)

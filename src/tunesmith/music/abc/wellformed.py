@@ -96,6 +96,7 @@ class State(NamedTuple):
     linestart: bool = False
     after_bar: str = ""          # the bar line just read (only spaces and newlines since)
     slur: int = 0
+    closing: bool = False        # the tune is long: no new repeats or endings, and open ones close
 
 
 def initial_state(header: str) -> State:
@@ -142,6 +143,13 @@ def mask_key(s: State) -> State:
         tok = "x" * len(tok)
     prev = None if s.prev is None else (s.prev[0], s.prev[1], "C", s.prev[3])
     return s._replace(tok=tok, prev=prev)
+
+
+def may_end_now(s: State) -> bool:
+    """A newline now would end the bar line just written, and a second one the tune."""
+    if s.ctx == "bar":
+        s = _bar_done(s) if s.tok in _BARS else None
+    return s is not None and s.ctx == "body" and can_end(s._replace(linestart=True))
 
 
 def feed(s: State, ch: str) -> State | None:
@@ -218,9 +226,15 @@ def _timed(s: State, kind: str, written: str, spelling: str | None) -> State | N
 
 # -- handlers: each reads one character in one context ----------------------
 def _body(s: State, ch: str) -> State | None:
+    if s.volta == 3 and ch not in " \n[":
+        return None  # after `:|` closing a first ending, the second one starts: `[2`
     settled = not s.need and s.forced is None and s.tup == 0 and s.prepaid == 0
     if ch == " ":
-        return s._replace(prev=None, linestart=False)
+        # Spaces at the start of a line keep it blank so far: a newline after them ends the tune.
+        return s._replace(prev=None, tok=" " if s.linestart else "")
+    indented = bool(s.tok)
+    if indented:
+        s = s._replace(tok="")
     if ch == "\n":
         if s.linestart:
             return s._replace(ctx="end") if can_end(s) else None
@@ -229,7 +243,7 @@ def _body(s: State, ch: str) -> State | None:
         return s._replace(prev=None, linestart=True, after_bar=s.after_bar)
     if ch == "\\":
         return s._replace(ctx="cont", prev=None) if settled else None
-    if s.linestart and ch in "KP" and settled and s.t == 0 and s.tie is None:
+    if s.linestart and not indented and ch in "KP" and settled and s.t == 0 and s.tie is None:
         return s._replace(ctx="field", tok=ch, prev=None)
     if ch in _ACC or ch in _NOTE or ch == "z":
         if not _note_room(s) or (s.tie is not None and not s.tie.startswith(ch)):
@@ -265,7 +279,7 @@ def _body(s: State, ch: str) -> State | None:
             return None
         return s._replace(ctx="paren", prev=None, linestart=False)
     if ch == ")":
-        return s._replace(slur=s.slur - 1, prev=s.prev) if s.slur > 0 else None
+        return s._replace(slur=s.slur - 1, linestart=False) if s.slur > 0 else None
     if ch == "[":
         opened = s._replace(ctx="bracket", prev=None, linestart=False)
         return opened if any(_bracket(opened, c) for c in "12|A") else None
@@ -307,7 +321,7 @@ def _note(s: State, ch: str) -> State | None:
 
 def _bracket(s: State, ch: str) -> State | None:
     if ch in "12" and s.after_bar:
-        if ch == "1" and s.volta == 0:
+        if ch == "1" and s.volta == 0 and not s.closing:
             return s._replace(ctx="body", volta=1, after_bar="")
         if ch == "2" and s.volta == 3:
             return s._replace(ctx="body", volta=2, after_bar="")
@@ -424,6 +438,8 @@ def _bar_done(s: State) -> State | None:
             return None
         carry = s.t
     rep, volta = s.rep, s.volta
+    if s.closing and (bar in ("|:", "::", "|1") or (rep and bar not in (":|", ":|2"))):
+        return None
     if rep and bar in ("||", "|]", "[|"):
         return None  # a section does not end inside an open repeat: `:|` closes it
     if bar == "|:":

@@ -1,0 +1,134 @@
+"""Well-formed generation: the ABC automaton, its masks, and the tunes it lets a model write."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import pytest
+
+from tunesmith.checkpoint import load_checkpoint
+from tunesmith.cli import DEFAULT_MODEL
+from tunesmith.codecs import CharCodec, TokenCodec
+from tunesmith.constraints import MaskCache
+from tunesmith.corpus.bundled import load_bundled
+from tunesmith.generate import generate_tunes
+from tunesmith.insight.abc2midi import judge
+from tunesmith.music.abc.check import check_tune
+from tunesmith.music.abc.wellformed import can_end, feed_text, initial_state, may_end_now
+from tunesmith.options import Style
+
+JIG_HEAD = "X:1\nT:Test\nM:6/8\nL:1/8\nK:D\n"
+
+
+def run(body: str, head: str = JIG_HEAD):
+    """The automaton's state after `body`, or None where it refused a character."""
+    return feed_text(initial_state(head), body)
+
+
+def test_a_whole_jig_is_accepted_and_may_end():
+    body = "A|:dfa afd|gbg fed|cde fga|1 gfe d2A:|2 gfe d3||\n"
+    state = run(body)
+    assert state is not None and can_end(state)
+    assert run(body + "\n").ctx == "end"
+
+
+@pytest.mark.parametrize("body, why", [
+    ("def gfe d2|", "a bar of 5/8 in 6/8 after the first"),
+    ("def gfe|def g4", "a note longer than what is left of the bar"),
+    ("def gfe|d>e2", "a broken rhythm between notes of unequal length"),
+    ("def gfe|d3-e", "a tie to another pitch"),
+    ("def gfe|[df|", "a chord left open at a bar line"),
+    ("def gfe|\"Am\n", "a chord symbol left open at a newline"),
+    ("def gfe|(3de|", "a tuplet with notes missing at a bar line"),
+    ("def gfe|:dfa afd|:d", "a repeat opened twice"),
+])
+def test_malformed_continuations_are_refused(body, why):
+    assert run(body) is None, why
+
+
+def test_the_tune_may_not_end_with_a_repeat_or_first_ending_open():
+    assert can_end(run("|:dfa afd|gbg fed:|\n"))
+    assert not can_end(run("|:dfa afd|gbg fed|\n"))          # `|:` never closed
+    assert not can_end(run("dfa afd|1 gbg fed:|\n"))         # waiting for the second ending
+    assert not can_end(run("dfa afd|gbg f2\n"))              # no bar line after the last bar
+
+
+def test_a_pickup_pairs_with_the_last_bar_of_its_section():
+    assert can_end(run("A|dfa afd|gbg fe:|\n"))              # 1/8 pickup + 5/8 = one bar
+    assert not can_end(run("A|dfa afd|gbg f:|\n"))           # 1/8 + 4/8: not a bar
+    # A section's own pickup, after `|:`, counts for the section's last bar.
+    assert can_end(run("dfa afd|gbg fe:|\n|:A|dfa afd|gbg fe:|\n"))
+
+
+def walk(cache: MaskCache, head: str, rng: random.Random, steps: int = 800):
+    """A random walk through what the masks allow; returns the text when the tune ended."""
+    state, text = initial_state(head), ""
+    newline = cache.symbols.index("\n")
+    for step in range(steps):
+        if step > steps // 3 and state.ctx == "body":
+            state = state._replace(closing=True)  # as the sampler does with a long tune
+        mask = cache.mask(state)
+        allowed = [i for i, ok in enumerate(mask) if ok]
+        assert allowed, f"dead end after {text[-60:]!r}"
+        if state.closing and (may_end_now(state) or (mask[newline] and state.linestart)):
+            choice = newline  # end the tune as soon as it may
+        else:
+            weights = [6 if cache.symbols[i].strip("'^_=,") in list("ABCDEFGabcdefg|") else 1 for i in allowed]
+            choice = rng.choices(allowed, weights)[0]
+        text += cache.symbols[choice]
+        state = cache.next(state, choice)
+        if state.ctx == "end":
+            return head + text
+    return None
+
+
+HEADS = ["M:6/8\nL:1/8\nK:D\n", "M:3/4\nL:1/8\nK:G\n", "M:C|\nK:Ador\n", "M:2/4\nL:1/16\nK:F\n", "M:9/8\nL:1/8\nK:Em\n"]
+
+
+@pytest.mark.parametrize("codec_class", [CharCodec, TokenCodec])
+def test_random_walks_never_dead_end_and_every_finished_tune_checks_clean(codec_class):
+    codec = codec_class.fit([t.text for t in load_bundled("jigs")[:300]])
+    cache, rng, finished = MaskCache(codec), random.Random(7), 0
+    for k in range(40):
+        text = walk(cache, "X:1\nT:Walk\n" + HEADS[k % len(HEADS)], rng)
+        if text is not None:
+            finished += 1
+            tune = text.rstrip("\n") + "\n"
+            assert check_tune(tune) == [], tune
+    assert finished >= 32  # a walk ends once it closes up, as the sampler makes a long tune do
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_checkpoint(DEFAULT_MODEL)
+
+
+def test_shipped_model_tunes_are_well_formed_by_our_checker_and_abc2midi(shipped):
+    tunes = generate_tunes(shipped, 24, seed=5)
+    for tune in tunes:
+        assert check_tune(tune) == [], tune
+        verdict = judge(tune)
+        assert verdict.ok and not verdict.bar_warnings, (verdict, tune)
+
+
+def test_free_sampling_is_what_the_constraints_fix(shipped):
+    free = generate_tunes(shipped, 24, seed=5, free=True)
+    assert sum(bool(check_tune(t)) for t in free) >= 1  # free sampling does break bars
+    assert generate_tunes(shipped, 3, seed=5) == generate_tunes(shipped, 3, seed=5)  # and the same seed, the same tunes
+
+
+def test_styles_and_primers_stay_well_formed(shipped):
+    tunes = generate_tunes(shipped, 8, seed=2, style=Style(meter="3/4", key="G", rhythm="waltz"))
+    tunes += generate_tunes(shipped, 8, seed=2, style=Style(meter="6/8"), primer="|:dfa afd|")
+    for tune in tunes:
+        assert check_tune(tune) == [], tune
+
+
+def test_cli_free_flag(tmp_path):
+    out = tmp_path / "free.abc"
+    done = subprocess.run([sys.executable, "-m", "tunesmith.cli", "generate", "-n", "2", "--seed", "1", "--free",
+                           "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().count("X:") == 2
