@@ -84,7 +84,7 @@ class State(NamedTuple):
     pick: int = 0                # the pickup of the current section (tune start or last `|:`), if short
     sec_t0: int = 0              # time carried into the section's first bar; -1 once that bar is closed
     music: bool = False          # a note or rest has been written
-    rep: int = 0                 # 1: a `|:` is open
+    rep: int = 0                 # 0: no repeat yet, 1: a `|:` is open, 2: closed by `:|`
     volta: int = 0               # 0 none, 1 in a first ending, 2 in a second, 3 waiting for `[2`
     forced: str | None = None    # written length the next note must have (broken rhythm, tuplet)
     prepaid: int = 0             # notes whose time is already reserved
@@ -97,6 +97,8 @@ class State(NamedTuple):
     after_bar: str = ""          # the bar line just read (only spaces and newlines since)
     slur: int = 0
     closing: bool = False        # the tune is long: no new repeats or endings, and open ones close
+    deco: bool = False           # the next note carries a decoration (`.`, `~`, `!x!`)
+    carried: bool = False        # this bar began with the rest of a short bar before a section line
 
 
 def initial_state(header: str) -> State:
@@ -119,12 +121,13 @@ def can_end(s: State) -> bool:
     """A tune may end here (at the start of a line): full bars, a bar line, nothing left open."""
     # The last bar may be short when it and the pickup make one bar.
     last_ok = s.t == 0 or (s.pick > 0 and s.bar_len is not None and s.t + s.pick == s.bar_len)
-    return (s.ctx == "body" and s.music and not s.pickup and last_ok and s.after_bar and s.rep == 0
+    return (s.ctx == "body" and s.music and not s.pickup and last_ok and s.after_bar and s.rep != 1
             and s.volta in (0, 2) and s.tie is None and s.forced is None and s.prepaid == 0
             and s.tup == 0 and not s.need)
 
 
 _LETTER_RE = re.compile(r"[A-Ga-g]")
+_LEXER_BAR = re.compile(r"(?::*\[\||:*\|\]|:*\|\|:*|:*\|:*|::+)(?:\d{1,6})?")
 
 
 def mask_key(s: State) -> State:
@@ -220,7 +223,8 @@ def _timed(s: State, kind: str, written: str, spelling: str | None) -> State | N
     else:
         t += LENGTHS[written]
     return s._replace(ctx="body", tok="", t=t, forced=forced, prepaid=prepaid, tup=tup, tup_notes=tup_notes,
-                      tie=None, need=False, prev=(kind, written, spelling, s.forced is None and not s.tup), music=True,
+                      tie=None, need=False, deco=False,
+                      prev=(kind, written, spelling, s.forced is None and not s.tup and not s.deco), music=True,
                       linestart=False, after_bar="")
 
 
@@ -266,13 +270,18 @@ def _body(s: State, ch: str) -> State | None:
         return None
     if s.tie is not None and ch not in "[|:":
         return None  # abc2midi loses a tie across anything but spaces and bar lines
+    # abc2midi mistimes a broken rhythm or tuplet whose notes carry decorations.
+    if ch in "~.!" and (s.forced is not None or s.tup):
+        return None
     if ch in "~.":
-        return s._replace(need=True, prev=None, linestart=False, after_bar="") if _note_room(s) else None
+        return s._replace(need=True, deco=True, prev=None, linestart=False, after_bar="") if _note_room(s) else None
     if ch == "!":
         return s._replace(ctx="deco", tok="", prev=None, linestart=False, after_bar="") if _note_room(s) else None
     if ch == '"':
         return s._replace(ctx="quote", tok="", prev=None, linestart=False, after_bar="") if _note_room(s) else None
     if ch == "{":
+        if s.need:
+            return None  # abc2midi wants a note between two groups of grace notes
         return s._replace(ctx="grace", tok="", prev=None, linestart=False, after_bar="") if _note_room(s) else None
     if ch == "(":
         if s.slur >= 3 and _paren(s, "3") is None:
@@ -321,7 +330,7 @@ def _note(s: State, ch: str) -> State | None:
 
 def _bracket(s: State, ch: str) -> State | None:
     if ch in "12" and s.after_bar:
-        if ch == "1" and s.volta == 0 and not s.closing:
+        if ch == "1" and s.volta == 0 and not s.closing and s.rep != 2:
             return s._replace(ctx="body", volta=1, after_bar="")
         if ch == "2" and s.volta == 3:
             return s._replace(ctx="body", volta=2, after_bar="")
@@ -359,7 +368,7 @@ def _quote(s: State, ch: str) -> State | None:
 
 def _deco(s: State, ch: str) -> State | None:
     if ch == "!":
-        return s._replace(ctx="body", tok="", need=True) if s.tok else None
+        return s._replace(ctx="body", tok="", need=True, deco=True) if s.tok else None
     if not (ch.isalnum() or ch in "<>()+-.") or len(s.tok) >= _DECO_MAX:
         return None
     return s._replace(tok=s.tok + ch)
@@ -412,6 +421,8 @@ def _bar(s: State, ch: str) -> State | None:
     tok = s.tok + ch
     if tok in _BAR_PREFIXES and any(_bar_done(s._replace(tok=b)) for b in _BARS if b.startswith(tok)):
         return s._replace(tok=tok)
+    if _LEXER_BAR.fullmatch(tok):
+        return None  # the lexer (and abc2midi) would read one bar line here, not two
     done = _bar_done(s)
     return None if done is None else _body(done, ch)
 
@@ -421,6 +432,8 @@ def _bar_done(s: State) -> State | None:
     bar = s.tok
     if bar not in _BARS or s.need or s.forced is not None or s.tup or s.prepaid or s.volta == 3:
         return None
+    if s.after_bar and s.t > 0 and bar != "|:":
+        return None  # right after a bar line that carried a short bar: abc2midi would lose the carry
     if s.t == 0 and s.music:
         # An empty bar. A bar line right after another (`|` ending a line, `|:`
         # starting the next) reads as one, when abc2midi reads the pair as one.
@@ -434,26 +447,28 @@ def _bar_done(s: State) -> State | None:
     # `check` read the two as one bar.
     carry = 0
     if s.bar_len is not None and 0 < s.t < s.bar_len and not s.pickup:
-        if bar in ("|", "|1"):
+        # Only at a repeat or double bar, and never twice running: abc2midi
+        # carries a short bar into the next one there and nowhere else.
+        if bar in ("|", "|1", "[|", "|]") or (s.carried and not s.after_bar):
             return None
         carry = s.t
     rep, volta = s.rep, s.volta
-    if s.closing and (bar in ("|:", "::", "|1") or (rep and bar not in (":|", ":|2"))):
+    if s.closing and (bar in ("|:", "::", "|1") or (rep == 1 and bar not in (":|", ":|2"))):
         return None
-    if rep and bar in ("||", "|]", "[|"):
+    if rep == 1 and bar in ("||", "|]", "[|"):
         return None  # a section does not end inside an open repeat: `:|` closes it
     if bar == "|:":
-        if rep:
+        if rep == 1:
             return None
         rep = 1
     elif bar in (":|", ":|2"):
-        rep = 0
+        rep = 2
     elif bar == "::":
         if volta == 1:
             return None
         rep = 1
     if bar == "|1":
-        if volta != 0:
+        if volta != 0 or rep == 2:
             return None
         volta = 1
     elif bar == ":|2":
@@ -476,7 +491,7 @@ def _bar_done(s: State) -> State | None:
     if bar in ("|:", "::"):
         pick, sec_t0 = 0, carry
     return s._replace(ctx="body", tok="", t=carry, pickup=s.pickup and s.t == 0, pick=pick, sec_t0=sec_t0,
-                      rep=rep, volta=volta, prev=None, after_bar=bar)
+                      rep=rep, volta=volta, prev=None, after_bar=bar, carried=carry > 0)
 
 
 def _field(s: State, ch: str) -> State | None:
