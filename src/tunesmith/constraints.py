@@ -16,6 +16,21 @@ from .codecs.base import Codec
 from .music.abc.wellformed import State, feed_text, mask_key
 
 _CACHES: "weakref.WeakKeyDictionary[Codec, MaskCache]" = weakref.WeakKeyDictionary()
+# Outside chord symbols, decorations and field lines (and unless a tie asks
+# for one spelling), the automaton treats every note letter alike, and every
+# letter that means nothing in a tune body alike: one of each is checked.
+_LITERAL_CONTEXTS = frozenset({"quote", "deco", "field"})
+_NOTE_LETTERS = frozenset("ABCDEFGabcdefg")
+_OTHER_LETTERS = frozenset("HIJLMNOQRSTUVWXYhijklmnopqrstuvwy")
+
+
+def _group(symbol: str) -> str:
+    """The symbol that stands for `symbol` when masks are computed outside literal contexts."""
+    if symbol in _NOTE_LETTERS:
+        return "C"
+    if symbol in _OTHER_LETTERS:
+        return "H"
+    return symbol
 
 
 class MaskCache:
@@ -23,6 +38,9 @@ class MaskCache:
 
     def __init__(self, codec: Codec):
         self.symbols = list(codec.vocab)
+        groups = [_group(sym) for sym in self.symbols]
+        self.representatives = list(dict.fromkeys(groups))
+        self.group = np.array([self.representatives.index(g) for g in groups])
         self.masks: dict[State, np.ndarray] = {}      # by mask_key: what is computed
         self.by_state: dict[State, np.ndarray] = {}   # by the state itself: the fast path
         self.steps: dict[tuple[State, int], State | None] = {}
@@ -37,8 +55,12 @@ class MaskCache:
     def _mask(self, key: State) -> np.ndarray:
         found = self.masks.get(key)
         if found is None:
-            found = np.fromiter((feed_text(key, sym) is not None for sym in self.symbols),
-                                dtype=bool, count=len(self.symbols))
+            if key.ctx in _LITERAL_CONTEXTS or key.tie is not None:
+                found = np.fromiter((feed_text(key, sym) is not None for sym in self.symbols),
+                                    dtype=bool, count=len(self.symbols))
+            else:  # one character of each group stands for the group
+                found = np.fromiter((feed_text(key, sym) is not None for sym in self.representatives),
+                                    dtype=bool, count=len(self.representatives))[self.group]
             self.masks[key] = found
         return found
 

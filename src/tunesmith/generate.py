@@ -115,10 +115,10 @@ class Stream:
                 self.done = True
             elif self.wf.linestart and can_end(self.wf):
                 self.safe_end = len(self.ids)
-            # Training tunes are rarely a third as long as the cap: one that runs
-            # past half of it is wandering. It opens no new repeat or ending, and
-            # ends at the first bar line where it may.
-            if self.wf is not None and len(self.ids) >= self.max_symbols // 2 and not self.done and not self.queue:
+            # 99 % of training tunes are shorter than a third of the default cap
+            # (610 characters of 2000): a tune past that is likely wandering. It
+            # opens no new repeat or ending, and ends at the first bar line where it may.
+            if self.wf is not None and len(self.ids) >= self.max_symbols // 3 and not self.done and not self.queue:
                 if not self.wf.closing and self.wf.ctx == "body":  # between constructs: still feasible
                     self.wf = self.wf._replace(closing=True)
                 if may_end_now(self.wf):

@@ -145,7 +145,10 @@ def mask_key(s: State) -> State:
     elif s.ctx in ("quote", "deco"):
         tok = "x" * len(tok)
     prev = None if s.prev is None else (s.prev[0], s.prev[1], "C", s.prev[3])
-    return s._replace(tok=tok, prev=prev)
+    # The section's pickup and where it started only matter for whether the
+    # tune may end here, which is whether the pickup completes this bar.
+    completes = s.pick and s.bar_len is not None and 0 < s.t and s.t + s.pick == s.bar_len
+    return s._replace(tok=tok, prev=prev, pick=s.bar_len - s.t if completes else 0, sec_t0=-1)
 
 
 def may_end_now(s: State) -> bool:
