@@ -50,6 +50,7 @@ models: $(STAMP)
 bench: $(STAMP) tools
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/validity.py
+	$(BIN)/python benchmarks/wellformed.py
 	$(BIN)/python benchmarks/check_agreement.py
 	$(BIN)/python benchmarks/render_speed.py
 	$(BIN)/python benchmarks/midi_encode.py
