@@ -156,16 +156,8 @@ def quality(model: Path, n: int, bars: int) -> list[str]:
 
 
 def fix_card(card: Path, lines: list[str]) -> None:
-    """Say in the model card that this model's symbols are MIDI events, and add the quality section."""
+    """Add the quality section to the model card."""
     text = card.read_text()
-    text = text.replace(
-        "A character-level LSTM that writes folk tunes in ABC notation (canonical\n"
-        "header order X, T, M, L, R, K), trained with `tunesmith train`.",
-        "An LSTM that writes four-part MIDI in the manner of Bach's chorales, one event\n"
-        "token at a time (Bar, Pos_, Pitch_, Dur_, Vel_, see `music/midi.py`), trained\n"
-        "with `tunesmith train --mode midi`. Below, \"character\" and \"char\" mean one event token.")
-    text = text.replace("(bundled with music21; cleaned to canonical ABC, exact duplicates removed)",
-                        "(music21's chorales as MIDI files, all four voices; exact duplicates removed)")
     card.write_text(text.rstrip("\n") + "\n\n## Generated pieces next to the corpus\n\n" + "\n".join(lines) + "\n")
 
 

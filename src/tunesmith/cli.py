@@ -120,7 +120,7 @@ def train(
         config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
         trainer = new_trainer(out, corpus, chosen.model, config, limit, codec, mode)
     c = trainer.corpus
-    _err(f"corpus: {len(c.train)} training tunes, {len(c.held_out)} held out; "
+    _err(f"corpus: {len(c.train)} training pieces, {len(c.held_out)} held out; "
          f"{len(trainer.codec)} symbols; {sum(p.numel() for p in trainer.model.parameters()):,} parameters")
     try:
         progress_made = trainer.run(show_progress=progress)

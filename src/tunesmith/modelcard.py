@@ -11,6 +11,18 @@ from .corpus.load import Corpus, load_corpus
 from .errors import TunesmithError
 
 
+_ABOUT = {
+    "abc": "An LSTM char-RNN that writes folk tunes in ABC notation (canonical header order X, T, M, L, R, K)",
+    "midi": "An LSTM that writes MIDI as note events (Bar, Pos_, Pitch_, Dur_, Vel_; see `music/midi.py`)",
+    "tabla": "An LSTM that writes tabla compositions in bols, cycle by cycle of a tala (see `music/tabla/`)",
+}
+_CORPUS = {
+    "abc": "bundled with music21 or the user's files; cleaned to canonical ABC, exact duplicates removed",
+    "midi": "MIDI files as event text on a 12-per-beat grid; exact duplicates removed",
+    "tabla": "compositions in tunesmith's bol notation; exact duplicates removed",
+}
+
+
 def model_card(config: dict, history: list[dict], command: str) -> str:
     """Markdown describing data, model, training and held-out quality."""
     corpus, model, train = config["corpus"], config["model"], config["train"]
@@ -21,15 +33,17 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
         f"| {r['epoch']} | {r['train_bits_per_symbol']:.3f} | {r['held_out_bits_per_symbol']:.3f} "
         f"| {r['symbols_per_second']:,.0f} |" for r in history
     )
+    mode = config.get("mode", "abc")
+    unit = {"abc-chars": "character", "abc-tokens": "token", "midi-events": "event"}.get(
+        config.get("codec", {}).get("name"), "bol" if mode == "tabla" else "symbol")
     return f"""# Model card: {config.get('name', 'tunesmith model')}
 
-A character-level LSTM that writes folk tunes in ABC notation (canonical
-header order X, T, M, L, R, K), trained with `tunesmith train`.
+{_ABOUT.get(mode, _ABOUT['abc'])}, one {unit} at a time, trained with `tunesmith train --mode {mode}`.
 
 ## Data
-- corpus: {', '.join(corpus['sources'])} (bundled with music21; cleaned to canonical ABC, exact duplicates removed)
-- {corpus['tunes']} tunes: {corpus['train_tunes']} for training, {corpus['held_out_tunes']} held out (5 %, by tune, by content hash)
-- corpus hash {corpus['hash']}; vocabulary of {model['vocab_size']} characters
+- corpus: {', '.join(corpus['sources'])} ({_CORPUS.get(mode, _CORPUS['abc'])})
+- {corpus['tunes']} pieces: {corpus['train_tunes']} for training, {corpus['held_out_tunes']} held out (5 %, by piece, by content hash)
+- corpus hash {corpus['hash']}; vocabulary of {model['vocab_size']} {unit}s
 
 ## Model
 - {model['cell'].upper()}: embedding {model['embedding']} -> {model['layers']} x {model['hidden']}, dropout {model['dropout']} after each layer -> linear -> softmax
@@ -38,11 +52,11 @@ header order X, T, M, L, R, K), trained with `tunesmith train`.
 ## Training
 - {len(history)} epochs, {seconds / 60:.1f} minutes of training on a 2-core CPU (evaluation not counted);
   the median epoch took {typical:.0f} s, so {len(history) * typical / 60:.0f} minutes when nothing else
-  shares the CPU (epochs with a low chars/s below did)
-- best held-out: **{best['held_out_bits_per_symbol']:.3f} bits per character** at epoch {best['epoch']} (these weights)
+  shares the CPU (epochs with a low {unit}s/s below did)
+- best held-out: **{best['held_out_bits_per_symbol']:.3f} bits per {unit}** at epoch {best['epoch']} (these weights)
 - reproduce with: `{command}`
 
-| epoch | train bits/char | held-out bits/char | chars/s |
+| epoch | train bits/{unit} | held-out bits/{unit} | {unit}s/s |
 |---:|---:|---:|---:|
 {rows}
 """
