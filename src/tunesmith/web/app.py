@@ -27,6 +27,7 @@ from .catalog import ModelCatalog
 from .inside import Inside
 from .service import Composer, Limits, RequestError
 from .store import TuneStore, default_db_path
+from .tabla import router as tabla_router
 
 HERE = Path(__file__).parent
 SHIPPED_MODELS = HERE.parents[2] / "models"
@@ -38,7 +39,8 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
                shipped_dir: Path = SHIPPED_MODELS, limits: Limits = Limits()) -> FastAPI:
     """The app, with its tune database at `db` (default: see `default_db_path`) and models from both folders."""
     app = FastAPI(title="tunesmith", version=__version__, docs_url=None, redoc_url=None,
-                  description="Compose folk tunes in ABC with a char-RNN; see, hear, edit and keep them.")
+                  description="Compose folk tunes in ABC, and tabla in a tala, with a char-RNN; "
+                              "see, hear, edit and keep them.")
     app.state.composer = Composer(ModelCatalog(shipped_dir, runs_dir), TuneStore(db or default_db_path()), limits)
     inside = Inside(app.state.composer)
     app.add_middleware(BodyLimit, max_body=limits.max_body)
@@ -46,6 +48,7 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
     app.mount("/static/swagger", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="swagger")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
+    app.include_router(tabla_router)
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:

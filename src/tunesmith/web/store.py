@@ -1,4 +1,4 @@
-"""The web app's tunes in SQLite: every generated or edited tune, with its renders cached.
+"""The web app's tunes and tabla compositions in SQLite, every one generated or edited, with its renders cached.
 
 A tune never changes once stored (an edit is a new tune that names its
 parent), so a render of it, once made, stays right and is kept beside it.
@@ -35,6 +35,23 @@ CREATE TABLE IF NOT EXISTS renders (
     data BLOB NOT NULL,
     PRIMARY KEY (tune, kind)
 );
+-- Tabla compositions (the Tabla tab), numbered apart from the tunes; a database from before them gains
+-- these tables when it is next opened, and its tunes stay as they were.
+CREATE TABLE IF NOT EXISTS compositions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,            -- the composition in tabla notation, header and all
+    tala TEXT NOT NULL,
+    model TEXT,
+    params TEXT NOT NULL,          -- JSON: the request that made it (tempo, cycles, seed, audio layers ...)
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS composition_renders (
+    composition INTEGER NOT NULL REFERENCES compositions(id),
+    kind TEXT NOT NULL,            -- 'wav', 'mid'
+    data BLOB NOT NULL,
+    PRIMARY KEY (composition, kind)
+);
 """
 
 
@@ -68,8 +85,21 @@ class StoredTune:
     created: float = 0.0
 
 
+@dataclass(frozen=True)
+class StoredComposition:
+    """One tabla composition of the store."""
+
+    id: int
+    title: str
+    text: str
+    tala: str
+    model: str | None
+    params: dict = field(default_factory=dict)
+    created: float = 0.0
+
+
 class TuneStore:
-    """Tunes and their cached renders in one SQLite file."""
+    """Tunes, tabla compositions and their cached renders in one SQLite file."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -125,6 +155,40 @@ class TuneStore:
         """Cache a render of a tune (a stored tune never changes, so it stays right)."""
         with closing(self._connect()) as db, db:
             db.execute("INSERT OR REPLACE INTO renders (tune, kind, data) VALUES (?, ?, ?)", (tune_id, kind, data))
+
+    def add_composition(self, text: str, *, title: str, tala: str, model: str | None = None,
+                        params: dict | None = None) -> StoredComposition:
+        """Store a tabla composition; returns it with its new id."""
+        now = time.time()
+        with closing(self._connect()) as db, db:
+            cur = db.execute(
+                "INSERT INTO compositions (title, text, tala, model, params, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (title, text, tala, model, json.dumps(params or {}), now),
+            )
+            comp_id = cur.lastrowid
+        return StoredComposition(comp_id, title, text, tala, model, params or {}, now)
+
+    def get_composition(self, comp_id: int) -> StoredComposition | None:
+        """The tabla composition with this id, or None."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT * FROM compositions WHERE id = ?", (comp_id,)).fetchone()
+        if row is None:
+            return None
+        return StoredComposition(row["id"], row["title"], row["text"], row["tala"], row["model"],
+                                 json.loads(row["params"]), row["created"])
+
+    def composition_render(self, comp_id: int, kind: str) -> bytes | None:
+        """A cached render of a composition, or None."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT data FROM composition_renders WHERE composition = ? AND kind = ?",
+                             (comp_id, kind)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def keep_composition_render(self, comp_id: int, kind: str, data: bytes) -> None:
+        """Cache a render of a composition (stored compositions never change either)."""
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR REPLACE INTO composition_renders (composition, kind, data) VALUES (?, ?, ?)",
+                       (comp_id, kind, data))
 
 
 def _row(row: sqlite3.Row) -> StoredTune:

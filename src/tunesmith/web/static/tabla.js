@@ -1,0 +1,141 @@
+// The Tabla tab: generate compositions and show each as a grid of cycles, with its player and downloads.
+// Uses postJson from app.js (loaded first). Every bol and title is set with textContent, never as HTML.
+// The grid is built as the server's tabla_card.html builds it, so a new card and /tabla/<id> look alike.
+"use strict";
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// One matra: its bols side by side (several share the cell), "-" a silent matra.
+function matraCell(matra, first, mark) {
+  const td = el("td", "matra");
+  td.classList.toggle("vibhag-start", first);
+  td.classList.toggle("shared", matra.length > 1);
+  td.classList.toggle("rest", matra.length === 1 && matra[0] === "-");
+  if (mark) td.dataset.mark = mark;
+  for (const bol of matra) td.append(el("span", "bol", bol));
+  return td;
+}
+
+// A row per cycle under the vibhag marks (X sam, 0 khali, tali numbers), then the landing sam.
+function buildGrid(g) {
+  const table = el("table", "tala-grid");
+  table.setAttribute("aria-label", `cycles of ${g.tala}`);
+  table.append(el("col", "cycle-no"));
+  for (const length of g.vibhags) {
+    const group = el("colgroup", "vibhag");
+    group.span = length;
+    table.append(group);
+  }
+  const head = el("tr");
+  const corner = el("th", "cycle-no");
+  corner.scope = "col";
+  corner.append(el("span", "sr", "cycle"));
+  head.append(corner);
+  g.marks.forEach((mark, i) => {
+    const th = el("th", "mark", mark);
+    th.colSpan = g.vibhags[i];
+    th.scope = "colgroup";
+    head.append(th);
+  });
+  const thead = el("thead");
+  thead.append(head);
+  table.append(thead);
+  const body = el("tbody");
+  g.cycles.forEach((cycle, i) => {
+    const row = el("tr", "cycle");
+    const number = el("th", "cycle-no", String(i + 1));
+    number.scope = "row";
+    row.append(number);
+    for (const vibhag of cycle) {
+      vibhag.matras.forEach((matra, j) => row.append(matraCell(matra, j === 0, j === 0 ? vibhag.mark : "")));
+    }
+    body.append(row);
+  });
+  if (g.landing) {
+    const row = el("tr", "landing");
+    const label = el("th", "cycle-no", "sam");
+    label.scope = "row";
+    row.append(label, matraCell(g.landing, true, g.marks[0]));
+    body.append(row);
+  }
+  table.append(body);
+  return table;
+}
+
+// "teentaal, 4 cycles at 90 matras a minute, kaida, by tabla, seed 7", as the composition's page says it.
+function describeComposition(c) {
+  let text = `${c.tala}, ${c.cycles} cycles at ${c.tempo} matras a minute`;
+  if (c.form) text += `, ${c.form}`;
+  if (c.model) text += `, by ${c.model}`;
+  if (c.params && c.params.seed !== undefined) text += `, seed ${c.params.seed}`;
+  return text;
+}
+
+function compositionCard(c) {
+  const card = document.getElementById("composition-card").content.firstElementChild.cloneNode(true);
+  card.dataset.id = c.id;
+  card.querySelector(".title").textContent = c.title;
+  const link = card.querySelector(".permalink");
+  link.href = c.url;
+  link.textContent = `#${c.id}`;
+  card.querySelector(".meta").textContent = describeComposition(c);
+  card.querySelector(".grid-wrap").replaceChildren(buildGrid(c.grid));
+  card.querySelector("audio").src = c.files.wav;
+  for (const kind of ["txt", "wav", "mid"]) card.querySelector(`.dl-${kind}`).href = c.files[kind];
+  card.querySelector("pre.text").textContent = c.text;
+  return card;
+}
+
+function tablaRequest(form) {
+  const f = new FormData(form);
+  const text = (name) => (f.get(name) || "").trim() || null;
+  const body = {tala: text("tala"), model: text("model"), primer: text("primer"),
+                theka: f.get("theka") !== null, drone: f.get("drone") !== null};
+  for (const name of ["tempo", "cycles", "n", "temperature", "seed"]) {
+    if (text(name) !== null) body[name] = Number(text(name));
+  }
+  return body;
+}
+
+function setUpTabla() {
+  const form = document.getElementById("tabla");
+  if (!form) return;
+  const go = document.getElementById("go");
+  const progress = document.getElementById("progress");
+  const error = document.getElementById("error");
+  const results = document.getElementById("results");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = tablaRequest(form);
+    const n = body.n || 1;
+    const what = `${n} composition${n > 1 ? "s" : ""}`;
+    const started = performance.now();
+    const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+    go.disabled = true;
+    error.hidden = true;
+    progress.classList.add("busy");
+    progress.textContent = `Writing ${what}…`;
+    const tick = setInterval(() => { progress.textContent = `Writing ${what}… ${seconds()} s`; }, 100);
+    try {
+      const r = await postJson("/api/tabla/generate", body);
+      results.prepend(...r.compositions.map(compositionCard));
+      const done = r.compositions.length;
+      progress.textContent = `${done} composition${done > 1 ? "s" : ""} in ${seconds()} s (seed ${r.seed})`;
+    } catch (e) {
+      progress.textContent = "";
+      error.textContent = e.message;
+      error.hidden = false;
+    } finally {
+      clearInterval(tick);
+      progress.classList.remove("busy");
+      go.disabled = false;
+    }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", setUpTabla);

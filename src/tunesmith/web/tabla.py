@@ -1,0 +1,262 @@
+"""The Tabla tab: compose tabla in a tala with the tabla mode's writer, see each cycle as a grid, hear it.
+
+Pages `/tabla` (the form) and `/tabla/<id>` (one stored composition), and
+the JSON API under `/api/tabla`. The composing is the tabla mode's
+`generate_compositions` (tala-true: whole cycles, marks in place, landing on
+sam); the sound is `render.tabla_audio`. This module only checks what the
+web adds (how many at once, how long the audio may last), keeps the results
+in the app's store, and lays a composition out as a grid of cycles.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from enum import Enum
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+
+from ..checkpoint import CONFIG
+from ..errors import TunesmithError
+from ..music.tabla.notation import Composition, read_text
+from ..music.tabla.talas import TALAS, get_tala
+from .api import composer
+from .catalog import ModelCatalog, ModelEntry
+from .service import Composer, RequestError, field_names, one_blas_thread
+from .store import StoredComposition
+
+router = APIRouter()
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+# Audio is rendered whole in memory (44.1 kHz floats, a few layers): a slow tempo times many cycles
+# could ask for hours of it, so a composition may last at most this long.
+MAX_AUDIO_SECONDS = 300.0
+# A cap on symbols per composition for the sampler. The tala-true writer ends on sam by itself; this only
+# has to exceed the longest composition it may write (64 cycles of teentaal with every matra a group of
+# four: 6,472 symbols).
+MAX_SYMBOLS = 10_000
+MEDIA_TYPES = {"txt": "text/plain; charset=utf-8", "wav": "audio/wav", "mid": "audio/midi"}
+
+
+class Kind(str, Enum):
+    """The files a stored composition can be downloaded as."""
+
+    txt = "txt"
+    wav = "wav"
+    mid = "mid"
+
+
+class TablaIn(BaseModel):
+    """A request for tabla compositions; the frame (tala, cycles, tempo) is kept exactly."""
+
+    model: str | None = Field(None, description="A name from GET /api/tabla/models (default: the shipped tabla model).")
+    tala: str = Field("teentaal", description="The cycle: a name from GET /api/tabla/talas (tintal, kaharwa... too).",
+                      max_length=40)
+    tempo: float = Field(90.0, description="Matras (beats) per minute.")
+    cycles: int = Field(4, description="Whole cycles before the landing sam.")
+    n: int = Field(1, description="How many compositions (capped per request, as tunes are).")
+    seed: int | None = Field(None, ge=0, description="Same seed and options, same compositions; "
+                                                     "empty: the server picks one.")
+    temperature: float = Field(1.0, description="Above 0; lower is safer, higher is wilder.")
+    top_p: float | None = Field(0.8, description="Nucleus sampling in (0, 1]; 1 or null is off.")
+    primer: str | None = Field(None, description="'theka' for one cycle of the tala's theka, or the first bols "
+                                                 "(Dha Dha Ti Ta | ...); a first line 'form: kaida' fixes the form.")
+    theka: bool = Field(False, description="The audio has the tala's theka looped quietly underneath.")
+    drone: bool = Field(False, description="The audio has a tanpura-like drone on Sa and Pa.")
+
+
+def tabla_models(catalog: ModelCatalog) -> list[ModelEntry]:
+    """The models that write tabla: shipped ones ("tabla" first), then every trained run's best checkpoint."""
+    places: list[tuple[str, Path]] = []
+    if catalog.shipped_dir.is_dir():
+        folders = sorted(catalog.shipped_dir.iterdir(), key=lambda p: (p.name != "tabla", p.name))
+        places += [(folder.name, folder) for folder in folders]
+    if catalog.runs_dir is not None and catalog.runs_dir.is_dir():
+        places += [(f"{catalog.runs_dir.name}/{run.name}", run / "best") for run in sorted(catalog.runs_dir.iterdir())]
+    found = []
+    for name, folder in places:
+        try:
+            config = json.loads((folder / CONFIG).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        codec = config.get("codec") if isinstance(config, dict) else None
+        if isinstance(codec, dict) and codec.get("name") == "tabla-bols":
+            bits = config.get("metrics", {}).get("held_out_bits_per_symbol")
+            figure = f", {bits:.3f} held-out bits/bol" if isinstance(bits, (int, float)) else ""
+            found.append(ModelEntry(name, folder, f"{config.get('model', {}).get('cell', '?')} on tabla{figure}"))
+    return found
+
+
+def find_model(catalog: ModelCatalog, name: str | None) -> ModelEntry:
+    """The tabla model with this name (None: the first on offer); an unknown name is the user's error."""
+    entries = tabla_models(catalog)
+    if not entries:
+        raise TunesmithError(f"no tabla models: none in {catalog.shipped_dir} or {catalog.runs_dir}; "
+                             "run `make models`")
+    if name is None:
+        return entries[0]
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    raise TunesmithError(f"model {name!r}: no such tabla model; choose one of {', '.join(e.name for e in entries)}")
+
+
+def grid(comp: Composition) -> dict:
+    """The composition laid out for the page: per cycle its vibhags, each with its mark and its matras' bols."""
+    tala = TALAS[comp.tala]
+    starts = (0,) + tala.boundaries
+    cycles = [[{"mark": mark, "matras": [list(m) for m in cycle[start:start + length]]}
+               for mark, start, length in zip(tala.marks, starts, tala.vibhags)]
+              for cycle in comp.cycles]
+    return {"tala": tala.name, "matras": tala.matras, "vibhags": list(tala.vibhags), "marks": list(tala.marks),
+            "cycles": cycles, "landing": list(comp.landing) if comp.landing is not None else None}
+
+
+def _read(stored: StoredComposition) -> Composition:
+    [reading] = read_text(stored.text)
+    if reading.composition is None:  # stored only after the tabla reader accepted it
+        raise AssertionError(f"stored composition {stored.id} does not read: {reading.problems}")
+    return reading.composition
+
+
+def composition_json(stored: StoredComposition) -> dict:
+    """A stored composition as the API gives it: text, frame, grid, its page and files."""
+    comp = _read(stored)
+    return {
+        "id": stored.id, "title": stored.title, "text": stored.text, "tala": stored.tala, "tempo": comp.tempo,
+        "form": comp.form, "cycles": len(comp.cycles), "model": stored.model, "params": stored.params,
+        "created": stored.created, "url": f"/tabla/{stored.id}",
+        "files": {k.value: f"/api/tabla/{stored.id}.{k.value}" for k in Kind}, "grid": grid(comp),
+    }
+
+
+def composition(c: Composer, comp_id: int) -> StoredComposition:
+    """A stored composition, or 404."""
+    found = c.store.get_composition(comp_id)
+    if found is None:
+        raise RequestError(404, f"no tabla composition {comp_id}")
+    return found
+
+
+def generate(c: Composer, body: TablaIn) -> tuple[int, list[StoredComposition]]:
+    """New compositions, stored; returns the seed used and them. Waits for a free generation slot."""
+    from ..modes import GenerateRequest
+    from ..modes.tabla import generate_compositions
+    from ..options import Sampling
+
+    lim = c.limits
+    if not 1 <= body.n <= lim.max_tunes:
+        raise RequestError(422, f"n: between 1 and {lim.max_tunes} compositions per request (asked for {body.n})")
+    if body.primer is not None and len(body.primer) > lim.max_chars:
+        raise RequestError(413, f"primer: {len(body.primer)} characters; at most {lim.max_chars}")
+    tala = get_tala(body.tala, "tala")
+    if body.tempo > 0 and body.cycles >= 1:  # out of range, the tabla mode says why below
+        seconds = (body.cycles * tala.matras + 1) * 60 / body.tempo
+        if seconds > MAX_AUDIO_SECONDS:
+            raise RequestError(422, f"cycles, tempo: {body.cycles} cycles of {tala.name} at {body.tempo:g} matras "
+                                    f"per minute last {seconds:.0f} s; at most {MAX_AUDIO_SECONDS:.0f} s here "
+                                    "(fewer cycles or a faster tempo)")
+    entry = find_model(c.catalog, body.model)
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    primer = (body.primer or "").replace("\r\n", "\n").strip() or None
+    request = GenerateRequest(n=body.n, seed=seed, sampling=Sampling(body.temperature, None, body.top_p, False),
+                              primer=primer, max_length=MAX_SYMBOLS, tala=tala.name, cycles=body.cycles,
+                              tempo=body.tempo)
+    try:
+        with c.turn(), one_blas_thread():
+            comps = generate_compositions(c.catalog.load(entry), request)
+    except RequestError:
+        raise
+    except TunesmithError as exc:
+        raise TunesmithError(field_names(str(exc))) from None
+    record = {**body.model_dump(), "tala": tala.name, "model": entry.name, "seed": seed}
+    return seed, [c.store.add_composition(comp.file_text(), title=comp.title, tala=comp.tala, model=entry.name,
+                                          params={**record, "index": i})
+                  for i, comp in enumerate(comps)]
+
+
+def composition_file(c: Composer, comp_id: int, kind: str) -> bytes:
+    """A stored composition as a file: its text, MIDI, or WAV with the layers it was asked with (made once, kept)."""
+    from ..render.tabla_audio import composition_midi, composition_wav
+
+    stored = composition(c, comp_id)
+    if kind == "txt":
+        return stored.text.encode("utf-8")
+    cached = c.store.composition_render(comp_id, kind)
+    if cached is not None:
+        return cached
+    comp = _read(stored)
+    if kind == "mid":
+        data = composition_midi(comp, comp.tempo)
+    else:  # audio is the heavy render: it waits its turn with the generations
+        p = stored.params
+        with c.turn():
+            data = composition_wav(comp, comp.tempo, theka=bool(p.get("theka")), drone=bool(p.get("drone")),
+                                   seed=int(p.get("seed", 0)))
+    c.store.keep_composition_render(comp_id, kind, data)
+    return data
+
+
+# -- pages ----------------------------------------------------------------------
+
+def _talas() -> list[dict]:
+    return [{"name": t.name, "matras": t.matras, "shape": t.shape, "marks": list(t.marks)} for t in TALAS.values()]
+
+
+@router.get("/tabla", response_class=HTMLResponse, include_in_schema=False)
+def tabla_page(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
+    """The Tabla tab: the form, and the compositions it writes."""
+    return templates.TemplateResponse(request, "tabla.html", {
+        "talas": _talas(), "models": tabla_models(c.catalog), "limits": c.limits})
+
+
+@router.get("/tabla/{comp_id:int}", response_class=HTMLResponse, include_in_schema=False)
+def composition_page(request: Request, comp_id: int, c: Composer = Depends(composer)) -> HTMLResponse:
+    """One stored composition's own page."""
+    try:
+        stored = composition(c, comp_id)
+    except RequestError as exc:
+        return templates.TemplateResponse(request, "missing.html", {"message": str(exc)}, status_code=404)
+    return templates.TemplateResponse(request, "tabla_one.html", {"comp": composition_json(stored)})
+
+
+# -- the JSON API -----------------------------------------------------------------
+
+@router.get("/api/tabla/talas")
+def list_talas() -> dict:
+    """The talas: matras, vibhags (4+4+4+4) and their marks (X sam, 0 khali, numbers tali)."""
+    return {"talas": _talas()}
+
+
+@router.get("/api/tabla/models")
+def list_models(c: Composer = Depends(composer)) -> dict:
+    """The tabla models to choose from: the shipped one and every trained tabla run's best checkpoint."""
+    return {"models": [{"name": e.name, "description": e.description} for e in tabla_models(c.catalog)]}
+
+
+@router.post("/api/tabla/generate")
+def generate_route(body: TablaIn, c: Composer = Depends(composer)) -> dict:
+    """New tabla compositions, stored, each with its cycle grid and its page, audio, MIDI and text files."""
+    seed, stored = generate(c, body)
+    return {"seed": seed, "compositions": [composition_json(s) for s in stored]}
+
+
+@router.get("/api/tabla/{comp_id:int}")
+def get_composition(comp_id: int, c: Composer = Depends(composer)) -> dict:
+    """One stored composition."""
+    return composition_json(composition(c, comp_id))
+
+
+@router.get("/api/tabla/{comp_id:int}.{kind}", response_class=Response,
+            responses={200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()}}})
+def download(comp_id: int, kind: Kind, c: Composer = Depends(composer)) -> Response:
+    """A stored composition as a file: its text (tabla notation), a WAV recording or a MIDI file."""
+    data = composition_file(c, comp_id, kind.value)
+    title = composition(c, comp_id).title
+    name = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in title).strip("-")[:60] or "tabla"
+    return Response(data, media_type=MEDIA_TYPES[kind.value],
+                    headers={"Content-Disposition": f'inline; filename="tabla-{comp_id}-{name}.{kind.value}"'})
