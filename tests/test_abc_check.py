@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+import pytest
 import random
 import subprocess
 import sys
@@ -12,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tunesmith.corpus.bundled import load_bundled
-from tunesmith.insight.abc2midi import wrong_bar_positions
+from tunesmith.insight.abc2midi import judge, wrong_bar_positions
 from tunesmith.music.abc.bars import read_bars, wrong_length_bars
-from tunesmith.music.abc.check import check_text
+from tunesmith.music.abc.check import check_text, check_tune
 
 GOOD = "X:1\nT:Good\nM:6/8\nL:1/8\nK:D\nA|dfa afd|g3 f2e|dcB AFD|D3 D2:|\n"
 TUNESMITH = [sys.executable, "-m", "tunesmith.cli"]
@@ -100,3 +102,52 @@ def test_strict_export_keeps_only_tunes_that_check_clean(tmp_path):
     text = out.read_text()
     assert "T:Good" in text and "T:Bad" not in text
     assert subprocess.run(TUNESMITH + ["check", str(out)], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    ("|:A4 B4|c4 d4|]\n", "|: is never closed by :|"),
+    ("|:A4 B4|:c4 d4:|\n", "opens a repeat while the one at line 6 is open"),
+    ("A4 B4:|c4 d4|1 e4 f4:|2 g8|]\n", "a first ending after :| with no |: to repeat from"),
+])
+def test_repeat_structure_abc2midi_cannot_play_is_reported(body, message):
+    tune = "X:1\nT:R\nM:4/4\nL:1/8\nK:G\n" + body
+    assert any(message in p.message for p in check_tune(tune))
+    assert judge(tune).errors  # abc2midi reports an error there too
+
+
+@pytest.mark.parametrize("body", ["A4 B4:|c4 d4:|\n", "|:A4 B4:|:c4 d4:|\n", "|:A4 B4|1 c4 d4:|2 e8||\n", "A4 B4::c4 d4:|\n"])
+def test_repeats_abc_allows_are_not_problems(body):
+    assert check_tune("X:1\nT:R\nM:4/4\nL:1/8\nK:G\n" + body) == []
+
+
+_REAL = [t.text for t in load_bundled("jigs")[:60]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, len(_REAL) - 1), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 3), st.text(max_size=3)),
+                                                max_size=6))
+def test_mutated_real_tunes_give_a_report_never_an_exception(index, edits):
+    """Cut, duplicate and splice real tunes at random places: every outcome is a list of problems."""
+    text = _REAL[index]
+    for at, cut, insert in edits:
+        at %= len(text) + 1
+        text = text[:at] + insert + text[at + cut:]
+    for report in check_text(text):
+        assert all(p.line >= 1 and p.col >= 1 and p.message for p in report.problems)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=1, max_size=400))
+def test_random_bytes_are_read_or_refused_cleanly(tmp_path_factory, data):
+    """`tunesmith check` on any bytes: a report, or one clear error (exit 2), never a traceback."""
+    from tunesmith.corpus.files import read_text
+    from tunesmith.errors import TunesmithError
+
+    path = tmp_path_factory.mktemp("bytes") / "random.abc"
+    path.write_bytes(data)
+    try:
+        text = read_text(path)
+    except TunesmithError as exc:
+        assert str(path) in str(exc)
+        return
+    check_text(text)

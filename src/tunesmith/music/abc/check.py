@@ -50,6 +50,7 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
     key_seen = False
     chord_open = grace_open = None
     bar_number = 1
+    repeats = _Repeats()
     for tok in toks:
         where = (tok.line + offset, tok.col, bar_number if not header else 0)
         if header:
@@ -67,7 +68,10 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
             if chord_open is not None:
                 problems.append(Problem(*chord_open, "unclosed chord ["))
                 chord_open = None
+            problems += repeats.bar(tok.text, where)
             bar_number += 1
+        elif tok.kind == "volta":
+            problems += repeats.ending(tok.text[1:], where)
         elif tok.kind == "chord_open":
             chord_open = where
         elif tok.kind == "chord_close" and chord_open is not None:
@@ -83,6 +87,7 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
     if not key_seen:
         problems.append(Problem(first_line, 1, 0, "missing K: field (the header must end with K:)"))
         return problems
+    problems += repeats.end()
     for pending in (chord_open, grace_open):
         if pending is not None:
             problems.append(Problem(*pending, "unclosed chord [" if pending is chord_open else "unclosed grace notes {"))
@@ -91,6 +96,43 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
                                 f"bar {bar.index + 1} has {bar.in_meter_units(found)}, "
                                 f"the meter needs {bar.in_meter_units(bar.expected)}"))
     return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+class _Repeats:
+    """Repeat structure, as abc2midi reads it: the problems it reports as errors.
+
+    A `:|` with no `|:` before it repeats from the start of the tune (or from
+    the previous `:|`), as ABC allows; a `|:` opened twice, a first ending
+    after a `:|` with no `|:` since, and a `|:` never closed are errors.
+    """
+
+    def __init__(self):
+        self.open_at: tuple | None = None   # where the open `|:` is
+        self.closed = False                 # a `:|` closed a repeat, and no `|:` came since
+
+    def bar(self, text: str, where: tuple) -> list[Problem]:
+        problems = []
+        digits = re.search(r"\d[\d,-]*$", text)
+        body = text[: digits.start()] if digits else text
+        if body.startswith(":"):
+            self.open_at, self.closed = None, True
+        if digits:
+            problems += self.ending(digits.group(), where)
+        if body.endswith(":") and not (body.startswith(":") and body.count(":") == 1):
+            if self.open_at is not None:
+                problems.append(Problem(*where, f"{body} opens a repeat while the one at line {self.open_at[0]} is open"))
+            self.open_at, self.closed = where, False
+        return problems
+
+    def ending(self, number: str, where: tuple) -> list[Problem]:
+        if number.startswith("1") and self.open_at is None and self.closed:
+            return [Problem(*where, "a first ending after :| with no |: to repeat from")]
+        return []
+
+    def end(self) -> list[Problem]:
+        if self.open_at is not None:
+            return [Problem(*self.open_at, "|: is never closed by :|")]
+        return []
 
 
 def tune_blocks(text: str) -> list[tuple[int, str]]:
