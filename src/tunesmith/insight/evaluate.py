@@ -2,9 +2,11 @@
 
 For each model: held-out bits per symbol (and per character, comparable
 across codecs); N generated pieces checked (our checker, abc2midi for ABC,
-bar lengths); copying (nearest training piece, longest run of shared bars,
-share of generated 4-bar runs found in training); diversity; and music
-statistics compared with the training corpus as overlapping areas. The same
+a MIDI file round trip for MIDI, bar lengths or complete cycles); copying
+(nearest training piece, longest run of shared bars, share of generated
+4-bar runs found in training); diversity; and music
+statistics compared with the training corpus as overlapping areas. What a
+bar, an event and a statistic are comes from the mode's `Measures`. The same
 measures are taken on the model's held-out pieces, real music it never saw,
 as the baseline a perfect model would reach at this N.
 """
@@ -23,8 +25,8 @@ from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import TunesmithError
 from ..options import Sampling
 from .measures import PieceProfile, measures_for, unit_name
-from .metrics import FLAG_BARS, distinct_ratio, duplicates, overlap
-from .reference import PITCH_CLASSES, STATISTICS, Reference, distributions, reference_pool, start_reference
+from .metrics import FLAG_BARS, BarIndex, distinct_ratio, duplicates, overlap
+from .reference import PITCH_CLASSES, Reference, distributions, reference_pool, start_reference, statistics_of
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ def _judge(mode: str) -> tuple[str, Callable[[str], bool]] | None:
 
         if abc2midi.available():
             return "abc2midi", lambda text: abc2midi.judge(text).ok
-    return None
+        return None
+    return measures_for(mode).judge
 
 
 def bits(ckpt: Checkpoint, texts: list[str]) -> dict:
@@ -99,18 +102,22 @@ class Measured:
     profiles: list[PieceProfile]
     judged: list[bool] | None
     judge: str | None
+    mode: str = "abc"
 
 
 def measure(texts: list[str], mode: str) -> Measured:
     """Profile every piece and ask the independent judge, when there is one."""
     judge = _judge(mode)
     profiles = [measures_for(mode).profile(t, True) for t in texts]
-    return Measured(texts, profiles, [judge[1](t) for t in texts] if judge else None, judge[0] if judge else None)
+    return Measured(texts, profiles, [judge[1](t) for t in texts] if judge else None, judge[0] if judge else None,
+                    mode)
 
 
 def compare(m: Measured, reference: Reference) -> dict:
     """Validity, copying, diversity and music statistics of measured pieces, against the training set."""
     profiles, n = m.profiles, len(m.profiles)
+    measures = measures_for(m.mode)
+    flag, bar, event = measures.flag, measures.bar, measures.event
     total_bars = sum(p.bars_total for p in profiles)
     pieces, found, runs = [], 0, 0
     for i, p in enumerate(profiles):
@@ -121,17 +128,22 @@ def compare(m: Measured, reference: Reference) -> dict:
             "number": i + 1, "bars": len(p.bars), "nearest": match.piece,
             "nearest_title": reference.titles[match.piece] if match.piece is not None else None,
             "nearest_number": reference.numbers[match.piece] if match.piece is not None else None,
-            "longest_run": match.longest_run, "shared_bars": match.shared_bars, "flagged": match.flagged,
+            "longest_run": match.longest_run, "shared_bars": match.shared_bars,
+            "flagged": match.longest_run >= flag,
             "checker_ok": p.checker_ok, "judge_ok": m.judged[i] if m.judged else None,
         })
-    bar_seqs, note_seqs = [p.bars for p in profiles], [p.pitches for p in profiles]
+    bar_seqs, note_seqs = [p.bars for p in profiles], [measures.events_of(p) for p in profiles]
     exact, near = duplicates(bar_seqs)
+    if flag != FLAG_BARS:  # near duplicates share the mode's `flag` bars in a row
+        index = BarIndex(bar_seqs, flag)
+        near = sum(index.nearest(bars, exclude=i).longest_run >= flag for i, bars in enumerate(bar_seqs))
     diversity = {}
-    for label, seqs, size in (("bars", bar_seqs, 1), (f"{FLAG_BARS}-bar runs", bar_seqs, FLAG_BARS),
-                              ("4-note runs", note_seqs, 4), ("8-note runs", note_seqs, 8)):
+    for label, seqs, size in ((f"{bar}s", bar_seqs, 1), (f"{flag}-{bar} runs", bar_seqs, flag),
+                              (f"4-{event} runs", note_seqs, 4), (f"8-{event} runs", note_seqs, 8)):
         distinct, total = distinct_ratio(seqs, size)
         diversity[label] = {"distinct": distinct, "total": total, "share": distinct / total if total else None}
-    mine = distributions(profiles)
+    mine = distributions(profiles, m.mode)
+    checks = sorted({label for p in profiles for label in p.checks})
     return {
         "pieces": n,
         "validity": {
@@ -139,6 +151,7 @@ def compare(m: Measured, reference: Reference) -> dict:
             "judge": {"name": m.judge, "share": sum(m.judged) / n} if m.judged is not None else None,
             "bars_right": sum(p.bars_right for p in profiles) / total_bars if total_bars else None,
             "bars": total_bars,
+            "checks": {label: sum(p.checks.get(label, False) for p in profiles) / n for label in checks},
         },
         "copying": {
             "flagged": sum(p["flagged"] for p in pieces),
@@ -147,7 +160,7 @@ def compare(m: Measured, reference: Reference) -> dict:
             "longest_runs": [p["longest_run"] for p in pieces],
         },
         "diversity": diversity | {"exact_duplicates": exact, "near_duplicates": near},
-        "music": {name: overlap(mine[name], reference.distributions[name]) for name in STATISTICS},
+        "music": {name: overlap(mine[name], reference.distributions[name]) for name in statistics_of(m.mode)},
         "distributions": mine,
         "per_piece": pieces,
     }
@@ -194,7 +207,11 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
     log(f"{path}: generating {settings.n} pieces")
     request = GenerateRequest(n=settings.n, seed=settings.seed, max_length=settings.max_length,
                               sampling=settings.sampling)
-    generated = mode.generate(ckpt, request).pieces
+    measures = measures_for(mode.name)
+    if measures.generate is not None:  # the mode's generate, with what the evaluation adds (tabla: the tala)
+        generated = measures.generate(ckpt, request)
+    else:
+        generated = mode.generate(ckpt, request).pieces
     clock.lap("generating")
     log(f"{path}: checking and measuring")
     mine, real = measure(generated, mode.name), measure(held_out[:settings.n], mode.name)
@@ -210,7 +227,9 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
     card = ckpt.path / "MODEL_CARD.md"
     return {
         "path": str(path), "checkpoint": str(ckpt.path), "mode": mode.name, "codec": ckpt.codec.name,
-        "unit": unit_name(mode.unit, ckpt.codec.name), "bar": measures_for(mode.name).bar,
+        "unit": unit_name(mode.unit, ckpt.codec.name), "bar": measures.bar, "flag": measures.flag,
+        "bars_right": measures.bars_right, "bar_key": measures.bar_key,
+        "statistics": {name: label for name, (label, _) in statistics_of(mode.name).items()},
         "vocabulary": len(ckpt.codec), "parameters": sum(p.numel() for p in ckpt.model.parameters()),
         "model": ckpt.model.config.to_dict(), "corpus": ckpt.meta.get("corpus"),
         "model_card": card.read_text() if card.is_file() else None,
@@ -241,8 +260,12 @@ def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] 
         raise TunesmithError(f"--heldout {settings.heldout}: no such file or folder")
     start = time.perf_counter()
     ckpts = [load_checkpoint(Path(m)) for m in models]
-    for ckpt in ckpts:
-        measures_for(ckpt.meta.get("mode", "abc"))  # a mode insight cannot read fails now, not after minutes
+    modes = list(dict.fromkeys(ckpt.meta.get("mode", "abc") for ckpt in ckpts))
+    for name in modes:
+        measures_for(name)  # a mode insight cannot read fails now, not after minutes
+    if len(modes) > 1:
+        raise TunesmithError(f"--model: the models write different kinds of music ({', '.join(modes)}); "
+                             "evaluate compares models of one mode side by side")
     with reference_pool() as pool:
         references = {}
         for ckpt in ckpts:
@@ -263,7 +286,8 @@ def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] 
         "settings": {"models": [str(m) for m in models], "n": settings.n, "seed": settings.seed,
                      "heldout": str(settings.heldout) if settings.heldout else None,
                      "max_length": settings.max_length, "temperature": sampling.temperature,
-                     "top_p": sampling.top_p if sampling.top_p is not None else 1.0, "flag_bars": FLAG_BARS},
+                     "top_p": sampling.top_p if sampling.top_p is not None else 1.0,
+                     "flag_bars": measures_for(modes[0]).flag},
         "models": results,
         "seconds": round(time.perf_counter() - start, 2),
     }

@@ -1,22 +1,30 @@
 """What insight needs from a mode: its units, a profile of each piece, structure features.
 
 The evaluation report and the neuron finder are the same for every mode;
-the music they measure comes from one `Measures` per mode (ABC now; MIDI and
-tabla supply theirs: events and bols as units, cycles instead of bars).
+the music they measure comes from one `Measures` per mode: ABC's, MIDI's
+(bars of the token text, onsets, polyphony) and tabla's (cycles, bols,
+matras). MIDI and tabla have no structure features yet, so `visualize
+--neuron auto` reads ABC models only.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Hashable, Sequence
 
 import numpy as np
 
 from ..errors import TunesmithError
+from .metrics import FLAG_BARS
+
+if TYPE_CHECKING:
+    from ..checkpoint import Checkpoint
+    from ..modes import GenerateRequest
 
 # Mode name -> module with a MEASURES attribute; imported on first use.
-MODULES = {"abc": "tunesmith.insight.abc_measures"}
+MODULES = {"abc": "tunesmith.insight.abc_measures", "midi": "tunesmith.insight.midi_measures",
+           "tabla": "tunesmith.insight.tabla_measures"}
 
 
 @dataclass
@@ -32,6 +40,9 @@ class PieceProfile:
     checker_ok: bool = False                                # our checker found no problem
     bars_total: int = 0                                     # bars the checker timed
     bars_right: int = 0                                     # ... of which have the meter's length
+    checks: dict[str, bool] = field(default_factory=dict)   # further per-piece checks, label -> passed
+    values: dict[str, list] = field(default_factory=dict)   # a mode's own statistics' values (see Measures)
+    events: list[Hashable] = field(default_factory=list)    # the mode's events in order (ABC: none, its pitches)
 
 
 @dataclass
@@ -50,8 +61,21 @@ class Measures:
     mode: str
     bar: str                                              # what a bar is called: bar, cycle
     profile: Callable[[str, bool], PieceProfile]          # (text, check validity too) -> its profile
-    features: Callable[[str], dict[str, tuple[str, np.ndarray, np.ndarray]]]
+    features: Callable[[str], dict[str, tuple[str, np.ndarray, np.ndarray]]] | None
     # ^ text -> name -> (label, per-character value, per-character defined); see symbol_features
+    statistics: dict[str, tuple[str, Callable[[PieceProfile], list[Hashable]]]] | None = None
+    # ^ name -> (label, values of one profile); None: the ABC statistics of reference.STATISTICS
+    flag: int = FLAG_BARS                                 # a run of this many shared bars flags a copy
+    event: str = "note"                                   # what the diversity n-grams count
+    bars_right: str = "with the right length"             # what bars_right counts, after "bars"
+    bar_key: str = "without spaces, decorations, chord symbols or bar lines"  # how bars are compared
+    judge: tuple[str, Callable[[str], bool]] | None = None  # an independent judge of a piece's text
+    generate: Callable[["Checkpoint", "GenerateRequest"], list[str]] | None = None
+    # ^ how evaluate generates its pieces; None: the mode's own generate as `tunesmith generate` runs it
+
+    def events_of(self, profile: PieceProfile) -> Sequence[Hashable]:
+        """The sequence whose n-grams the diversity counts: the mode's events (ABC: the melody's pitches)."""
+        return profile.events or profile.pitches
 
 
 def measures_for(mode: str) -> Measures:
@@ -69,6 +93,9 @@ def unit_name(mode_unit: str, codec_name: str) -> str:
 def symbol_features(measures: Measures, text: str, symbols: list[str]) -> dict[str, Feature]:
     """Structure features per symbol: each symbol takes the value at its last character,
     i.e. where the network stands once it has read the symbol."""
+    if measures.features is None:
+        raise TunesmithError(f"--neuron auto has no structure features for {measures.mode} models yet; "
+                             "choose a neuron with --neuron N")
     ends = np.cumsum([len(s) for s in symbols]) - 1  # (T,) index of each symbol's last character
     out = {}
     for name, (label, values, defined) in measures.features(text).items():

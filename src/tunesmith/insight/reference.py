@@ -39,9 +39,15 @@ class Reference:
     distributions: dict[str, dict]
 
 
-def distributions(profiles: list[PieceProfile]) -> dict[str, dict]:
+def statistics_of(mode: str) -> dict[str, tuple[str, Callable[[PieceProfile], list[Hashable]]]]:
+    """The statistics the report compares for a mode's pieces (ABC's unless the mode names its own)."""
+    return measures_for(mode).statistics or STATISTICS
+
+
+def distributions(profiles: list[PieceProfile], mode: str = "abc") -> dict[str, dict]:
     """Every statistic's distribution over the pieces."""
-    return {name: distribution(v for p in profiles for v in values(p)) for name, (_, values) in STATISTICS.items()}
+    return {name: distribution(v for p in profiles for v in values(p))
+            for name, (_, values) in statistics_of(mode).items()}
 
 
 def build_reference(sources: list[str], limit: int | None, mode: str) -> Reference:
@@ -52,8 +58,8 @@ def build_reference(sources: list[str], limit: int | None, mode: str) -> Referen
     measures = measures_for(mode)
     profiles = [measures.profile(p.text, False) for p in corpus.train]
     numbers = [getattr(p, "number", i + 1) for i, p in enumerate(corpus.train)]
-    return Reference([p.title for p in corpus.train], numbers, BarIndex([p.bars for p in profiles]),
-                     distributions(profiles))
+    return Reference([p.title for p in corpus.train], numbers, BarIndex([p.bars for p in profiles], measures.flag),
+                     distributions(profiles, mode))
 
 
 def start_reference(pool: ProcessPoolExecutor, sources: list[str], limit: int | None, mode: str) -> Future:

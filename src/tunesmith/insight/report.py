@@ -20,6 +20,7 @@ from .evaluate import sort_key
 from .metrics import FLAG_BARS
 from .reference import STATISTICS
 
+SUFFIXES = {"abc": "abc", "midi": "txt", "tabla": "tabla"}  # generated pieces' file, by mode (MIDI: token text)
 MAX_BINS = 14  # bins drawn per statistic; the rest of a long tail is summed into "other"
 _OTHER = "other"
 
@@ -30,6 +31,16 @@ def _pct(x) -> str:
 
 def _num(x, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _statistics(report: dict) -> dict[str, str]:
+    """Name -> label of the statistics the report compares (the models are of one mode)."""
+    return report["models"][0].get("statistics") or {name: label for name, (label, _) in STATISTICS.items()}
+
+
+def _flag(report: dict) -> int:
+    """Consecutive shared bars (cycles) that flag a copy, in this report's mode."""
+    return report["models"][0].get("flag", FLAG_BARS)
 
 
 def _columns(report: dict) -> list[tuple[str, dict, dict]]:
@@ -51,7 +62,7 @@ def summary_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     cols = _columns(report)
     models = report["models"]
     unit = models[0]["unit"] if len({m["unit"] for m in models}) == 1 else "symbol"
-    bar = models[0]["bar"]
+    bar, flag = models[0]["bar"], _flag(report)
     real = lambda label: label.startswith("held-out ")  # noqa: E731
 
     def row(name, fn, for_real=True):
@@ -71,10 +82,15 @@ def summary_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     if judge:
         rows.append(row(f"pass {judge}", lambda m, g: _pct(g["validity"]["judge"] and g["validity"]["judge"]["share"])))
     rows += [
-        row(f"{bar}s with the right length", lambda m, g: _pct(g["validity"]["bars_right"])),
-        row(f"flagged: share >= {FLAG_BARS} consecutive {bar}s with a training piece",
+        row(f"{bar}s {models[0].get('bars_right', 'with the right length')}",
+            lambda m, g: _pct(g["validity"]["bars_right"])),
+    ]
+    for label in next(iter(cols))[2]["validity"].get("checks", {}):
+        rows.append(row(label, lambda m, g, k=label: _pct(g["validity"]["checks"].get(k))))
+    rows += [
+        row(f"flagged: share >= {flag} consecutive {bar}s with a training piece",
             lambda m, g: f"{g['copying']['flagged']} ({g['copying']['flagged'] / g['pieces']:.1%})"),
-        row(f"{FLAG_BARS}-{bar} runs found in the training set", lambda m, g: _pct(g["copying"]["runs_in_training"])),
+        row(f"{flag}-{bar} runs found in the training set", lambda m, g: _pct(g["copying"]["runs_in_training"])),
         row(f"longest shared run, median / max ({bar}s)",
             lambda m, g: f"{statistics.median(g['copying']['longest_runs']):g} / {max(g['copying']['longest_runs'])}"),
     ]
@@ -84,7 +100,7 @@ def summary_rows(report: dict) -> tuple[list[str], list[list[str]]]:
         rows.append(row(f"distinct {label}", lambda m, g, k=label: _pct(g["diversity"][k]["share"])))
     rows.append(row("duplicates: exact / near", lambda m, g: f"{g['diversity']['exact_duplicates']} / "
                                                              f"{g['diversity']['near_duplicates']}"))
-    for name, (label, _) in STATISTICS.items():
+    for name, label in _statistics(report).items():
         rows.append(row(f"overlap with training: {label.split(' (')[0]}", lambda m, g, k=name: _num(g["music"][k], 2)))
     rows.append(row("seconds", lambda m, g: f"{m['seconds']['total']:.0f}", False))
     return ["measure"] + [label for label, _, _ in cols], rows
@@ -96,10 +112,15 @@ def _plot_distributions(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = report["models"]
-    fig, axes = plt.subplots(2, 4, figsize=(18, 8.5))
+    models, statistics = report["models"], _statistics(report)
+    panels = len(statistics) + 1  # one per statistic, then the overlaps
+    cols = panels if panels <= 5 else 4
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(18, 4.25 * rows), squeeze=False)
+    for ax in axes.flat[panels:]:
+        ax.axis("off")
     series_count = 1 + len(models)
-    for ax, (name, (label, _)) in zip(axes.flat, STATISTICS.items()):
+    for ax, (name, label) in zip(axes.flat, statistics.items()):
         train = models[0]["training"]["distributions"][name]
         series = [("training", train)] + [(m["name"], m["generated"]["distributions"][name]) for m in models]
         order = lambda b: sort_key(b, name)  # noqa: E731
@@ -113,10 +134,11 @@ def _plot_distributions(report: dict, path: Path) -> None:
             if bins and bins[-1] is _OTHER:  # what the dropped bins held
                 shown[-1] = max(0.0, 1.0 - sum(shown[:-1]))
             ax.bar([i + (k - (series_count - 1) / 2) * width for i in range(len(bins))], shown, width, label=who)
-        ax.set_xticks(range(len(bins)), [str(b) for b in bins], rotation=60 if len(bins) > 8 else 0, fontsize=8)
+        tilt = len(bins) > 8 or max((len(str(b)) for b in bins), default=0) > 5  # long labels would collide
+        ax.set_xticks(range(len(bins)), [str(b) for b in bins], rotation=60 if tilt else 0, fontsize=8)
         ax.set_title(label, fontsize=10)
-    ax = axes.flat[-1]
-    names = list(STATISTICS)
+    ax = axes.flat[panels - 1]
+    names = list(statistics)
     for k, m in enumerate(models):
         values = [m["generated"]["music"][n] or 0.0 for n in names]
         ax.barh([i + k * 0.8 / len(models) for i in range(len(names))], values, 0.8 / len(models), label=m["name"])
@@ -137,16 +159,17 @@ def _plot_copying(report: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(9, 4))
     cols = _columns(report)
+    flag = _flag(report)
     cap = 24  # longer runs share the last bin
-    top = min(max(FLAG_BARS + 2, *(max(g["copying"]["longest_runs"], default=0) for _, _, g in cols)), cap)
+    top = min(max(flag + 2, *(max(g["copying"]["longest_runs"], default=0) for _, _, g in cols)), cap)
     width = 0.8 / len(cols)
     for k, (label, _, g) in enumerate(cols):
         runs = [min(r, top) for r in g["copying"]["longest_runs"]]
         shares = [runs.count(x) / len(runs) for x in range(top + 1)]
         ax.bar([x + (k - (len(cols) - 1) / 2) * width for x in range(top + 1)], shares, width, label=label)
     bar = report["models"][0]["bar"]
-    ax.axvline(FLAG_BARS - 0.5, color="black", linestyle="--", linewidth=1)
-    ax.text(FLAG_BARS - 0.4, ax.get_ylim()[1] * 0.92, f"flagged: {FLAG_BARS} or more", fontsize=9)
+    ax.axvline(flag - 0.5, color="black", linestyle="--", linewidth=1)
+    ax.text(flag - 0.4, ax.get_ylim()[1] * 0.92, f"flagged: {flag} or more", fontsize=9)
     ax.set_xticks(range(top + 1), [str(x) if x < top or top < cap else f"{cap}+" for x in range(top + 1)], fontsize=8)
     ax.set_xlabel(f"longest run of consecutive {bar}s shared with the nearest training piece")
     ax.set_ylabel("share of pieces")
@@ -164,12 +187,13 @@ def build_document(report: dict) -> Document:
     doc.para(f"{names}: {s['n']} pieces generated with seed {s['seed']} (temperature {s['temperature']}, "
              f"top-p {s['top_p']}, at most {s['max_length']} symbols each); tunesmith {report['tunesmith']}, "
              f"{report['created']}; {report['seconds']:.0f} s in all.")
-    doc.para("The last column measures real tunes the model never saw (its held-out split, at most N of them) "
+    doc.para("The last column measures real pieces the model never saw (its held-out split, at most N of them) "
              "in exactly the same way: it is what a perfect model would score at this N.")
     header, rows = summary_rows(report)
     doc.heading(2, "Summary")
     doc.table(header, rows)
-    bar = models[0]["bar"]
+    bar, flag = models[0]["bar"], _flag(report)
+    bar_key = models[0].get("bar_key", "without spaces, decorations, chord symbols or bar lines")
     doc.heading(2, "Held-out bits")
     doc.para("Mean cross-entropy on held-out pieces, read as in training (stateful streams), in bits per symbol "
              "of the model's codec; per character divides the same total by the characters, so models with "
@@ -185,8 +209,8 @@ def build_document(report: dict) -> Document:
     doc.table(["model", "held-out pieces", "count", "bits per symbol", "bits per char"], hrows)
     doc.heading(2, "Copying")
     doc.para(f"For each piece: the training piece sharing the longest run of consecutive {bar}s with it "
-             f"({bar}s compared without spaces, decorations, chord symbols or {bar} lines). "
-             f"Pieces sharing {FLAG_BARS} or more consecutive {bar}s are flagged.")
+             f"({bar}s compared {bar_key}). "
+             f"Pieces sharing {flag} or more consecutive {bar}s are flagged.")
     doc.image("copying.png", f"longest shared runs of {bar}s")
     for m in models:
         flagged = [p for p in m["generated"]["per_piece"] if p["flagged"]]
@@ -219,12 +243,13 @@ def build_document(report: dict) -> Document:
 
 
 def _title(text: str) -> str:
-    return next((line[2:].strip() for line in text.split("\n") if line.startswith("T:")), "")
+    return next((line.split(":", 1)[1].strip() for line in text.split("\n") if line.startswith(("T:", "title:"))), "")
 
 
 def piece_file(model: dict) -> str:
     """Name of the file beside the report holding a model's generated pieces."""
-    return f"generated-{model['name'].replace(' ', '_').replace('(', '').replace(')', '')}.{model['mode']}"
+    name = model['name'].replace(' ', '_').replace('(', '').replace(')', '')
+    return f"generated-{name}.{SUFFIXES.get(model['mode'], model['mode'])}"
 
 
 def write_report(report: dict, out: Path) -> list[str]:

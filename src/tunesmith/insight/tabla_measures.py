@@ -1,0 +1,103 @@
+"""Tabla compositions as insight measures them: cycles instead of bars, bols as events.
+
+A composition is read and checked by the notation's own reader
+(music/tabla/notation.py). Its "bars" for copy detection are its cycles,
+compared as the canonical notation writes them (bols, rests, bracket groups
+and vibhag marks, one cycle per line). A piece is flagged as a copy when it
+shares 2 consecutive cycles with one training composition: most training
+compositions are only 1 or 2 cycles long (a kaida theme and its khali
+half), so 2 identical cycles in a row is a whole composition copied, the
+tabla counterpart of 4 bars of a reel.
+
+Generation for the report goes through the mode's own writer. The writer
+forces the `tala:` line it is asked for, so a report of one tala would say
+nothing about the model's talas; each composition's tala is instead drawn
+from the model's own probabilities for the first line of a piece, with the
+sampler's own settings and seed, and the compositions of each tala are then
+written by `MODE.generate` (form, bols and landing chosen by the model).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+
+from ..music.tabla.bols import SILENCE
+from ..music.tabla.notation import cycle_text, read_text
+from ..music.tabla.talas import TALAS
+from .measures import Measures, PieceProfile
+
+FLAG_CYCLES = 2
+LANDS = "compositions landing on sam (a struck bol after the last cycle)"
+
+
+def profile(text: str, check: bool = True) -> PieceProfile:
+    """Everything the report measures in one composition's text (the first one, when it holds several)."""
+    readings = read_text(text)
+    reading = readings[0] if readings else None
+    comp = reading.composition if reading else None
+    result = PieceProfile()
+    if comp is not None:
+        tala = TALAS[comp.tala]
+        matras = comp.matras()
+        result.bars = [cycle_text(tala, cycle) for cycle in comp.cycles]
+        bols = [b for m in matras for b in m]
+        result.events = bols
+        result.values = {
+            "bol": bols,
+            "density": [sum(b != SILENCE for b in m) for m in matras],
+            "tala": [comp.tala],
+            "form": [comp.form] if comp.form else [],
+        }
+    else:  # unreadable: its cycle lines as written, so that copying and counts still see something
+        result.bars = [" ".join(line.split()) for line in text.split("\n") if line.rstrip().endswith("||")]
+    if check:
+        problems = reading.problems if reading else []
+        result.checker_ok = bool(readings) and not problems
+        cycles = text.count("||")
+        result.bars_total = max([cycles] + [p.cycle for p in problems])
+        result.bars_right = result.bars_total - len({p.cycle for p in problems if p.cycle >= 1})
+        landed = comp is not None and comp.landing is not None and comp.landing != (SILENCE,)
+        result.checks = {LANDS: landed}
+    return result
+
+
+def generate(ckpt, request) -> list[str]:
+    """`request.n` compositions, each in a tala the model chooses (see the module docstring)."""
+    from ..generate import choose
+    from ..modes import mode_of
+
+    codec = ckpt.codec
+    ids = np.array([i for i, s in enumerate(codec.vocab) if s.startswith("tala: ") and s[6:] in TALAS])
+    net = ckpt.model.stepper()
+    state = net.initial_state(request.n)
+    newline = np.full(request.n, codec.index["\n"])
+    for _ in range(2):  # every piece follows a blank line, as in the sampler
+        logits, state = net.step(newline, state)
+    masked = np.full_like(logits, -np.inf)
+    masked[:, ids] = logits[:, ids]
+    chosen = choose(masked, request.sampling, np.random.default_rng(request.seed)).tolist()
+    talas = Counter(codec.vocab[i][6:] for i in chosen)
+    mode = mode_of(ckpt.meta)
+    pieces = []
+    for k, (tala, count) in enumerate(sorted(talas.items())):
+        asked = replace(request, n=count, tala=tala, seed=request.seed + 1000 * (k + 1))
+        pieces += mode.generate(ckpt, asked).pieces
+    return pieces
+
+
+STATISTICS = {
+    "bol": ("bol (each bol of a matra, - a silent matra)", lambda p: p.values.get("bol", [])),
+    "density": ("bols per matra (0 = silent)", lambda p: p.values.get("density", [])),
+    "tala": ("tala", lambda p: p.values.get("tala", [])),
+    "form": ("form", lambda p: p.values.get("form", [])),
+}
+
+MEASURES = Measures(
+    mode="tabla", bar="cycle", profile=profile, features=None, statistics=STATISTICS, flag=FLAG_CYCLES,
+    event="bol", bars_right="complete (the tala's matras and vibhags)",
+    bar_key="as the canonical notation writes them: bols, rests, groups and vibhag marks",
+    generate=generate,
+)
