@@ -72,7 +72,7 @@ def tokens_of(bar: str) -> list[str]:
 
 
 def test_bars_are_normalised_and_counted():
-    text = 'X:1\nT:t\nM:6/8\nL:1/8\nK:D\n|:"D" ~A2 (FA) d{e}A | [DF]3 z3 :|\n|1 G3 G2 B :|2 G6 |]\n'
+    text = 'X:1\nT:t\nM:6/8\nL:1/8\nK:D\n|:"D" ~A2 (FA) d{e}A | [DF]3 z3 |\n|1 G3 G2 B :|2 G6 |]\n'
     bars, onsets = body_bars(tokens(text))
     assert bars == ["A2FAdA", "[DF]3z3", "G3G2B", "G6"]
     assert onsets == [5, 1, 3, 1]
