@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .lexer import Token, length, tokens
+
+_ONE = Fraction(1)
 from .tunes import default_unit, meter_fraction
 
 # ABC 2.1 §4.13: the q of (p when it is not written; 5, 7 and 9 use the meter.
@@ -56,6 +58,30 @@ def _parse_fraction(value: str) -> Fraction | None:
     return Fraction(int(match.group(1)), int(match.group(2)))
 
 
+class _Sum:
+    """A sum of Fractions kept as one integer over a common denominator: adding is integer work."""
+
+    __slots__ = ("num", "den")
+
+    def __init__(self):
+        self.num, self.den = 0, 1
+
+    def add(self, value: Fraction) -> None:
+        num, den = value.numerator, value.denominator
+        if self.den % den == 0:
+            self.num += num * (self.den // den)
+        else:
+            common = math.lcm(self.den, den)
+            self.num = self.num * (common // self.den) + num * (common // den)
+            self.den = common
+
+    def value(self) -> Fraction:
+        return Fraction(self.num, self.den)
+
+    def __bool__(self) -> bool:
+        return self.num != 0
+
+
 class DurationReader:
     """Timing state while reading a tune: unit, meter, tuplet, broken rhythm, open chord."""
 
@@ -65,14 +91,20 @@ class DurationReader:
         self.unit = Fraction(1, 8)
         self.unit_set = False
         self.bars: list[Bar] = []
-        self.duration = Fraction(0)
+        self._time = _Sum()               # time in the bar so far
+        self._scaled: dict = {}           # written length and unit -> time (most notes repeat)
         self.opening = ""
         self.tuplet: list = []          # [factor, notes left]
-        self.broken_next = Fraction(1)  # factor for the next note, from > or <
+        self.broken_next = _ONE         # factor for the next note, from > or <
         self.last_duration = Fraction(0)
         self.in_grace = False
         self.chord: list | None = None  # [first note length or None]
         self.multi_rest = 0
+
+    @property
+    def duration(self) -> Fraction:
+        """Time in the bar so far, in whole notes."""
+        return self._time.value()
 
     def field(self, letter: str, value: str) -> None:
         value = value.strip()
@@ -89,14 +121,21 @@ class DurationReader:
     def add(self, raw: Fraction) -> Fraction:
         """Time a note, rest or chord of written length `raw`; returns its length in whole notes."""
         factor = self.broken_next
-        self.broken_next = Fraction(1)
+        self.broken_next = _ONE
         if self.tuplet:
-            factor *= self.tuplet[0]
+            factor = factor * self.tuplet[0]
             self.tuplet[1] -= 1
             if self.tuplet[1] <= 0:
                 self.tuplet = []
-        value = raw * self.unit * factor
-        self.duration += value
+        # Most notes have no factor: Fraction arithmetic is the reader's main cost.
+        if factor is _ONE:
+            key = (raw.numerator, raw.denominator, self.unit)
+            value = self._scaled.get(key)
+            if value is None:
+                value = self._scaled[key] = raw * self.unit
+        else:
+            value = raw * self.unit * factor
+        self._time.add(value)
         self.last_duration = value
         return value
 
@@ -108,7 +147,7 @@ class DurationReader:
         first, second = (longer, shorter) if text[0] == ">" else (shorter, longer)
         # The note before already counted at its plain length; stretch it now.
         extra = self.last_duration * (first - 1)
-        self.duration += extra
+        self._time.add(extra)
         self.broken_next = second
         return extra
 
@@ -124,12 +163,12 @@ class DurationReader:
         if self.chord is not None:  # an unclosed chord ends at the bar line (the checker reports it)
             self.add(self.chord[0] or Fraction(1))
             self.chord = None
-        if self.duration or self.multi_rest:
+        if self._time or self.multi_rest:
             expected = self.meter * max(self.multi_rest, 1) if self.meter is not None else None
-            duration = expected if self.multi_rest and expected is not None else self.duration
+            duration = expected if self.multi_rest and expected is not None else self._time.value()
             self.bars.append(Bar(len(self.bars), token.line, token.col, duration, expected,
                                  self.meter_text, self.opening, closing))
-        self.duration, self.multi_rest, self.opening = Fraction(0), 0, closing
+        self._time, self.multi_rest, self.opening = _Sum(), 0, closing
 
     def token(self, tok: Token) -> None:
         kind, text = tok.kind, tok.text

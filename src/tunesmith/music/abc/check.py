@@ -7,7 +7,9 @@ line; text outside tunes is ignored.
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 
 from .bars import bars_of, wrong_length_bars
@@ -154,11 +156,23 @@ def tune_blocks(text: str) -> list[tuple[int, str]]:
     return blocks
 
 
+# Above this many characters (a file of thousands of tunes), tunes are
+# checked in parallel, one process per core.
+_PARALLEL_CHARS = 1_000_000
+
+
+def _report(block: tuple[int, str]) -> TuneReport:
+    start, text = block
+    lines = text.split("\n")
+    title = next((line[2:].strip() for line in lines if line.startswith("T:")), "")
+    return TuneReport(lines[0][2:].strip(), title, start, check_tune(text, start))
+
+
 def check_text(text: str) -> list[TuneReport]:
     """A report for every tune of a file."""
-    reports = []
-    for start, block in tune_blocks(text):
-        lines = block.split("\n")
-        title = next((line[2:].strip() for line in lines if line.startswith("T:")), "")
-        reports.append(TuneReport(lines[0][2:].strip(), title, start, check_tune(block, start)))
-    return reports
+    blocks = tune_blocks(text)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if len(text) < _PARALLEL_CHARS or cores < 2:
+        return [_report(block) for block in blocks]
+    with ProcessPoolExecutor(max_workers=min(cores, 8)) as pool:
+        return list(pool.map(_report, blocks, chunksize=64))

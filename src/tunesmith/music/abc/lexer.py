@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 LENGTH = r"\d{0,6}/*\d{0,6}"  # bounded, so that reading a length never makes a huge int
@@ -77,6 +78,7 @@ def tokens(text: str) -> list[Token]:
     return out
 
 
+@lru_cache(maxsize=8192)  # a corpus writes few distinct notes; Fractions are slow to build
 def length(text: str) -> Fraction:
     """The length multiplier written after a note, rest or chord: `3/2` -> 3/2, `/` -> 1/2."""
     digits, slashes, denominator = _LENGTH_RE.search(text).groups()
