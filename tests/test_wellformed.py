@@ -132,3 +132,15 @@ def test_cli_free_flag(tmp_path):
                            "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert out.read_text().count("X:") == 2
+
+
+def test_a_primer_no_well_formed_tune_starts_with_is_refused(tmp_path):
+    out = tmp_path / "x.abc"
+    done = subprocess.run([sys.executable, "-m", "tunesmith.cli", "generate", "-n", "1", "--meter", "6/8",
+                           "--primer", "|:dfa afd|g2|", "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 2 and "--primer" in done.stderr and "--free" in done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+    # --free samples it anyway
+    free = subprocess.run([sys.executable, "-m", "tunesmith.cli", "generate", "-n", "1", "--meter", "6/8", "--free",
+                           "--primer", "|:dfa afd|g2|", "-o", str(out)], capture_output=True, text=True)
+    assert free.returncode == 0 and "|:dfa afd|g2|" in out.read_text()

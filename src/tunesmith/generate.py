@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from .checkpoint import Checkpoint
 from .constraints import MaskCache, mask_cache
 from .errors import TunesmithError
-from .music.abc.wellformed import State, can_end, initial_state, may_end_now
+from .music.abc.wellformed import State, can_end, feed_text, initial_state, may_end_now
 from .options import Sampling, Style
 
 MAX_BATCH = 64
@@ -267,6 +267,31 @@ def abc_streams(ckpt: Checkpoint, plans: list[list[Segment]], max_symbols: int, 
     return streams
 
 
+def check_primer(primer: str, style: Style) -> None:
+    """Refuse a primer no well-formed tune can start with, when its meter is known before sampling.
+
+    (When the model picks the meter, a primer that does not fit it is
+    continued freely: the constraints step aside for that tune.)
+    """
+    if primer.startswith("X:"):
+        if "\nK:" not in primer:
+            return
+        head, rest = primer.split("\nK:", 1)
+        if "\n" not in rest:
+            return
+        key_line, body = rest.split("\n", 1)
+        header = f"{head}\nK:{key_line}\n"
+    elif style.meter:
+        header = f"M:{style.meter}\n" + (f"L:{style.length}\n" if style.length else "")
+        body = primer
+    else:
+        return
+    if feed_text(initial_state(header), body) is None:
+        raise TunesmithError(
+            f"--primer {primer!r}: no well-formed tune starts like this (a bar of the wrong length, "
+            "or something left open); fix it, or sample freely with --free")
+
+
 def finish_tune(text: str, number: int, truncated: bool) -> str:
     """The tune with its own X: number, a title, and one trailing newline."""
     if truncated:
@@ -290,7 +315,10 @@ def generate_tunes(ckpt: Checkpoint, n: int, *, seed: int = 0, sampling: Samplin
     if max_symbols < 16:
         raise TunesmithError(f"--max-length must be at least 16 symbols (got {max_symbols})")
     sampling.check()
-    plan = build_plan(primer, style.checked())
+    style = style.checked()
+    plan = build_plan(primer, style)
+    if primer and not free:
+        check_primer(primer, style)
     tunes: list[str] = []
     for start in range(0, n, MAX_BATCH):
         count = min(MAX_BATCH, n - start)
