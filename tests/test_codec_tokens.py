@@ -12,6 +12,7 @@ from tunesmith.codecs.abc_tokens import TokenCodec, abc_tokens
 from tunesmith.corpus.bundled import BUNDLED, load_bundled
 from tunesmith.errors import TunesmithError
 from tunesmith.generate import Style, generate_tunes
+from tunesmith.music.abc.check import check_tune
 from tunesmith.models import get_preset
 from tunesmith.music.abc.tunes import parse_tunes
 from tunesmith.train import new_trainer
@@ -66,3 +67,5 @@ def test_a_token_model_trains_and_writes_tunes(tmp_path):
     tunes = generate_tunes(ckpt, 4, seed=1, style=Style(meter="6/8", key="D"), max_symbols=400)
     parsed = parse_tunes("\n".join(tunes))
     assert [t.number for t in parsed] == [1, 2, 3, 4] and all(t.meter == "6/8" and t.key == "D" for t in parsed)
+    # Even a two-epoch token model writes well-formed tunes: the constraints work on tokens too.
+    assert all(check_tune(t) == [] for t in tunes), [check_tune(t) for t in tunes]
