@@ -206,7 +206,7 @@ def check(
     mode: str = typer.Option("abc", help="abc (tunes: bars, keys, meters, chords), midi (MIDI files, token texts) or tabla (cycles, vibhags, bols)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Check ABC tunes or tabla compositions; exit 1 when any piece has problems."""
+    """Check ABC tunes, MIDI files (or their event text) or tabla compositions; exit 1 when any piece has problems."""
     import json
 
     from .modes import get_mode
