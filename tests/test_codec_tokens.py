@@ -64,7 +64,7 @@ def test_a_token_model_trains_and_writes_tunes(tmp_path):
     assert curve[-1] < curve[0]
     ckpt = load_checkpoint(tmp_path / "tok")
     assert ckpt.meta["codec"]["name"] == "abc-tokens"
-    tunes = generate_tunes(ckpt, 4, seed=1, style=Style(meter="6/8", key="D"), max_symbols=400)
+    tunes = generate_tunes(ckpt, 4, seed=1, style=Style(meter="6/8", key="D"), max_symbols=1200)
     parsed = parse_tunes("\n".join(tunes))
     assert [t.number for t in parsed] == [1, 2, 3, 4] and all(t.meter == "6/8" and t.key == "D" for t in parsed)
     # Even a two-epoch token model writes well-formed tunes: the constraints work on tokens too.

@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from .codecs.base import Codec
-from .music.abc.wellformed import State, feed_text, mask_key
+from .music.abc.wellformed import HEADER_PREFIXES, HEADER_VALUES, State, feed_text, mask_key
 
 _CACHES: "weakref.WeakKeyDictionary[Codec, MaskCache]" = weakref.WeakKeyDictionary()
 # Outside chord symbols, decorations and field lines (and unless a tie asks
@@ -44,6 +44,7 @@ class MaskCache:
         self.masks: dict[State, np.ndarray] = {}      # by mask_key: what is computed
         self.by_state: dict[State, np.ndarray] = {}   # by the state itself: the fast path
         self.steps: dict[tuple[State, int], State | None] = {}
+        self.headers: dict[tuple[str, str], np.ndarray] = {}
 
     def mask(self, state: State) -> np.ndarray:
         """Bool (V,): which symbols may follow `state`."""
@@ -63,6 +64,21 @@ class MaskCache:
                                     dtype=bool, count=len(self.representatives))[self.group]
             self.masks[key] = found
         return found
+
+    def header_mask(self, line: str) -> np.ndarray | None:
+        """While the model writes a K:, M: or L: line itself: only values tunesmith can read. None elsewhere."""
+        field = line[:1]
+        if line[1:2] != ":" or field not in HEADER_VALUES:
+            return None
+        value = line[2:]
+        key = (field, value)
+        found = self.headers.get(key)
+        if found is None:
+            prefixes, full = HEADER_PREFIXES[field], HEADER_VALUES[field]
+            found = self.headers[key] = np.fromiter(
+                ((value in full) if sym == "\n" else ("\n" not in sym and value + sym in prefixes)
+                 for sym in self.symbols), dtype=bool, count=len(self.symbols))
+        return found if found.any() else None
 
     def next(self, state: State, symbol: int) -> State | None:
         """The state after `symbol`, or None when it would break the tune."""

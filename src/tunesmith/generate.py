@@ -151,6 +151,10 @@ class Stream:
             if allowed.any():
                 return allowed
             self.wf, self.broke_rules = None, True  # a dead end (cannot happen by design): go on freely
+        if self.rules is not None and self.body_start is None and self.line_start < len(self.ids):
+            header = self.rules.header_mask(self.decode(self.ids[self.line_start:]))
+            if header is not None:
+                return header
         if not self.may_not_end_line():
             return None
         allowed = np.ones(self.vocab_size, dtype=bool)

@@ -56,10 +56,11 @@ _BARS = ("|", "||", "|]", "|:", ":|", "::", "[|", "|1", ":|2")
 _BAR_PREFIXES = {b[:i] for b in _BARS for i in range(1, len(b) + 1)}
 _ACC = "^_="
 _NOTE = "ABCDEFGabcdefg"
-_PITCH_RE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']{0,2})")
-_NOTE_PREFIX = re.compile(r"(?:\^\^?|__?|=)?(?:[A-Ga-g][,']{0,2})?")
-_CHORD_PREFIX = re.compile(r"(?:(?:\^\^?|__?|=)?[A-Ga-g][,']{0,2}){0,4}|(?:(?:\^\^?|__?|=)?[A-Ga-g][,']{0,2}){0,3}(?:\^\^?|__?|=)")
-_CHORD_FULL = re.compile(r"(?:(?:\^\^?|__?|=)?[A-Ga-g][,']{0,2}){1,4}")
+# Commas lower an upper-case note, apostrophes raise a lower-case one: abc2midi refuses `C'` and `c,`.
+_PITCH_RE = re.compile(r"(\^\^|\^|__|_|=)?([A-G],{0,2}|[a-g]'{0,2})")
+_NOTE_PREFIX = re.compile(r"(?:\^\^?|__?|=)?(?:[A-G],{0,2}|[a-g]'{0,2})?")
+_CHORD_PREFIX = re.compile(r"(?:(?:\^\^?|__?|=)?(?:[A-G],{0,2}|[a-g]'{0,2})){0,4}|(?:(?:\^\^?|__?|=)?(?:[A-G],{0,2}|[a-g]'{0,2})){0,3}(?:\^\^?|__?|=)")
+_CHORD_FULL = re.compile(r"(?:(?:\^\^?|__?|=)?(?:[A-G],{0,2}|[a-g]'{0,2})){1,4}")
 _QUOTE_MAX, _DECO_MAX, _GRACE_MAX = 10, 12, 12
 _KEYS = {
     f"{tonic}{acc}{mode}"
@@ -67,6 +68,14 @@ _KEYS = {
     for mode in ("", "m", "maj", "min", "mix", "dor", "phr", "lyd", "loc", "aeo", "ion")
 }
 _KEY_PREFIXES = {k[:i] for k in _KEYS for i in range(len(k) + 1)}
+# The header values the model may write itself (forced ones from --meter etc. are the user's).
+HEADER_VALUES = {
+    "K": frozenset(_KEYS),
+    "M": frozenset({"2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "3/8", "2/2", "C", "C|", "3/2", "6/4", "5/4",
+                    "7/8", "5/8"}),
+    "L": frozenset({"1/4", "1/8", "1/16"}),
+}
+HEADER_PREFIXES = {field: {v[:i] for v in values for i in range(len(v) + 1)} for field, values in HEADER_VALUES.items()}
 _PART_RE = re.compile(r"[A-Za-z0-9]{0,4}")
 # q of a tuplet (p: q notes' time) when not written: ABC 2.1's table.
 _TUPLET_Q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}
@@ -99,6 +108,7 @@ class State(NamedTuple):
     closing: bool = False        # the tune is long: no new repeats or endings, and open ones close
     deco: bool = False           # the next note carries a decoration (`.`, `~`, `!x!`)
     carried: bool = False        # this bar began with the rest of a short bar before a section line
+    pair: bool = False           # the next note ends a broken-rhythm pair: a note, not a rest or chord
 
 
 def initial_state(header: str) -> State:
@@ -133,16 +143,16 @@ _LEXER_BAR = re.compile(r"(?::*\[\||:*\|\]|:*\|\|:*|:*\|:*|::+)(?:\d{1,6})?")
 def mask_key(s: State) -> State:
     """A state with the same allowed next characters as `s`, with what cannot matter blanked.
 
-    Which note letter is being read, or the text of a chord symbol, changes
-    nothing about what may follow (unless a tie asks for one spelling), so
-    many states share one mask.
+    Which note letter is being read (only its case, which picks the octave
+    mark) changes nothing about what may follow, unless a tie asks for one
+    spelling; nor does the text of a decoration: many states share one mask.
     """
     if s.tie is not None:
         return s
     tok = s.tok
     if s.ctx in ("note", "chord", "grace"):
-        tok = _LETTER_RE.sub("C", tok)
-    elif s.ctx in ("quote", "deco"):
+        tok = _LETTER_RE.sub(lambda m: "c" if m.group().islower() else "C", tok)  # the case picks the octave mark
+    elif s.ctx == "deco":
         tok = "x" * len(tok)
     prev = None if s.prev is None else (s.prev[0], s.prev[1], "C", s.prev[3])
     # The section's pickup and where it started only matter for whether the
@@ -226,7 +236,7 @@ def _timed(s: State, kind: str, written: str, spelling: str | None) -> State | N
     else:
         t += LENGTHS[written]
     return s._replace(ctx="body", tok="", t=t, forced=forced, prepaid=prepaid, tup=tup, tup_notes=tup_notes,
-                      tie=None, need=False, deco=False,
+                      tie=None, need=False, deco=False, pair=False,
                       prev=(kind, written, spelling, s.forced is None and not s.tup and not s.deco), music=True,
                       linestart=False, after_bar="")
 
@@ -236,6 +246,8 @@ def _body(s: State, ch: str) -> State | None:
     if s.volta == 3 and ch not in " \n[":
         return None  # after `:|` closing a first ending, the second one starts: `[2`
     settled = not s.need and s.forced is None and s.tup == 0 and s.prepaid == 0
+    if s.closing and (ch in ' \\()"!{~.' or (ch == "\n" and not s.after_bar)):
+        return None  # closing up: only notes, rests and bar lines, and a newline after a bar line
     if ch == " ":
         # Spaces at the start of a line keep it blank so far: a newline after them ends the tune.
         return s._replace(prev=None, tok=" " if s.linestart else "")
@@ -252,19 +264,21 @@ def _body(s: State, ch: str) -> State | None:
         return s._replace(ctx="cont", prev=None) if settled else None
     if s.linestart and not indented and ch in "KP" and settled and s.t == 0 and s.tie is None:
         return s._replace(ctx="field", tok=ch, prev=None)
+    if ch == "z" and s.pair:
+        return None
     if ch in _ACC or ch in _NOTE or ch == "z":
         if not _note_room(s) or (s.tie is not None and not s.tie.startswith(ch)):
             return None
         return s._replace(ctx="note", tok=ch, linestart=False, prev=None, after_bar="")
     if ch == "-":
-        if s.prev is None or s.prev[0] != "n" or s.tie is not None:
+        if s.prev is None or s.prev[0] != "n" or not s.prev[3] or s.tie is not None:
             return None
         return s._replace(tie=s.prev[2], prev=None)
     if ch in "<>":
         prev = s.prev
         # Not after the second note of a pair or inside a tuplet: its time is not its own.
-        if prev is None or not prev[3] or s.forced is not None or s.tup or s.prepaid:
-            return None
+        if prev is None or prev[0] != "n" or not prev[3] or s.forced is not None or s.tup or s.prepaid:
+            return None  # abc2midi mistimes a broken rhythm with a rest or a chord in it
         room = _room(s)
         if room is not None and LENGTHS[prev[1]] > room:
             return None
@@ -280,6 +294,8 @@ def _body(s: State, ch: str) -> State | None:
         return s._replace(need=True, deco=True, prev=None, linestart=False, after_bar="") if _note_room(s) else None
     if ch == "!":
         return s._replace(ctx="deco", tok="", prev=None, linestart=False, after_bar="") if _note_room(s) else None
+    if ch in '"(' and s.deco:
+        return None  # abc2midi reads a chord symbol or tuplet after a decoration as a broken note
     if ch == '"':
         return s._replace(ctx="quote", tok="", prev=None, linestart=False, after_bar="") if _note_room(s) else None
     if ch == "{":
@@ -342,7 +358,7 @@ def _bracket(s: State, ch: str) -> State | None:
         return None
     if ch == "|":
         return _bar_done(s._replace(tok="[|"))
-    if (ch in _ACC or ch in _NOTE) and s.tie is None and _note_room(s):
+    if (ch in _ACC or ch in _NOTE) and s.tie is None and not s.pair and not s.closing and _note_room(s):
         return s._replace(ctx="chord", tok=ch, after_bar="")
     return None
 
@@ -362,11 +378,28 @@ def _chordlen(s: State, ch: str) -> State | None:
 
 
 def _quote(s: State, ch: str) -> State | None:
+    # A chord name abc2midi can play, or an annotation: anything else in quotes
+    # (`"~"`, `"D.C."`) it reads as broken notes.
     if ch == '"':
-        return s._replace(ctx="body", tok="", need=True) if s.tok.strip() else None
-    if ch == "\n" or len(s.tok) >= _QUOTE_MAX or not ch.isprintable() or not (s.tok + ch).strip():
-        return None
-    return s._replace(tok=s.tok + ch)
+        return s._replace(ctx="body", tok="", need=True) if s.tok in _CHORD_NAMES or _annotation(s.tok) else None
+    tok = s.tok + ch
+    if tok in _CHORD_PREFIXES or (_annotation(tok) and len(tok) <= _QUOTE_MAX):
+        return s._replace(tok=tok)
+    return None
+
+
+def _annotation(text: str) -> bool:
+    return len(text) >= 2 and text[0] in "^_<>@" and all(c.isalnum() or c in " .,'" for c in text[1:])
+
+
+_CHORD_NAMES = {
+    f"{root}{acc}{kind}{bass}"
+    for root in "ABCDEFG" for acc in ("", "#", "b")
+    for kind in ("", "m", "7", "m7", "maj7", "dim", "aug", "sus4", "6", "m6", "9")
+    for bass in [""] + [f"/{b}{a}" for b in "ABCDEFG" for a in ("", "#", "b")]
+}
+_CHORD_PREFIXES = {name[:i] for name in _CHORD_NAMES for i in range(1, len(name) + 1)} | {
+    c for c in "^_<>@"}
 
 
 def _deco(s: State, ch: str) -> State | None:
@@ -386,8 +419,8 @@ def _grace(s: State, ch: str) -> State | None:
     return s._replace(tok=tok) if len(tok) <= _GRACE_MAX else None
 
 
-_GRACE_NOTE = r"(?:\^\^?|__?|=)?[A-Ga-g][,']{0,2}(?:/{1,2}|/?[248])?"
-_GRACE_PREFIX = re.compile(rf"(?:{_GRACE_NOTE})*(?:(?:\^\^?|__?|=)?(?:[A-Ga-g][,']{{0,2}}/?)?)")
+_GRACE_NOTE = r"(?:\^\^?|__?|=)?(?:[A-G],{0,2}|[a-g]'{0,2})(?:/{1,2}|/?[248])?"
+_GRACE_PREFIX = re.compile(rf"(?:{_GRACE_NOTE})*(?:(?:\^\^?|__?|=)?(?:(?:[A-G],{0,2}|[a-g]'{0,2})/?)?)")
 
 
 def _grace_full(tok: str) -> bool:
@@ -395,7 +428,7 @@ def _grace_full(tok: str) -> bool:
 
 
 def _paren(s: State, ch: str) -> State | None:
-    if ch in "23456789":
+    if ch in "234":  # the tuplets folk tunes use; abc2midi times rarer ones its own way
         p = int(ch)
         if s.tup or s.forced is not None or s.prepaid or s.tie is not None:
             return None
@@ -416,7 +449,7 @@ def _broken(s: State, ch: str) -> State | None:
     # length, and the two together last twice that length.
     written = s.prev[1]
     reserved = s._replace(ctx="body", tok="", t=s.t + LENGTHS[written], forced=written, prepaid=1,
-                          need=True, prev=None)
+                          need=True, prev=None, pair=True)
     return _body(reserved, ch)
 
 
