@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from .codecs.base import Codec
-from .music.abc.wellformed import HEADER_PREFIXES, HEADER_VALUES, State, feed_text, mask_key
+from .music.abc.wellformed import HEADER_PREFIXES, HEADER_VALUES, State, feed_text, mask_key, reader_of
 
 _CACHES: "weakref.WeakKeyDictionary[Codec, MaskCache]" = weakref.WeakKeyDictionary()
 # Outside chord symbols, decorations and field lines (and unless a tie asks
@@ -41,6 +41,7 @@ class MaskCache:
         groups = [_group(sym) for sym in self.symbols]
         self.representatives = list(dict.fromkeys(groups))
         self.group = np.array([self.representatives.index(g) for g in groups])
+        self.single = all(len(g) == 1 for g in self.representatives)
         self.masks: dict[State, np.ndarray] = {}      # by mask_key: what is computed
         self.by_state: dict[State, np.ndarray] = {}   # by the state itself: the fast path
         self.steps: dict[tuple[State, int], State | None] = {}
@@ -59,7 +60,10 @@ class MaskCache:
             if key.ctx in _LITERAL_CONTEXTS or key.tie is not None:
                 found = np.fromiter((feed_text(key, sym) is not None for sym in self.symbols),
                                     dtype=bool, count=len(self.symbols))
-            else:  # one character of each group stands for the group
+            elif self.single:  # one character of each group stands for the group
+                read = reader_of(key)
+                found = np.array([read(key, ch) is not None for ch in self.representatives])[self.group]
+            else:
                 found = np.fromiter((feed_text(key, sym) is not None for sym in self.representatives),
                                     dtype=bool, count=len(self.representatives))[self.group]
             self.masks[key] = found

@@ -170,8 +170,12 @@ def may_end_now(s: State) -> bool:
 
 def feed(s: State, ch: str) -> State | None:
     """The state after `ch`, or None when no well-formed tune goes on this way."""
-    handler = _HANDLERS[s.ctx]
-    return handler(s, ch)
+    return _HANDLERS[s.ctx](s, ch)
+
+
+def reader_of(s: State):
+    """`feed` for one state, without the look-up: the mask builder calls it once per symbol."""
+    return _HANDLERS[s.ctx]
 
 
 def feed_text(s: State | None, text: str) -> State | None:
