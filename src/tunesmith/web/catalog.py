@@ -12,6 +12,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..checkpoint import CONFIG, Checkpoint, load_checkpoint
 from ..errors import TunesmithError
@@ -33,15 +34,27 @@ def _describe(config: dict) -> str:
     return f"{config.get('model', {}).get('cell', '?')} on {corpus}{figure}"
 
 
-def _abc_config(folder: Path) -> dict | None:
-    """config.json of an ABC checkpoint folder, or None (not a checkpoint, another mode, unreadable)."""
+def _read_config(folder: Path) -> dict | None:
+    """config.json of a checkpoint folder, or None (not a checkpoint, unreadable)."""
     try:
         config = json.loads((folder / CONFIG).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    if not isinstance(config, dict) or not str(config.get("codec", {}).get("name", "")).startswith("abc"):
-        return None
-    return config
+    return config if isinstance(config, dict) else None
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """Which models a page offers: those whose config `accepts` says so, `first` named first."""
+
+    first: str                                # the shipped model listed before the others
+    accepts: Callable[[dict], bool]
+    describe: Callable[[dict], str]
+    noun: str = "model"                       # in messages: "model", "tabla model"
+    empty: str = "no models: nothing in"      # how a message starts when there is none
+
+
+ABC_MODELS = ModelKind("default", lambda c: str(c.get("codec", {}).get("name", "")).startswith("abc"), _describe)
 
 
 class ModelCatalog:
@@ -50,33 +63,35 @@ class ModelCatalog:
     def __init__(self, shipped_dir: Path, runs_dir: Path | None):
         self.shipped_dir = Path(shipped_dir)
         self.runs_dir = Path(runs_dir) if runs_dir is not None else None
-        self._loaded: dict[Path, tuple[float, Checkpoint]] = {}
         self._lock = threading.Lock()
+        self._loaded: dict[Path, tuple[float, Checkpoint]] = {}
 
-    def entries(self) -> list[ModelEntry]:
-        """Every model on offer, shipped ones first ("default" first of all), then runs by name."""
-        found = []
+    def entries(self, kind: ModelKind = ABC_MODELS) -> list[ModelEntry]:
+        """Every model of this kind on offer, shipped ones first (`kind.first` first of all), then runs by name."""
+        places: list[tuple[str, Path]] = []
         if self.shipped_dir.is_dir():
-            for folder in sorted(self.shipped_dir.iterdir(), key=lambda p: (p.name != "default", p.name)):
-                if (config := _abc_config(folder)) is not None:
-                    found.append(ModelEntry(folder.name, folder, _describe(config)))
+            folders = sorted(self.shipped_dir.iterdir(), key=lambda p: (p.name != kind.first, p.name))
+            places += [(folder.name, folder) for folder in folders]
         if self.runs_dir is not None and self.runs_dir.is_dir():
-            for run in sorted(self.runs_dir.iterdir()):
-                if (config := _abc_config(run / "best")) is not None:
-                    found.append(ModelEntry(f"{self.runs_dir.name}/{run.name}", run / "best", _describe(config)))
+            places += [(f"{self.runs_dir.name}/{run.name}", run / "best") for run in sorted(self.runs_dir.iterdir())]
+        found = []
+        for name, folder in places:
+            config = _read_config(folder)
+            if config is not None and kind.accepts(config):
+                found.append(ModelEntry(name, folder, kind.describe(config)))
         return found
 
-    def find(self, name: str | None) -> ModelEntry:
+    def find(self, name: str | None, kind: ModelKind = ABC_MODELS) -> ModelEntry:
         """The model with this name (None: the first on offer); an unknown name is the user's error."""
-        entries = self.entries()
+        entries = self.entries(kind)
         if not entries:
-            raise TunesmithError(f"no models: nothing in {self.shipped_dir} or {self.runs_dir}; run `make models`")
+            raise TunesmithError(f"{kind.empty} {self.shipped_dir} or {self.runs_dir}; run `make models`")
         if name is None:
             return entries[0]
         for entry in entries:
             if entry.name == name:
                 return entry
-        raise TunesmithError(f"model {name!r}: no such model; choose one of {', '.join(e.name for e in entries)}")
+        raise TunesmithError(f"model {name!r}: no such {kind.noun}; choose one of {', '.join(e.name for e in entries)}")
 
     def load(self, entry: ModelEntry) -> Checkpoint:
         """The entry's checkpoint, loaded once and reloaded when its config.json changes."""

@@ -10,7 +10,6 @@ in the app's store, and lays a composition out as a grid of cycles.
 
 from __future__ import annotations
 
-import json
 import secrets
 from enum import Enum
 from pathlib import Path
@@ -20,12 +19,11 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from ..checkpoint import CONFIG
 from ..errors import TunesmithError
 from ..music.tabla.notation import Composition, read_text
 from ..music.tabla.talas import TALAS, get_tala
 from .api import composer
-from .catalog import ModelCatalog, ModelEntry
+from .catalog import ModelCatalog, ModelEntry, ModelKind
 from .service import Composer, RequestError, field_names, one_blas_thread
 from .store import StoredComposition
 
@@ -69,40 +67,25 @@ class TablaIn(BaseModel):
     drone: bool = Field(False, description="The audio has a tanpura-like drone on Sa and Pa.")
 
 
+def _describe_tabla(config: dict) -> str:
+    bits = config.get("metrics", {}).get("held_out_bits_per_symbol")
+    figure = f", {bits:.3f} held-out bits/bol" if isinstance(bits, (int, float)) else ""
+    return f"{config.get('model', {}).get('cell', '?')} on tabla{figure}"
+
+
+# The models that write tabla: shipped ones ("tabla" first), then every trained run's best checkpoint.
+TABLA_MODELS = ModelKind("tabla", lambda c: isinstance(c.get("codec"), dict) and c["codec"].get("name") == "tabla-bols",
+                         _describe_tabla, noun="tabla model", empty="no tabla models: none in")
+
+
 def tabla_models(catalog: ModelCatalog) -> list[ModelEntry]:
-    """The models that write tabla: shipped ones ("tabla" first), then every trained run's best checkpoint."""
-    places: list[tuple[str, Path]] = []
-    if catalog.shipped_dir.is_dir():
-        folders = sorted(catalog.shipped_dir.iterdir(), key=lambda p: (p.name != "tabla", p.name))
-        places += [(folder.name, folder) for folder in folders]
-    if catalog.runs_dir is not None and catalog.runs_dir.is_dir():
-        places += [(f"{catalog.runs_dir.name}/{run.name}", run / "best") for run in sorted(catalog.runs_dir.iterdir())]
-    found = []
-    for name, folder in places:
-        try:
-            config = json.loads((folder / CONFIG).read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        codec = config.get("codec") if isinstance(config, dict) else None
-        if isinstance(codec, dict) and codec.get("name") == "tabla-bols":
-            bits = config.get("metrics", {}).get("held_out_bits_per_symbol")
-            figure = f", {bits:.3f} held-out bits/bol" if isinstance(bits, (int, float)) else ""
-            found.append(ModelEntry(name, folder, f"{config.get('model', {}).get('cell', '?')} on tabla{figure}"))
-    return found
+    """The tabla models on offer."""
+    return catalog.entries(TABLA_MODELS)
 
 
 def find_model(catalog: ModelCatalog, name: str | None) -> ModelEntry:
     """The tabla model with this name (None: the first on offer); an unknown name is the user's error."""
-    entries = tabla_models(catalog)
-    if not entries:
-        raise TunesmithError(f"no tabla models: none in {catalog.shipped_dir} or {catalog.runs_dir}; "
-                             "run `make models`")
-    if name is None:
-        return entries[0]
-    for entry in entries:
-        if entry.name == name:
-            return entry
-    raise TunesmithError(f"model {name!r}: no such tabla model; choose one of {', '.join(e.name for e in entries)}")
+    return catalog.find(name, TABLA_MODELS)
 
 
 def grid(comp: Composition) -> dict:
