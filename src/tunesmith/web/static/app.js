@@ -123,28 +123,32 @@ function generateRequest(form) {
   return body;
 }
 
-function setUpGenerate() {
-  const form = document.getElementById("generate");
+// A compose form (tunes here, tabla compositions in tabla.js): post what it
+// says, count the seconds while the server writes, put the results first.
+function setUpCompose({formId, url, request, pieces, card, noun}) {
+  const form = document.getElementById(formId);
   if (!form) return;
   const go = document.getElementById("go");
   const progress = document.getElementById("progress");
   const error = document.getElementById("error");
   const results = document.getElementById("results");
+  const count = (k) => `${k} ${noun}${k > 1 ? "s" : ""}`;
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const body = generateRequest(form);
-    const n = body.n || 1;
+    const body = request(form);
+    const what = count(body.n || 1);
     const started = performance.now();
     const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
     go.disabled = true;
     error.hidden = true;
     progress.classList.add("busy");
-    progress.textContent = `Writing ${n} tune${n > 1 ? "s" : ""}…`;
-    const tick = setInterval(() => { progress.textContent = `Writing ${n} tune${n > 1 ? "s" : ""}… ${seconds()} s`; }, 100);
+    progress.textContent = `Writing ${what}…`;
+    const tick = setInterval(() => { progress.textContent = `Writing ${what}… ${seconds()} s`; }, 100);
     try {
-      const r = await postJson("/api/generate", body);
-      results.prepend(...r.tunes.map(newCard));
-      progress.textContent = `${r.tunes.length} tune${r.tunes.length > 1 ? "s" : ""} in ${seconds()} s (seed ${r.seed})`;
+      const r = await postJson(url, body);
+      const done = pieces(r);
+      results.prepend(...done.map(card));
+      progress.textContent = `${count(done.length)} in ${seconds()} s (seed ${r.seed})`;
     } catch (e) {
       progress.textContent = "";
       error.textContent = e.message;
@@ -155,6 +159,11 @@ function setUpGenerate() {
       go.disabled = false;
     }
   });
+}
+
+function setUpGenerate() {
+  setUpCompose({formId: "generate", url: "/api/generate", request: generateRequest,
+                pieces: (r) => r.tunes, card: newCard, noun: "tune"});
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -103,39 +103,8 @@ function tablaRequest(form) {
 }
 
 function setUpTabla() {
-  const form = document.getElementById("tabla");
-  if (!form) return;
-  const go = document.getElementById("go");
-  const progress = document.getElementById("progress");
-  const error = document.getElementById("error");
-  const results = document.getElementById("results");
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const body = tablaRequest(form);
-    const n = body.n || 1;
-    const what = `${n} composition${n > 1 ? "s" : ""}`;
-    const started = performance.now();
-    const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
-    go.disabled = true;
-    error.hidden = true;
-    progress.classList.add("busy");
-    progress.textContent = `Writing ${what}…`;
-    const tick = setInterval(() => { progress.textContent = `Writing ${what}… ${seconds()} s`; }, 100);
-    try {
-      const r = await postJson("/api/tabla/generate", body);
-      results.prepend(...r.compositions.map(compositionCard));
-      const done = r.compositions.length;
-      progress.textContent = `${done} composition${done > 1 ? "s" : ""} in ${seconds()} s (seed ${r.seed})`;
-    } catch (e) {
-      progress.textContent = "";
-      error.textContent = e.message;
-      error.hidden = false;
-    } finally {
-      clearInterval(tick);
-      progress.classList.remove("busy");
-      go.disabled = false;
-    }
-  });
+  setUpCompose({formId: "tabla", url: "/api/tabla/generate", request: tablaRequest,
+                pieces: (r) => r.compositions, card: compositionCard, noun: "composition"});
 }
 
 document.addEventListener("DOMContentLoaded", setUpTabla);
