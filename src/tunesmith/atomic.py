@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .errors import TunesmithError
 
@@ -39,3 +42,32 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextmanager
+def folder_atomic(path: Path, where: str | None = None) -> Iterator[Path]:
+    """A folder to fill beside `path`: when the block ends without error it replaces `path` whole
+    (its files readable by all), otherwise it is removed. Readers never see half a folder.
+
+    `where` names the folder in the error when it cannot be made (default: the path).
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    except OSError as exc:
+        raise TunesmithError(f"{where or path}: cannot write ({exc.strerror})") from None
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; what is written is for sharing
+        yield tmp
+        for file in tmp.iterdir():
+            file.chmod(0o644)
+        old = path.with_name(f".{path.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -9,9 +9,6 @@ random state, carried hidden state) for exact resume. Nothing is unpickled.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .atomic import folder_atomic
 from .codecs import Codec, codec_from_dict
 from .errors import TunesmithError
 from .models import CharRNN, ModelConfig, build_model
@@ -45,11 +43,7 @@ def write_checkpoint(
     training_state: dict[str, torch.Tensor] | None = None, extra_files: dict[str, str] | None = None,
 ) -> None:
     """Write a checkpoint folder atomically: build it beside, then swap it in."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; a checkpoint is for sharing
+    with folder_atomic(path) as tmp:
         weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_file(weights, str(tmp / WEIGHTS))
         if training_state is not None:
@@ -64,17 +58,6 @@ def write_checkpoint(
         (tmp / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
-        for file in tmp.iterdir():
-            file.chmod(0o644)
-        old = path.with_name(f".{path.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def resolve_model_dir(path: Path) -> Path:

@@ -8,12 +8,10 @@ it holds an earlier report.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import statistics
-import tempfile
 from pathlib import Path
 
+from ..atomic import folder_atomic
 from ..errors import TunesmithError
 from .document import Document
 from .evaluate import sort_key
@@ -257,13 +255,7 @@ def write_report(report: dict, out: Path) -> list[str]:
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.json").is_file())):
         raise TunesmithError(f"-o {out}: exists and is not an earlier report; choose a new folder")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as exc:
-        raise TunesmithError(f"-o {out}: cannot write ({exc.strerror})") from None
-    try:
-        tmp.chmod(0o755)
+    with folder_atomic(out, f"-o {out}") as tmp:
         _plot_distributions(report, tmp / "distributions.png")
         _plot_copying(report, tmp / "copying.png")
         doc = build_document(report)
@@ -272,14 +264,4 @@ def write_report(report: dict, out: Path) -> list[str]:
         for m in report["models"]:
             (tmp / piece_file(m)).write_text("\n".join(m["pieces"]))
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-        for file in tmp.iterdir():
-            file.chmod(0o644)
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return sorted(p.name for p in out.iterdir())
