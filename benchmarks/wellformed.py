@@ -1,23 +1,30 @@
 """Well-formed generation against free sampling: validity by two judges, and what it costs.
 
-    python benchmarks/wellformed.py [-n 200] [--seed 1] [--model DIR]
+    python benchmarks/wellformed.py [-n 200] [--seed 1] [--model DIR] [--runs 5]
 
 Validity: `tunesmith generate -n N --seed S` with and without `--free`;
 a tune counts when our checker finds no problem, and when abc2midi reports
 no bar-length warning (outside repeats' second passes, where a pickup
 shows up again) and no error about notes, ties, bars or tuplets.
 
-Cost: one batch of 64 streams, each way, on the same seed, in this process
-(one torch thread, one BLAS thread). Reported per symbol written (the fair
-figure: well-formed tunes are longer, and a batch lasts as long as its
-longest tune) and per batch; "cold" is the first batch of a process (every
-automaton mask computed for the first time), "warm" a second batch on a
-new seed.
+Cost: one batch of 64 streams, each way, on the same seed, in CPU seconds
+of the process (one torch thread, one BLAS thread). "Cold" is the first
+batch of a fresh process, where every automaton state met is new; "warm" a
+second batch, on a new seed, after it. Each of --runs fresh processes
+measures both ways, well-formed and free in turn (their order alternates),
+and the median of the per-process ratios is reported, per batch and per
+symbol written (well-formed tunes are longer: a free one may stop anywhere,
+a well-formed one only where its bars and repeats are complete). Timings
+on a shared machine vary by 10-20 % from run to run; the ratios much less.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -50,25 +57,51 @@ def batch_seconds(ckpt, free: bool, seed: int) -> tuple[float, int]:
     return time.process_time() - start, sum(len(s.ids) for s in streams)
 
 
+def cost_child(model: Path, free_first: bool) -> None:
+    """One fresh process: a cold pair of batches, then a warm pair; prints them as JSON."""
+    torch.set_num_threads(1)
+    ckpt = load_checkpoint(model)
+    result = {}
+    for label, seed in (("cold", 101), ("warm", 102)):
+        for free in ((True, False) if free_first else (False, True)):
+            result[f"{label} {'free' if free else 'well-formed'}"] = batch_seconds(ckpt, free, seed)
+    result["states"] = len(mask_cache(ckpt.codec).nodes)
+    print(json.dumps(result))
+
+
+def cost(model: Path, runs: int) -> None:
+    print(f"cost of well-formed sampling, 64 streams, {runs} fresh processes (CPU seconds; median ratio):")
+    results = []
+    for run in range(runs):
+        child = subprocess.run([sys.executable, __file__, "--cost-child", str(run % 2), "--model", str(model)],
+                               capture_output=True, text=True, check=True)
+        results.append(json.loads(child.stdout))
+    for label in ("cold", "warm"):
+        wf = [r[f"{label} well-formed"] for r in results]
+        free = [r[f"{label} free"] for r in results]
+        per_batch = statistics.median(w[0] / f[0] for w, f in zip(wf, free))
+        per_symbol = statistics.median((w[0] / w[1]) / (f[0] / f[1]) for w, f in zip(wf, free))
+        print(f"  {label}: well-formed {statistics.median(w[0] for w in wf):.2f} s for {wf[0][1]} symbols, "
+              f"free {statistics.median(f[0] for f in free):.2f} s for {free[0][1]}; "
+              f"per batch {per_batch:.2f}x, per symbol {per_symbol:.2f}x (target <= 1.5x)")
+    print(f"  automaton states met in a batch: {results[0]['states']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes for the cost")
+    parser.add_argument("--cost-child", type=int, choices=[0, 1], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    ckpt = load_checkpoint(args.model)
-
-    print("cost of well-formed sampling, 64 streams (CPU seconds of this process):")
-    for label, seed in (("cold", 101), ("warm", 102)):
-        wf, wf_symbols = batch_seconds(ckpt, False, seed)
-        free, free_symbols = batch_seconds(ckpt, True, seed)
-        print(f"  {label}: well-formed {wf:.2f} s for {wf_symbols} symbols, free {free:.2f} s for {free_symbols}; "
-              f"per symbol {wf / wf_symbols / (free / free_symbols):.2f}x, per batch {wf / free:.2f}x "
-              f"(target per symbol <= 1.5x); {len(mask_cache(ckpt.codec).masks)} masks cached")
+    if args.cost_child is not None:
+        return cost_child(args.model, bool(args.cost_child))
+    cost(args.model, args.runs)
 
     if not available():
         raise SystemExit("abc2midi is not installed (Debian package abcmidi; `make tools`)")
+    ckpt = load_checkpoint(args.model)
     validity(f"well-formed (-n {args.n} --seed {args.seed})", generate_tunes(ckpt, args.n, seed=args.seed))
     validity(f"free        (-n {args.n} --seed {args.seed} --free)",
              generate_tunes(ckpt, args.n, seed=args.seed, free=True))

@@ -16,7 +16,7 @@ from tunesmith.corpus.bundled import load_bundled
 from tunesmith.generate import generate_tunes
 from tunesmith.insight.abc2midi import judge
 from tunesmith.music.abc.check import check_tune
-from tunesmith.music.abc.wellformed import can_end, feed_text, initial_state, may_end_now
+from tunesmith.music.abc.wellformed import can_end, closed, feed_text, initial_state, may_end_now
 from tunesmith.options import Style
 
 JIG_HEAD = "X:1\nT:Test\nM:6/8\nL:1/8\nK:D\n"
@@ -67,8 +67,8 @@ def walk(cache: MaskCache, head: str, rng: random.Random, steps: int = 800):
     state, text = initial_state(head), ""
     newline = cache.symbols.index("\n")
     for step in range(steps):
-        if step > steps // 3 and state.ctx == "body":
-            state = state._replace(closing=True)  # as the sampler does with a long tune
+        if step > steps // 3:
+            state = closed(state)  # as the sampler does with a long tune
         mask = cache.mask(state)
         allowed = [i for i, ok in enumerate(mask) if ok]
         assert allowed, f"dead end after {text[-60:]!r}"
@@ -82,6 +82,25 @@ def walk(cache: MaskCache, head: str, rng: random.Random, steps: int = 800):
         if state.ctx == "end":
             return head + text
     return None
+
+
+def test_a_states_mask_is_what_its_own_characters_allow():
+    """Masks are shared by states with one mask_key, and by note letters alike: check that premise.
+
+    For every state of random walks (both codecs), the shared mask must
+    say of every symbol exactly what feeding that symbol to the state
+    itself says.
+    """
+    for codec_class in (CharCodec, TokenCodec):
+        codec = codec_class.fit([t.text for t in load_bundled("jigs")[:300]])
+        cache, rng = MaskCache(codec), random.Random(11)
+        for k in range(12):
+            walk(cache, "X:1\nT:Walk\n" + HEADS[k % len(HEADS)], rng, steps=300)
+        states = list(cache.nodes)
+        assert len(states) > 500
+        for state in states:
+            own = [feed_text(state, sym) is not None for sym in cache.symbols]
+            assert list(cache.mask(state)) == own, state
 
 
 HEADS = ["M:6/8\nL:1/8\nK:D\n", "M:3/4\nL:1/8\nK:G\n", "M:C|\nK:Ador\n", "M:2/4\nL:1/16\nK:F\n", "M:9/8\nL:1/8\nK:Em\n"]

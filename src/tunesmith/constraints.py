@@ -1,9 +1,11 @@
 """Masks for constrained sampling, cached per distinct automaton state.
 
 Checking every vocabulary symbol against the ABC automaton costs about a
-millisecond; a tune revisits the same few hundred states (time used in the
-bar, what is open), so each state's mask is computed once per codec and
-reused by every stream and every later request.
+millisecond, and a batch of tunes meets a few thousand distinct states
+(time used in the bar, what is open). So a state's mask is filled in
+lazily: a symbol is checked the first time the sampler asks about it, and
+the sampler asks only about the symbols that could be drawn. What is found
+is kept per codec and reused by every stream and every later request.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import weakref
 import numpy as np
 
 from .codecs.base import Codec
-from .music.abc.wellformed import HEADER_PREFIXES, HEADER_VALUES, State, feed_text, mask_key, reader_of
+from .music.abc.wellformed import (HEADER_PREFIXES, HEADER_VALUES, State, can_end, feed_text, mask_key, may_end_now,
+                                  reader_of)
 
+_UNSEEN = object()
 _CACHES: "weakref.WeakKeyDictionary[Codec, MaskCache]" = weakref.WeakKeyDictionary()
 # Outside chord symbols, decorations and field lines (and unless a tie asks
 # for one spelling), the automaton treats every note letter alike, and every
@@ -33,6 +37,93 @@ def _group(symbol: str) -> str:
     return symbol
 
 
+class StateMask:
+    """Which symbols may follow one automaton state, each checked the first time it is asked.
+
+    The sampler asks only about the symbols that could be drawn (see
+    `sampling.choose`), so most of a state's vocabulary is never checked.
+    What is known so far is row `row` of the cache's (`source`) `table`: 1 allowed,
+    0 not, -1 not checked; the sampler reads many rows in one go.
+    """
+
+    __slots__ = ("row", "source", "_texts", "_members", "_index", "_check", "_full")
+
+    def __init__(self, cache: "MaskCache", key: State):
+        self.source, self.row = cache, cache._new_row()
+        if key.ctx in _LITERAL_CONTEXTS or key.tie is not None:
+            self._texts, self._index, self._members = cache.symbols, None, None
+            self._check = lambda text: feed_text(key, text) is not None
+        else:  # one character (or token) of each group stands for the group
+            self._texts, self._index, self._members = cache.representatives, cache.group_of, cache.members
+            if cache.single:
+                read = reader_of(key)
+                self._check = lambda ch: read(key, ch) is not None
+            else:
+                self._check = lambda text: feed_text(key, text) is not None
+        self._full: np.ndarray | None = None
+
+    @property
+    def known(self) -> np.ndarray:
+        return self.source.table[self.row]
+
+    def allows(self, symbol: int) -> bool:
+        table = self.source.table
+        known = table[self.row, symbol]
+        if known < 0:
+            i = symbol if self._index is None else self._index[symbol]
+            known = self._check(self._texts[i])
+            self.learn(symbol, known)
+        return bool(known)
+
+    def learn(self, symbol: int, allowed: bool) -> None:
+        """Record whether `symbol` may follow (found by one of the states that share this mask)."""
+        if self._members is None:
+            self.source.table[self.row, symbol] = allowed
+        else:
+            self.source.table[self.row, self._members[self._index[symbol]]] = allowed
+
+    def full(self) -> np.ndarray:
+        """Bool (V,) over the whole vocabulary."""
+        if self._full is None:
+            for symbol in np.flatnonzero(self.known < 0).tolist():
+                self.allows(symbol)
+            self._full = self.known == 1
+        return self._full
+
+
+class Node:
+    """One automaton state as the sampler meets it: its mask, whether a tune may end there, and its steps.
+
+    It is also the sampler's lazy mask for a stream in this state: a
+    symbol not yet known is checked by feeding it to the state itself,
+    which also gives the state after it, kept for when it is drawn.
+    """
+
+    __slots__ = ("state", "mask", "can_end", "may_end_now", "after", "source", "row", "_symbols")
+
+    def __init__(self, state: State, mask: StateMask, symbols: list[str]):
+        self.state, self.mask, self._symbols = state, mask, symbols
+        self.source, self.row = mask.source, mask.row
+        self.can_end = can_end(state)
+        self.may_end_now = may_end_now(state)
+        self.after: dict[int, Node | State | None] = {}  # a State until it is drawn
+
+    @property
+    def known(self) -> np.ndarray:
+        return self.mask.known
+
+    def allows(self, symbol: int) -> bool:
+        known = self.source.table[self.row, symbol]
+        if known < 0:
+            after = self.after[symbol] = feed_text(self.state, self._symbols[symbol])
+            known = after is not None
+            self.mask.learn(symbol, known)
+        return bool(known)
+
+    def full(self) -> np.ndarray:
+        return self.mask.full()
+
+
 class MaskCache:
     """Allowed next symbols and next states of the ABC automaton, for one codec's vocabulary."""
 
@@ -40,34 +131,56 @@ class MaskCache:
         self.symbols = list(codec.vocab)
         groups = [_group(sym) for sym in self.symbols]
         self.representatives = list(dict.fromkeys(groups))
-        self.group = np.array([self.representatives.index(g) for g in groups])
+        self.group_of = [self.representatives.index(g) for g in groups]
+        self.members = [np.flatnonzero(np.array(self.group_of) == i) for i in range(len(self.representatives))]
+        self.members = [int(m[0]) if len(m) == 1 else m for m in self.members]  # one symbol: a plain index
         self.single = all(len(g) == 1 for g in self.representatives)
-        self.masks: dict[State, np.ndarray] = {}      # by mask_key: what is computed
-        self.by_state: dict[State, np.ndarray] = {}   # by the state itself: the fast path
-        self.steps: dict[tuple[State, int], State | None] = {}
+        self.table = np.full((256, len(self.symbols)), -1, dtype=np.int8)  # rows of StateMask.known
+        self.rows = 0
+        self.masks: dict[State, StateMask] = {}      # by mask_key: what is computed
+        self.nodes: dict[State, Node] = {}           # by the state itself
         self.headers: dict[tuple[str, str], np.ndarray] = {}
+
+    def _new_row(self) -> int:
+        if self.rows == len(self.table):
+            self.table = np.concatenate([self.table, np.full_like(self.table, -1)])
+        self.rows += 1
+        return self.rows - 1
+
+    def node(self, state: State) -> Node:
+        """The node of `state`, made once."""
+        found = self.nodes.get(state)
+        if found is None:
+            key = mask_key(state)
+            mask = self.masks.get(key)
+            if mask is None:
+                mask = self.masks[key] = StateMask(self, key)
+            found = self.nodes[state] = Node(state, mask, self.symbols)
+        return found
+
+    def step(self, node: Node, symbol: int) -> Node | None:
+        """The node after `symbol`, or None when it would break the tune."""
+        found = node.after.get(symbol, _UNSEEN)
+        if type(found) is Node or found is None:
+            return found
+        if found is _UNSEEN:
+            found = feed_text(node.state, self.symbols[symbol])
+            node.mask.learn(symbol, found is not None)
+        found = node.after[symbol] = None if found is None else self.node(found)
+        return found
+
+    def lazy(self, state: State) -> StateMask:
+        """What may follow `state`, checked symbol by symbol as asked."""
+        return self.node(state).mask
 
     def mask(self, state: State) -> np.ndarray:
         """Bool (V,): which symbols may follow `state`."""
-        found = self.by_state.get(state)
-        if found is None:
-            found = self.by_state[state] = self._mask(mask_key(state))
-        return found
+        return self.lazy(state).full()
 
-    def _mask(self, key: State) -> np.ndarray:
-        found = self.masks.get(key)
-        if found is None:
-            if key.ctx in _LITERAL_CONTEXTS or key.tie is not None:
-                found = np.fromiter((feed_text(key, sym) is not None for sym in self.symbols),
-                                    dtype=bool, count=len(self.symbols))
-            elif self.single:  # one character of each group stands for the group
-                read = reader_of(key)
-                found = np.array([read(key, ch) is not None for ch in self.representatives])[self.group]
-            else:
-                found = np.fromiter((feed_text(key, sym) is not None for sym in self.representatives),
-                                    dtype=bool, count=len(self.representatives))[self.group]
-            self.masks[key] = found
-        return found
+    def next(self, state: State, symbol: int) -> State | None:
+        """The state after `symbol`, or None when it would break the tune."""
+        found = self.step(self.node(state), symbol)
+        return None if found is None else found.state
 
     def header_mask(self, line: str) -> np.ndarray | None:
         """While the model writes a K:, M: or L: line itself: only values tunesmith can read. None elsewhere."""
@@ -83,16 +196,6 @@ class MaskCache:
                 ((value in full) if sym == "\n" else ("\n" not in sym and value + sym in prefixes)
                  for sym in self.symbols), dtype=bool, count=len(self.symbols))
         return found if found.any() else None
-
-    def next(self, state: State, symbol: int) -> State | None:
-        """The state after `symbol`, or None when it would break the tune."""
-        key = (state, symbol)
-        try:
-            return self.steps[key]
-        except KeyError:
-            after = feed_text(state, self.symbols[symbol])
-            self.steps[key] = after
-            return after
 
 
 def mask_cache(codec: Codec) -> MaskCache:

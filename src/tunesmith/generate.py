@@ -18,10 +18,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .checkpoint import Checkpoint
-from .constraints import MaskCache, mask_cache
+from .constraints import MaskCache, Node, mask_cache
 from .errors import TunesmithError
-from .music.abc.wellformed import State, can_end, feed_text, initial_state, may_end_now
+from .music.abc.wellformed import State, closed, feed_text, initial_state
 from .options import Sampling, Style
+from .sampling import LazyMask, choose
 
 MAX_BATCH = 64
 # A line of music: not a field line (K:, M:, P: ...), and with a note in it.
@@ -85,12 +86,17 @@ class Stream:
     has_music: bool = False        # a line of the body has a note: a blank line may end the tune
     done: bool = False
     truncated: bool = False
-    wf: "State | None" = None      # the automaton's state while the body is being written
+    node: "Node | None" = None     # the automaton's state while the body is being written
     safe_end: int | None = None    # the last length at which the tune could have ended well-formed
     broke_rules: bool = False      # forced text (a primer) broke the constraints: sampled freely after it
 
     def __post_init__(self):
         self._advance()
+
+    @property
+    def wf(self) -> "State | None":
+        """The automaton's state while the body is being written."""
+        return None if self.node is None else self.node.state
 
     def _advance(self) -> None:
         while self.plan:
@@ -107,29 +113,31 @@ class Stream:
         forced = bool(self.queue)
         sym = self.queue.popleft() if forced else sampled
         self.ids.append(sym)
-        if self.wf is not None:
-            self.wf = self.rules.next(self.wf, sym)
-            if self.wf is None:
+        node = self.node
+        if node is not None:
+            node = self.rules.step(node, sym)
+            if node is None:
                 self.broke_rules = True
-            elif self.wf.ctx == "end":
+            elif node.state.ctx == "end":
                 self.done = True
-            elif self.wf.linestart and can_end(self.wf):
+            elif node.can_end and node.state.linestart:
                 self.safe_end = len(self.ids)
             # 99 % of training tunes are shorter than a third of the default cap
             # (610 characters of 2000): a tune past that is likely wandering. It
             # opens no new repeat or ending, and ends at the first bar line where it may.
-            if self.wf is not None and len(self.ids) >= self.max_symbols // 3 and not self.done and not self.queue:
-                if not self.wf.closing and self.wf.ctx == "body":  # between constructs: still feasible
-                    self.wf = self.wf._replace(closing=True)
-                if may_end_now(self.wf):
+            if node is not None and len(self.ids) >= self.max_symbols // 3 and not self.done and not self.queue:
+                if not node.state.closing:
+                    node = self.rules.node(closed(node.state))
+                if node.may_end_now:
                     self.queue.extend([self.newline, self.newline])
+            self.node = node
         if sym == self.newline:
             line = self.ids[self.line_start:-1]
             self.line_start = len(self.ids)
             if self.body_start is None and self.decode(line).startswith("K:"):
                 self.body_start = len(self.ids)
                 if self.rules is not None:
-                    self.wf = initial_state(self.decode(self.ids))
+                    self.node = self.rules.node(initial_state(self.decode(self.ids)))
             if not forced:
                 # A blank line before any music cannot be sampled (see may_not_end_line).
                 if self.mode == "line":
@@ -142,15 +150,14 @@ class Stream:
             self.done = self.truncated = True
         return sym
 
-    def mask(self) -> np.ndarray | None:
-        """A tune ends at a blank line; one before any music would end it empty."""
+    def mask(self) -> "np.ndarray | LazyMask | None":
+        """What may come next: the automaton's, or (in the header) no blank line before any music."""
         if self.queue:
             return None
-        if self.wf is not None:
-            allowed = self.rules.mask(self.wf)
-            if allowed.any():
-                return allowed
-            self.wf, self.broke_rules = None, True  # a dead end (cannot happen by design): go on freely
+        if self.node is not None:
+            # Checked lazily; at a dead end (none by design) the sampler draws
+            # freely and `push` finds the rules broken.
+            return self.node
         if self.rules is not None and self.body_start is None and self.line_start < len(self.ids):
             header = self.rules.header_mask(self.decode(self.ids[self.line_start:]))
             if header is not None:
@@ -172,36 +179,6 @@ class Stream:
         return self.has_music
 
 
-def _filter_logits(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
-    logits = logits / sampling.temperature
-    vocab = logits.shape[-1]
-    if sampling.top_k is not None and sampling.top_k < vocab:
-        kth = np.partition(logits, vocab - sampling.top_k, axis=-1)[:, vocab - sampling.top_k, None]
-        logits = np.where(logits < kth, -np.inf, logits)
-    if sampling.top_p is not None and sampling.top_p < 1:
-        order = np.argsort(-logits, axis=-1)
-        ordered = np.take_along_axis(logits, order, -1)
-        probs = np.exp(ordered - ordered[:, :1])
-        probs /= probs.sum(-1, keepdims=True)
-        # Drop a symbol when the ones more likely than it already reach top_p.
-        drop_ordered = (np.cumsum(probs, -1) - probs) >= sampling.top_p
-        drop = np.empty_like(drop_ordered)
-        np.put_along_axis(drop, order, drop_ordered, -1)
-        logits = np.where(drop, -np.inf, logits)
-    return logits
-
-
-def choose(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> np.ndarray:
-    """Next symbol ids (B,) from logits (B, V)."""
-    if sampling.argmax:
-        return logits.argmax(-1)
-    # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits),
-    # in fewer and cheaper operations than a softmax and a categorical draw.
-    with np.errstate(divide="ignore"):
-        gumbel = -np.log(-np.log(rng.random(logits.shape)))
-    return (_filter_logits(logits, sampling) + gumbel).argmax(-1)
-
-
 class Writer(Protocol):
     """One piece being written, as the sampler sees it (every mode supplies its own)."""
 
@@ -211,8 +188,8 @@ class Writer(Protocol):
     def push(self, sampled: int) -> int:
         """Take the sampled id (or the writer's own forced one); return the id written."""
 
-    def mask(self) -> np.ndarray | None:
-        """Which ids may come next (bool, vocabulary-sized), or None when any may."""
+    def mask(self) -> "np.ndarray | LazyMask | None":
+        """Which ids may come next (bool, vocabulary-sized, or checked one by one), or None when any may."""
 
 
 def sample_streams(ckpt: Checkpoint, streams: list, sampling: Sampling, seed: int) -> list:
@@ -242,11 +219,12 @@ def _sample(ckpt: Checkpoint, streams: list, sampling: Sampling, seed: int) -> l
         logits = logits[live]
     while live:
         masks = [streams[i].mask() for i in live]
-        rows = [row for row, m in enumerate(masks) if m is not None]
+        rows = [row for row, m in enumerate(masks) if isinstance(m, np.ndarray)]
         if rows:
             allowed = np.stack([masks[r] for r in rows])
             logits[rows] = np.where(allowed, logits[rows], -np.inf)
-        sampled = choose(logits, sampling, rng).tolist()
+        lazy = {row: m for row, m in enumerate(masks) if m is not None and not isinstance(m, np.ndarray)}
+        sampled = choose(logits, sampling, rng, lazy).tolist()
         ids = [streams[i].push(s) for i, s in zip(live, sampled)]
         keep = [row for row, i in enumerate(live) if not streams[i].done]
         if not keep:

@@ -66,7 +66,7 @@ def profile(text: str, check: bool = True) -> PieceProfile:
 
 def generate(ckpt, request) -> list[str]:
     """`request.n` compositions, each in a tala the model chooses (see the module docstring)."""
-    from ..generate import choose
+    from ..sampling import choose
     from ..modes import mode_of
 
     codec = ckpt.codec

@@ -30,6 +30,7 @@ distinct state: a tune visits few distinct states.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 from typing import NamedTuple
@@ -104,11 +105,30 @@ class State(NamedTuple):
     prev: tuple | None = None    # (kind, written length, spelling) of the element just read
     linestart: bool = False
     after_bar: str = ""          # the bar line just read (only spaces and newlines since)
+    twice: bool = False          # that bar line closed an empty bar: it came right after another
     slur: int = 0
     closing: bool = False        # the tune is long: no new repeats or endings, and open ones close
     deco: bool = False           # the next note carries a decoration (`.`, `~`, `!x!`)
     carried: bool = False        # this bar began with the rest of a short bar before a section line
     pair: bool = False           # the next note ends a broken-rhythm pair: a note, not a rest or chord
+
+
+_FIELD_INDEX = {name: i for i, name in enumerate(State._fields)}
+
+
+def _replace(self: State, **changes) -> State:
+    """State._replace, faster: the automaton makes a new state for nearly every character it reads."""
+    values = list(self)
+    index = _FIELD_INDEX
+    for name in changes:
+        values[index[name]] = changes[name]
+    return _new(State, values)
+
+
+_new = tuple.__new__
+
+
+State._replace = _replace
 
 
 def initial_state(header: str) -> State:
@@ -159,6 +179,17 @@ def mask_key(s: State) -> State:
     # tune may end here, which is whether the pickup completes this bar.
     completes = s.pick and s.bar_len is not None and 0 < s.t and s.t + s.pick == s.bar_len
     return s._replace(tok=tok, prev=prev, pick=s.bar_len - s.t if completes else 0, sec_t0=-1)
+
+
+def closed(s: State) -> State:
+    """`s` closing up (no new repeat or ending, open ones close), where that is still feasible.
+
+    That is between constructs, with no tie waiting for its note (a tie
+    crosses only a plain bar line, which closing may forbid); elsewhere `s`.
+    """
+    if s.closing or s.ctx != "body" or s.tie is not None:
+        return s
+    return s._replace(closing=True)
 
 
 def may_end_now(s: State) -> bool:
@@ -242,7 +273,7 @@ def _timed(s: State, kind: str, written: str, spelling: str | None) -> State | N
     return s._replace(ctx="body", tok="", t=t, forced=forced, prepaid=prepaid, tup=tup, tup_notes=tup_notes,
                       tie=None, need=False, deco=False, pair=False,
                       prev=(kind, written, spelling, s.forced is None and not s.tup and not s.deco), music=True,
-                      linestart=False, after_bar="")
+                      linestart=False, after_bar="", twice=False)
 
 
 # -- handlers: each reads one character in one context ----------------------
@@ -261,8 +292,8 @@ def _body(s: State, ch: str) -> State | None:
     if ch == "\n":
         if s.linestart:
             return s._replace(ctx="end") if can_end(s) else None
-        if not settled:
-            return None
+        if not settled or (s.tie is not None and not s.after_bar):
+            return None  # a tie goes on to its note, or across a bar line, before a line ends
         return s._replace(prev=None, linestart=True, after_bar=s.after_bar)
     if ch == "\\":
         return s._replace(ctx="cont", prev=None) if settled else None
@@ -273,11 +304,15 @@ def _body(s: State, ch: str) -> State | None:
     if ch in _ACC or ch in _NOTE or ch == "z":
         if not _note_room(s) or (s.tie is not None and not s.tie.startswith(ch)):
             return None
-        return s._replace(ctx="note", tok=ch, linestart=False, prev=None, after_bar="")
+        return s._replace(ctx="note", tok=ch, linestart=False, prev=None, after_bar="", twice=False)
     if ch == "-":
         if s.prev is None or s.prev[0] != "n" or not s.prev[3] or s.tie is not None:
             return None
-        return s._replace(tie=s.prev[2], prev=None)
+        tied = s._replace(tie=s.prev[2], prev=None)
+        # Only where its note can come: in this bar, or after a plain bar line.
+        if _note_room(tied) or _bar_done(tied._replace(ctx="bar", tok="|")) is not None:
+            return tied
+        return None
     if ch in "<>":
         prev = s.prev
         # Not after the second note of a pair or inside a tuplet: its time is not its own.
@@ -295,17 +330,25 @@ def _body(s: State, ch: str) -> State | None:
     if ch in "~.!" and (s.forced is not None or s.tup):
         return None
     if ch in "~.":
-        return s._replace(need=True, deco=True, prev=None, linestart=False, after_bar="") if _note_room(s) else None
+        if not _note_room(s):
+            return None
+        return s._replace(need=True, deco=True, prev=None, linestart=False, after_bar="", twice=False)
     if ch == "!":
-        return s._replace(ctx="deco", tok="", prev=None, linestart=False, after_bar="") if _note_room(s) else None
+        if not _note_room(s):
+            return None
+        return s._replace(ctx="deco", tok="", prev=None, linestart=False, after_bar="", twice=False)
     if ch in '"(' and s.deco:
         return None  # abc2midi reads a chord symbol or tuplet after a decoration as a broken note
     if ch == '"':
-        return s._replace(ctx="quote", tok="", prev=None, linestart=False, after_bar="") if _note_room(s) else None
+        if not _note_room(s):
+            return None
+        return s._replace(ctx="quote", tok="", prev=None, linestart=False, after_bar="", twice=False)
     if ch == "{":
         if s.need:
             return None  # abc2midi wants a note between two groups of grace notes
-        return s._replace(ctx="grace", tok="", prev=None, linestart=False, after_bar="") if _note_room(s) else None
+        if not _note_room(s):
+            return None
+        return s._replace(ctx="grace", tok="", prev=None, linestart=False, after_bar="", twice=False)
     if ch == "(":
         if s.slur >= 3 and _paren(s, "3") is None:
             return None
@@ -334,15 +377,13 @@ def _note(s: State, ch: str) -> State | None:
         if ch in "0123456789/":
             return s._replace(tok=tok) if _length_prefix_ok(s, tok[1:]) else None
         return _again(_timed(s, "r", s.tok[1:], None), ch)
-    pitch = _NOTE_PREFIX.match(s.tok).group()
-    written = s.tok[len(pitch):]
-    if not written and ch not in "0123456789/" and _NOTE_PREFIX.fullmatch(tok):
+    pitch, written, spelled = _split_note(s.tok)
+    if not written and ch not in "0123456789/" and _is_note_prefix(tok):
         # Still spelling the pitch (accidentals, letter, octave marks).
         if s.tie is not None and not s.tie.startswith(tok):
             return None
         return s._replace(tok=tok)
-    full = _PITCH_RE.fullmatch(pitch)
-    if full is None:
+    if not spelled:
         return None
     if s.tie is not None and pitch != s.tie:
         return None
@@ -351,19 +392,31 @@ def _note(s: State, ch: str) -> State | None:
     return _again(_timed(s, "n", written, pitch), ch)
 
 
+@functools.lru_cache(maxsize=4096)
+def _split_note(tok: str) -> tuple[str, str, bool]:
+    """A note read so far: its pitch spelling, its written length, and whether the spelling is a whole pitch."""
+    pitch = _NOTE_PREFIX.match(tok).group()
+    return pitch, tok[len(pitch):], _PITCH_RE.fullmatch(pitch) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_note_prefix(tok: str) -> bool:
+    return _NOTE_PREFIX.fullmatch(tok) is not None
+
+
 def _bracket(s: State, ch: str) -> State | None:
     if ch in "12" and s.after_bar:
         if ch == "1" and s.volta == 0 and not s.closing and s.rep != 2:
-            return s._replace(ctx="body", volta=1, after_bar="")
+            return s._replace(ctx="body", volta=1, after_bar="", twice=False)
         if ch == "2" and s.volta == 3:
-            return s._replace(ctx="body", volta=2, after_bar="")
+            return s._replace(ctx="body", volta=2, after_bar="", twice=False)
         return None
     if s.volta == 3:
         return None
     if ch == "|":
         return _bar_done(s._replace(tok="[|"))
     if (ch in _ACC or ch in _NOTE) and s.tie is None and not s.pair and not s.closing and _note_room(s):
-        return s._replace(ctx="chord", tok=ch, after_bar="")
+        return s._replace(ctx="chord", tok=ch, after_bar="", twice=False)
     return None
 
 
@@ -441,8 +494,8 @@ def _paren(s: State, ch: str) -> State | None:
         if room is not None and _SMALLEST * q > room:
             return None
         return s._replace(ctx="body", tup=q, tup_notes=p, need=True)
-    if s.slur >= 3:
-        return None
+    if s.slur >= 3 or ch in "|:\n":
+        return None  # a slur opens on music (never before a bar line or line end in the corpus)
     return _body(s._replace(ctx="body", slur=s.slur + 1), ch)
 
 
@@ -472,12 +525,16 @@ def _bar_done(s: State) -> State | None:
     bar = s.tok
     if bar not in _BARS or s.need or s.forced is not None or s.tup or s.prepaid or s.volta == 3:
         return None
+    if s.tie is not None and bar != "|":
+        return None  # a tie crosses a plain bar line only (none crosses a repeat or section line in the corpus)
     if s.after_bar and s.t > 0 and bar != "|:":
         return None  # right after a bar line that carried a short bar: abc2midi would lose the carry
-    if s.t == 0 and s.music:
+    empty = s.t == 0 and s.music
+    if empty:
         # An empty bar. A bar line right after another (`|` ending a line, `|:`
-        # starting the next) reads as one, when abc2midi reads the pair as one.
-        if not s.after_bar or not (bar == "|" or s.after_bar == "|" or (
+        # starting the next) reads as one, when abc2midi reads the pair as one;
+        # but not a third (a line of nothing but bar lines: none in the corpus).
+        if not s.after_bar or s.twice or not (bar == "|" or s.after_bar == "|" or (
                 bar == "|:" and s.after_bar in (":|", ":|2", "||", "|]", "[|"))):
             return None
     elif s.bar_len is not None and s.t > s.bar_len:
@@ -531,7 +588,7 @@ def _bar_done(s: State) -> State | None:
     if bar in ("|:", "::"):
         pick, sec_t0 = 0, carry
     return s._replace(ctx="body", tok="", t=carry, pickup=s.pickup and s.t == 0, pick=pick, sec_t0=sec_t0,
-                      rep=rep, volta=volta, prev=None, after_bar=bar, carried=carry > 0)
+                      rep=rep, volta=volta, prev=None, after_bar=bar, twice=empty, carried=carry > 0)
 
 
 def _field(s: State, ch: str) -> State | None:
