@@ -165,7 +165,6 @@ class MaskCache:
             return found
         if found is _UNSEEN:
             found = feed_text(node.state, self.symbols[symbol])
-            node.mask.learn(symbol, found is not None)
         found = node.after[symbol] = None if found is None else self.node(found)
         return found
 

@@ -209,10 +209,8 @@ def _settle(state: np.ndarray, weights: np.ndarray, allowed_weight: np.ndarray, 
 def _known(masks: list[LazyMask]) -> np.ndarray:
     """What is known of each row's mask (R, V), in one look-up where they share a table."""
     source = getattr(masks[0], "source", None)
-    if source is not None:
-        sources, rows = zip(*[(m.source, m.row) for m in masks])
-        if sources.count(source) == len(sources):
-            return source.table[list(rows)]
+    if source is not None and all([m.source is source for m in masks]):
+        return source.table[[m.row for m in masks]]
     return np.stack([m.known for m in masks])
 
 
