@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ from tunesmith.generate import generate_tunes
 from tunesmith.insight.abc2midi import judge
 from tunesmith.music.abc.check import check_tune
 from tunesmith.music.abc.wellformed import can_end, closed, feed_text, initial_state, may_end_now
-from tunesmith.options import Style
+from tunesmith.options import Sampling, Style
 
 JIG_HEAD = "X:1\nT:Test\nM:6/8\nL:1/8\nK:D\n"
 
@@ -142,6 +143,15 @@ def test_styles_and_primers_stay_well_formed(shipped):
     tunes = generate_tunes(shipped, 8, seed=2, style=Style(meter="3/4", key="G", rhythm="waltz"))
     tunes += generate_tunes(shipped, 8, seed=2, style=Style(meter="6/8"), primer="|:dfa afd|")
     for tune in tunes:
+        assert check_tune(tune) == [], tune
+
+
+def test_a_hot_model_still_writes_a_header_of_fields_ending_in_k(shipped):
+    """At temperature 1.3 without top-p the model once began the music with no K: line, unconstrained."""
+    tunes = generate_tunes(shipped, 40, seed=9, sampling=Sampling(temperature=1.3, top_p=None))
+    for tune in tunes:
+        head = tune.split("\nK:")[0].split("\n")
+        assert "\nK:" in tune and all(re.match(r"[A-Z]:", line) for line in head), tune
         assert check_tune(tune) == [], tune
 
 

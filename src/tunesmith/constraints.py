@@ -10,6 +10,7 @@ is kept per codec and reused by every stream and every later request.
 
 from __future__ import annotations
 
+import re
 import weakref
 
 import numpy as np
@@ -19,6 +20,7 @@ from .music.abc.wellformed import (HEADER_PREFIXES, HEADER_VALUES, State, can_en
                                   reader_of)
 
 _UNSEEN = object()
+_FIELD_START = re.compile(r"[A-Z](?::|\Z)")
 _CACHES: "weakref.WeakKeyDictionary[Codec, MaskCache]" = weakref.WeakKeyDictionary()
 # Outside chord symbols, decorations and field lines (and unless a tie asks
 # for one spelling), the automaton treats every note letter alike, and every
@@ -180,6 +182,16 @@ class MaskCache:
         """The state after `symbol`, or None when it would break the tune."""
         found = self.step(self.node(state), symbol)
         return None if found is None else found.state
+
+    def field_mask(self, line: str) -> np.ndarray | None:
+        """At the start of a header line: a field (a capital letter, then a colon). None further on."""
+        if len(line) > 1:
+            return None
+        found = self.headers.get(("", line))
+        if found is None:
+            found = self.headers[("", line)] = np.fromiter(
+                (_FIELD_START.match(line + sym) is not None for sym in self.symbols), dtype=bool, count=len(self.symbols))
+        return found
 
     def header_mask(self, line: str) -> np.ndarray | None:
         """While the model writes a K:, M: or L: line itself: only values tunesmith can read. None elsewhere."""

@@ -151,15 +151,21 @@ class Stream:
         return sym
 
     def mask(self) -> "np.ndarray | LazyMask | None":
-        """What may come next: the automaton's, or (in the header) no blank line before any music."""
+        """What may come next: the automaton's; in the header, field lines and values tunesmith reads;
+        no blank line before any music."""
         if self.queue:
             return None
         if self.node is not None:
             # Checked lazily; at a dead end (none by design) the sampler draws
             # freely and `push` finds the rules broken.
             return self.node
-        if self.rules is not None and self.body_start is None and self.line_start < len(self.ids):
-            header = self.rules.header_mask(self.decode(self.ids[self.line_start:]))
+        if self.rules is not None and self.body_start is None:
+            line = self.decode(self.ids[self.line_start:])
+            # Before K:, every line the model writes is a field line (else
+            # the tune's music would start with no key and no constraints).
+            header = self.rules.field_mask(line) if self.mode == "header" else None
+            if header is None and line:
+                header = self.rules.header_mask(line)
             if header is not None:
                 return header
         if not self.may_not_end_line():
