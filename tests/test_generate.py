@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tunesmith.errors import TunesmithError
-from tunesmith.generate import (MAX_BATCH, Sampling, Segment, Style, build_plan, choose,
-                                finish_tune, generate_tunes)
+from tunesmith.generate import MAX_BATCH, Sampling, Segment, Style, build_plan, finish_tune, generate_tunes
 from tunesmith.music.abc.tunes import parse_tunes
+from tunesmith.sampling import choose
 
 
 def header(tune: str) -> list[str]:

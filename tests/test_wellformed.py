@@ -44,9 +44,22 @@ def test_a_whole_jig_is_accepted_and_may_end():
     ("def gfe|\"Am\n", "a chord symbol left open at a newline"),
     ("def gfe|(3de|", "a tuplet with notes missing at a bar line"),
     ("def gfe|:dfa afd|:d", "a repeat opened twice"),
+    ("|:def gfe|dfa d3-:|", "a tie across a repeat line"),
+    ("def gfe|dfa d3-||", "a tie across a double bar"),
+    ("def gfe|dfa d2 d-\n", "a line ending right after a tie"),
+    ("def gfe|dfa afd|\n|\n|", "a third bar line running: a line of bare bar lines"),
+    ("def gfe|dfa (|", "a slur opened before a bar line"),
+    ("def gfe|dfa (\n", "a slur opened at a line end"),
 ])
 def test_malformed_continuations_are_refused(body, why):
     assert run(body) is None, why
+
+
+def test_what_the_corpus_does_with_ties_and_bar_lines_stays_allowed():
+    assert run("def gfe|dfa d3-|d3 fed|") is not None          # a tie across a plain bar line
+    assert run("def gfe|dfa afd|\n|dfa afd|") is not None     # a line-start bar after a line-end bar
+    assert run("def gfe|dfa afd:|\n|:dfa afd|") is not None
+    assert run("def gfe|(df)a (3def|") is not None
 
 
 def test_the_tune_may_not_end_with_a_repeat_or_first_ending_open():

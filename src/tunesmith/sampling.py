@@ -25,7 +25,7 @@ _TOP = 24
 
 
 class LazyMask(Protocol):
-    """Allowed next symbols, checked one at a time (constraints.StateMask).
+    """Allowed next symbols, checked one at a time (constraints.Node, constraints.StateMask).
 
     It may also have `source` and `row`: `known` is then source.table[row],
     and the rows of many masks are read together.
@@ -91,9 +91,10 @@ def _choose_lazy(logits: np.ndarray, uniform: np.ndarray | None, masks: list[Laz
                  sampling: Sampling) -> np.ndarray:
     """The draws of rows with lazy masks.
 
-    Rows are settled from their likeliest symbols (`_TOP` of them): together
-    where what is known of them decides the draw (`_settle`), otherwise by
-    a walk down the whole vocabulary that checks what is unchecked
+    Rows are settled together from their likeliest symbols (`_TOP` of
+    them), once the unchecked ones a nucleus is likely to need are checked,
+    where what is known decides the draw (`_settle`); the rest by a walk
+    down the whole vocabulary that checks what is unchecked as it goes
     (`_nucleus`).
     """
     scaled = np.divide(logits, sampling.temperature, dtype=np.float64)

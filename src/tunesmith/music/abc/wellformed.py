@@ -494,7 +494,7 @@ def _paren(s: State, ch: str) -> State | None:
         if room is not None and _SMALLEST * q > room:
             return None
         return s._replace(ctx="body", tup=q, tup_notes=p, need=True)
-    if s.slur >= 3 or ch in "|:\n":
+    if s.slur >= 3 or ch in "|:\n\\":
         return None  # a slur opens on music (never before a bar line or line end in the corpus)
     return _body(s._replace(ctx="body", slur=s.slur + 1), ch)
 
