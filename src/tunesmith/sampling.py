@@ -121,12 +121,14 @@ def _choose_lazy(logits: np.ndarray, uniform: np.ndarray | None, masks: list[Laz
                                           [masks[r] for r in whole], sampling)
         return chosen
 
-    values, ranked = (t.numpy() for t in torch.topk(torch.from_numpy(scaled), top, dim=-1))  # likeliest first
+    # Likeliest first (ranked on the logits as they come: a temperature keeps the order).
+    ranked = torch.topk(torch.from_numpy(np.ascontiguousarray(logits)), top, dim=-1).indices.numpy()
+    values = scaled[everything[:, None], ranked]
     every = np.exp(scaled - values[:, :1])                # unnormalised probabilities
     weights = every[everything[:, None], ranked]
     state = known[everything[:, None], ranked]
     top_p = sampling.top_p if nucleus else None
-    if top_p is not None:
+    if top_p is not None and (state < 0).any():
         # Check first the unchecked symbols a nucleus is likely to need: those
         # ahead of which lies less than halfway from top_p to all the weight.
         ahead = np.cumsum(weights, -1) - weights
