@@ -1,8 +1,9 @@
 """Well-formed generation against free sampling: validity by two judges, and what it costs.
 
-    python benchmarks/wellformed.py [-n 200] [--seed 1] [--model DIR] [--runs 5]
+    python benchmarks/wellformed.py [-n 200] [--seed 1] [--model DIR] [--runs 10] [--styles 40]
 
-Validity: `tunesmith generate -n N --seed S` with and without `--free`;
+Validity: `tunesmith generate -n N --seed S` with and without `--free`, and
+well-formed under other settings (seeds, temperatures, styles, top-k);
 a tune counts when our checker finds no problem, and when abc2midi reports
 no bar-length warning (outside repeats' second passes, where a pickup
 shows up again) and no error about notes, ties, bars or tuplets.
@@ -34,6 +35,7 @@ import torch
 
 from tunesmith.checkpoint import load_checkpoint
 from tunesmith.cli import DEFAULT_MODEL
+from tunesmith import constraints
 from tunesmith.constraints import mask_cache
 from tunesmith.generate import abc_streams, build_plan, generate_tunes, sample_streams
 from tunesmith.insight.abc2midi import available, judge
@@ -63,12 +65,30 @@ def cost_child(model: Path, run: int) -> None:
     """One fresh process: a cold pair of batches, then a warm pair; prints them as JSON."""
     torch.set_num_threads(1)
     ckpt = load_checkpoint(model)
+    cache = mask_cache(ckpt.codec)
+    asked = count_automaton_calls()
     result, free_first = {}, run % 2 == 1
     for label, seed in (("cold", 101 + run), ("warm", 201 + run)):
         for free in ((True, False) if free_first else (False, True)):
             result[f"{label} {'free' if free else 'well-formed'}"] = batch_seconds(ckpt, free, seed)
-    result["states"] = len(mask_cache(ckpt.codec).nodes)
+        if label == "cold":
+            result["cold asked"] = asked[0]
+            result["cold whole"] = len(cache.masks) * len(cache.representatives) + len(cache.nodes)
+            result["cold states"] = len(cache.nodes)
     print(json.dumps(result))
+
+
+def count_automaton_calls() -> list[int]:
+    """Count what the constraints ask of the automaton (each mask check and each step feeds it text)."""
+    asked = [0]
+    feed = constraints.feed_text
+
+    def counted(state, text):
+        asked[0] += 1
+        return feed(state, text)
+
+    constraints.feed_text = counted
+    return asked
 
 
 def cost(model: Path, runs: int) -> None:
@@ -88,7 +108,9 @@ def cost(model: Path, runs: int) -> None:
               f"for {statistics.median(f[1] for f in free):.0f} (medians); "
               f"per batch {per_batch:.2f}x, per symbol {per_symbol:.2f}x (target <= 1.5x); per batch over the "
               f"runs {min(w[0] / f[0] for w, f in zip(wf, free)):.2f}-{max(w[0] / f[0] for w, f in zip(wf, free)):.2f}x")
-    print(f"  automaton states met in a batch: {results[0]['states']}")
+    print(f"  first batch: {statistics.median(r['cold states'] for r in results):.0f} automaton states met, "
+          f"the automaton asked {statistics.median(r['cold asked'] for r in results):.0f} times (whole masks "
+          f"and steps: {statistics.median(r['cold whole'] for r in results):.0f})")
 
 
 def main() -> None:
@@ -96,7 +118,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--runs", type=int, default=5, help="fresh processes for the cost")
+    parser.add_argument("--runs", type=int, default=10, help="fresh processes for the cost")
+    parser.add_argument("--styles", type=int, default=40, help="tunes per other setting (0: none)")
     parser.add_argument("--cost-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cost_child is not None:
@@ -109,6 +132,22 @@ def main() -> None:
     validity(f"well-formed (-n {args.n} --seed {args.seed})", generate_tunes(ckpt, args.n, seed=args.seed))
     validity(f"free        (-n {args.n} --seed {args.seed} --free)",
              generate_tunes(ckpt, args.n, seed=args.seed, free=True))
+    if args.styles:
+        print(f"other settings, {args.styles} well-formed tunes each:")
+        for label, options in OTHER_SETTINGS:
+            validity(f"  {label}", generate_tunes(ckpt, args.styles, **options))
+
+
+OTHER_SETTINGS = [
+    ("seed 7", dict(seed=7)),
+    ("seed 42, temperature 0.8, top-p 0.95", dict(seed=42, sampling=Sampling(temperature=0.8, top_p=0.95))),
+    ("a 3/4 waltz", dict(seed=3, style=Style(meter="3/4", rhythm="waltz"))),
+    ("2/4 with L:1/16", dict(seed=4, style=Style(meter="2/4", length="1/16"))),
+    ("a C| reel in Ador", dict(seed=5, style=Style(meter="C|", key="Ador", rhythm="reel"))),
+    ("9/8", dict(seed=6, style=Style(meter="9/8"))),
+    ("top-k 5", dict(seed=8, sampling=Sampling(top_k=5, top_p=None))),
+    ("temperature 1.3 without top-p", dict(seed=9, sampling=Sampling(temperature=1.3, top_p=None))),
+]
 
 
 if __name__ == "__main__":
