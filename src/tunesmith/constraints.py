@@ -141,7 +141,8 @@ class MaskCache:
         self.rows = 0
         self.masks: dict[State, StateMask] = {}      # by mask_key: what is computed
         self.nodes: dict[State, Node] = {}           # by the state itself
-        self.headers: dict[tuple[str, str], np.ndarray] = {}
+        self.fields: dict[str, np.ndarray] = {}                 # field_mask, by the line so far
+        self.headers: dict[tuple[str, str], np.ndarray] = {}    # header_mask, by field and value so far
 
     def _new_row(self) -> int:
         if self.rows == len(self.table):
@@ -170,13 +171,9 @@ class MaskCache:
         found = node.after[symbol] = None if found is None else self.node(found)
         return found
 
-    def lazy(self, state: State) -> StateMask:
-        """What may follow `state`, checked symbol by symbol as asked."""
-        return self.node(state).mask
-
     def mask(self, state: State) -> np.ndarray:
         """Bool (V,): which symbols may follow `state`."""
-        return self.lazy(state).full()
+        return self.node(state).full()
 
     def next(self, state: State, symbol: int) -> State | None:
         """The state after `symbol`, or None when it would break the tune."""
@@ -187,9 +184,9 @@ class MaskCache:
         """At the start of a header line: a field (a capital letter, then a colon). None further on."""
         if len(line) > 1:
             return None
-        found = self.headers.get(("", line))
+        found = self.fields.get(line)
         if found is None:
-            found = self.headers[("", line)] = np.fromiter(
+            found = self.fields[line] = np.fromiter(
                 (_FIELD_START.match(line + sym) is not None for sym in self.symbols), dtype=bool, count=len(self.symbols))
         return found
 
