@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from tunesmith.cli import DEFAULT_MODEL
+from tunesmith.checkpoint import DEFAULT_MODEL
 from tunesmith.corpus.load import load_corpus
 from tunesmith.insight.evaluate import Settings, evaluate, heldout_bits
 from tunesmith.insight.reference import build_reference

@@ -115,7 +115,8 @@ def quality(model: Path, n: int, bars: int) -> list[str]:
     """The model's pieces next to the corpus's, as Markdown lines."""
     from tunesmith.checkpoint import load_checkpoint
     from tunesmith.modes import GenerateRequest
-    from tunesmith.modes.midi import generate_pieces
+    from tunesmith.modes.midi import MidiOptions
+    from tunesmith.modes.midi.writer import generate_pieces
 
     ckpt = load_checkpoint(model)
     history = ckpt.meta.get("history") or ckpt.meta.get("progress", {}).get("history", [])
@@ -123,9 +124,9 @@ def quality(model: Path, n: int, bars: int) -> list[str]:
     from tunesmith.options import Sampling
 
     start = time.perf_counter()
-    default = describe(generate_pieces(ckpt, GenerateRequest(n=n, seed=1, bars=bars)))
+    default = describe(generate_pieces(ckpt, GenerateRequest(n=n, seed=1, options=MidiOptions(bars=bars))))
     seconds = time.perf_counter() - start
-    full = describe(generate_pieces(ckpt, GenerateRequest(n=n, seed=1, bars=bars,
+    full = describe(generate_pieces(ckpt, GenerateRequest(n=n, seed=1, options=MidiOptions(bars=bars),
                                                           sampling=Sampling(top_p=1.0))))
     corpus = describe(list(load_bach()))
     sets = (default, full, corpus)

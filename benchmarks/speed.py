@@ -23,11 +23,12 @@ import torch
 from torch import nn
 
 from tunesmith.checkpoint import Checkpoint, load_checkpoint
-from tunesmith.cli import DEFAULT_MODEL
+from tunesmith.checkpoint import DEFAULT_MODEL
 from tunesmith.codecs.abc_chars import CharCodec
 from tunesmith.corpus.load import load_corpus
 from tunesmith.data import encode_tunes, make_streams
-from tunesmith.generate import Sampling, generate_tunes
+from tunesmith.modes.abc.writer import generate_tunes
+from tunesmith.options import Sampling
 from tunesmith.models import build_model, get_preset
 from tunesmith.train import Trainer
 

@@ -23,10 +23,11 @@ import torch
 
 from tunesmith.atomic import write_text_atomic
 from tunesmith.checkpoint import load_checkpoint
-from tunesmith.cli import DEFAULT_MODEL
+from tunesmith.checkpoint import DEFAULT_MODEL
 from tunesmith.corpus.tabla import load_bundled
 from tunesmith.modes import GenerateRequest
-from tunesmith.modes.tabla import generate_compositions
+from tunesmith.modes.tabla import TablaOptions
+from tunesmith.modes.tabla.writer import generate_compositions
 from tunesmith.music.tabla import TALAS, has_bayan_open_matra, read_text
 
 TALA_TARGETS = ("teentaal", "jhaptaal", "rupak")
@@ -48,7 +49,7 @@ def khali_quiet(comps) -> tuple[int, int]:
 def measure(ckpt, tala: str, n: int, cycles: int, seed: int, free: bool) -> dict:
     """Generate n compositions and judge them with the reader (the same checker as `tunesmith check`)."""
     start = time.perf_counter()
-    pieces = generate_compositions(ckpt, GenerateRequest(n=n, seed=seed, tala=tala, cycles=cycles, free=free,
+    pieces = generate_compositions(ckpt, GenerateRequest(n=n, seed=seed, options=TablaOptions(tala, cycles=cycles), free=free,
                                                          max_length=2000))
     seconds = time.perf_counter() - start
     texts = [p if isinstance(p, str) else p.file_text() for p in pieces]

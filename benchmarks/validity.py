@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 from tunesmith.checkpoint import load_checkpoint
-from tunesmith.cli import DEFAULT_MODEL
+from tunesmith.checkpoint import DEFAULT_MODEL
 from tunesmith.corpus.load import load_corpus
-from tunesmith.generate import generate_tunes
+from tunesmith.modes.abc.writer import generate_tunes
 from tunesmith.insight.abc2midi import available, judge
 
 

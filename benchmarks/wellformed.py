@@ -34,13 +34,15 @@ from pathlib import Path
 import torch
 
 from tunesmith.checkpoint import load_checkpoint
-from tunesmith.cli import DEFAULT_MODEL
-from tunesmith import constraints
-from tunesmith.constraints import mask_cache
-from tunesmith.generate import abc_streams, build_plan, generate_tunes, sample_streams
+from tunesmith.checkpoint import DEFAULT_MODEL
+from tunesmith.generate import sample_streams
+from tunesmith.modes.abc import masks
+from tunesmith.modes.abc.masks import mask_cache
+from tunesmith.modes.abc.writer import abc_writer, build_plan, generate_tunes
 from tunesmith.insight.abc2midi import available, judge
 from tunesmith.music.abc.check import check_tune
-from tunesmith.options import Sampling, Style
+from tunesmith.modes.abc import Style
+from tunesmith.options import Sampling
 
 
 def validity(label: str, tunes: list[str]) -> None:
@@ -55,7 +57,7 @@ def validity(label: str, tunes: list[str]) -> None:
 
 
 def batch_seconds(ckpt, free: bool, seed: int) -> tuple[float, int]:
-    streams = abc_streams(ckpt, [build_plan(None, Style()) for _ in range(64)], 2000, free)
+    streams = [abc_writer(ckpt, build_plan(None, Style()), 2000, free) for _ in range(64)]
     start = time.process_time()
     sample_streams(ckpt, streams, Sampling(), seed)
     return time.process_time() - start, sum(len(s.ids) for s in streams)
@@ -81,13 +83,13 @@ def cost_child(model: Path, run: int) -> None:
 def count_automaton_calls() -> list[int]:
     """Count what the constraints ask of the automaton (each mask check and each step feeds it text)."""
     asked = [0]
-    feed = constraints.feed_text
+    feed = masks.feed_text
 
     def counted(state, text):
         asked[0] += 1
         return feed(state, text)
 
-    constraints.feed_text = counted
+    masks.feed_text = counted
     return asked
 
 

@@ -11,7 +11,8 @@ from tunesmith.codecs import codec_from_dict, get_codec
 from tunesmith.codecs.abc_tokens import TokenCodec, abc_tokens
 from tunesmith.corpus.bundled import BUNDLED, load_bundled
 from tunesmith.errors import TunesmithError
-from tunesmith.generate import Style, generate_tunes
+from tunesmith.modes.abc import Style
+from tunesmith.modes.abc.writer import generate_tunes
 from tunesmith.music.abc.check import check_tune
 from tunesmith.models import get_preset
 from tunesmith.music.abc.tunes import parse_tunes

@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from tunesmith.checkpoint import load_checkpoint
-from tunesmith.cli import DEFAULT_MODEL
+from tunesmith.checkpoint import DEFAULT_MODEL
 from tunesmith.corpus.bundled import load_bundled
 from tunesmith.errors import TunesmithError
 from tunesmith.insight import report as report_module
 from tunesmith.corpus.load import load_corpus
-from tunesmith.insight.abc_measures import profile
+from tunesmith.modes.abc.measures import profile
 from tunesmith.insight.evaluate import Settings, bits, compare, evaluate, measure
 from tunesmith.insight.reference import build_reference
 from tunesmith.insight.report import build_document, write_report

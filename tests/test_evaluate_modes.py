@@ -15,11 +15,11 @@ from tunesmith.errors import TunesmithError
 from tunesmith.insight.evaluate import Settings, compare, evaluate, measure
 from tunesmith.insight.measures import measures_for, symbol_features
 from tunesmith.insight.metrics import overlap
-from tunesmith.insight.midi_measures import NO_HANGING, bar_keys, round_trip
-from tunesmith.insight.midi_measures import profile as midi_profile
+from tunesmith.modes.midi.measures import NO_HANGING, bar_keys, round_trip
+from tunesmith.modes.midi.measures import profile as midi_profile
 from tunesmith.insight.reference import build_reference, distributions
-from tunesmith.insight.tabla_measures import FLAG_CYCLES, LANDS
-from tunesmith.insight.tabla_measures import profile as tabla_profile
+from tunesmith.modes.tabla.measures import FLAG_CYCLES, LANDS
+from tunesmith.modes.tabla.measures import profile as tabla_profile
 from tunesmith.music.tabla import TALAS
 
 MODELS = Path(__file__).resolve().parents[1] / "models"

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from tunesmith.errors import TunesmithError
-from tunesmith.generate import MAX_BATCH, Sampling, Segment, Style, build_plan, finish_tune, generate_tunes
+from tunesmith.generate import MAX_BATCH
+from tunesmith.modes.abc import Style
+from tunesmith.modes.abc.writer import Segment, build_plan, finish_tune, generate_tunes
+from tunesmith.options import Sampling
 from tunesmith.music.abc.tunes import parse_tunes
 from tunesmith.sampling import choose
 

@@ -8,7 +8,7 @@ import torch
 from tunesmith.checkpoint import Checkpoint
 from tunesmith.codecs.abc_chars import CharCodec
 from tunesmith.corpus.bundled import load_bundled
-from tunesmith.insight.abc_measures import body_bars, features, key_label, profile
+from tunesmith.modes.abc.measures import body_bars, features, key_label, profile
 from tunesmith.insight.evaluate import bits
 from tunesmith.insight.metrics import BarIndex, distinct_ratio, distribution, duplicates, intervals, overlap
 from tunesmith.insight.reference import distributions

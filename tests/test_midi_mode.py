@@ -99,7 +99,7 @@ def test_folk_tunes_become_midi_pieces_with_pickups_and_chords():
 
 def random_writer_pieces(n: int, **options) -> list:
     """Writers driven by random choices among what their masks allow: the constraints alone make the piece."""
-    from tunesmith.modes.midi import MidiWriter, Tables
+    from tunesmith.modes.midi.writer import MidiWriter, Tables
 
     codec = MidiEventCodec.fit([p.text for p in load_bach()])
     tables = Tables(codec)
@@ -261,7 +261,8 @@ def test_transposition_keeps_copies_on_one_side_of_the_split(tmp_path):
 
 
 def test_drums_with_the_drums_suffix_and_in_generation(tmp_path):
-    from tunesmith.modes.midi import MidiWriter, Tables, load_source
+    from tunesmith.modes.midi import load_source
+    from tunesmith.modes.midi.writer import MidiWriter, Tables
 
     (tmp_path / "beat.mid").write_bytes(simple_midi([], drum_notes=[(k * 240, k * 240 + 60, 36 + k % 3, 100)
                                                                      for k in range(16)]))
@@ -289,14 +290,15 @@ def test_drums_with_the_drums_suffix_and_in_generation(tmp_path):
 def test_a_users_opening_is_moved_to_what_the_model_knows(tmp_path):
     from tunesmith.checkpoint import load_checkpoint
     from tunesmith.modes import GenerateRequest
-    from tunesmith.modes.midi import generate_pieces
+    from tunesmith.modes.midi import MidiOptions
+    from tunesmith.modes.midi.writer import generate_pieces
 
     # 100 bpm, velocity 100, a quintuplet-ish 5-step note and an onset one step late: none of it in the chorales
     opening = simple_midi([(0, 480, 60, 100), (0, 480, 67, 100), (520, 720, 64, 100), (960, 1200, 62, 100)],
                           tempo=100)
     (tmp_path / "opening.mid").write_bytes(opening)
     ckpt = load_checkpoint(SHIPPED)
-    [piece] = generate_pieces(ckpt, GenerateRequest(n=1, seed=2, bars=4, primer_file=tmp_path / "opening.mid"))
+    [piece] = generate_pieces(ckpt, GenerateRequest(n=1, seed=2, options=MidiOptions(primer_file=tmp_path / "opening.mid", bars=4)))
     assert piece.qpm == 100
     first = [n for n in piece.notes if n.start < 24]
     assert [(n.start, n.pitch, n.velocity) for n in first[:3]] == [(0, 60, 80), (0, 67, 80), (12, 64, 80)]

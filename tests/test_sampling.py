@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from tunesmith.checkpoint import load_checkpoint
-from tunesmith.cli import DEFAULT_MODEL
-from tunesmith.constraints import mask_cache
-from tunesmith.generate import abc_streams, build_plan, sample_streams
-from tunesmith.options import Sampling, Style
+from tunesmith.checkpoint import DEFAULT_MODEL
+from tunesmith.generate import sample_streams
+from tunesmith.modes.abc.masks import mask_cache
+from tunesmith.modes.abc.writer import abc_writer, build_plan
+from tunesmith.modes.abc import Style
+from tunesmith.options import Sampling
 from tunesmith.sampling import choose
 
 
@@ -80,7 +82,7 @@ def test_well_formed_sampling_checks_a_small_part_of_each_mask():
     """The point of lazy masks: a batch of the shipped model checks few symbols per automaton state."""
     ckpt = load_checkpoint(DEFAULT_MODEL)
     cache = mask_cache(ckpt.codec)
-    streams = abc_streams(ckpt, [build_plan(None, Style()) for _ in range(16)], 2000)
+    streams = [abc_writer(ckpt, build_plan(None, Style()), 2000) for _ in range(16)]
     sample_streams(ckpt, streams, Sampling(), 3)
     assert all(not s.broke_rules and not s.truncated for s in streams)
     checked = sum(int((m.known >= 0).sum()) for m in cache.masks.values())

@@ -14,7 +14,8 @@ from tunesmith import cli
 from tunesmith.checkpoint import load_checkpoint
 from tunesmith.models import get_preset
 from tunesmith.modes import GenerateRequest
-from tunesmith.modes.tabla import generate_compositions
+from tunesmith.modes.tabla import TablaOptions
+from tunesmith.modes.tabla.writer import generate_compositions
 from tunesmith.music.tabla import TALAS, has_bayan_open_matra, read_file, read_text, theka
 from tunesmith.options import Sampling
 from tunesmith.train import new_trainer
@@ -39,7 +40,7 @@ def model(run):
 
 @pytest.mark.parametrize("tala, cycles", [("teentaal", 3), ("jhaptaal", 4), ("rupak", 5)])
 def test_every_cycle_is_whole_and_every_composition_lands_on_sam(model, tala, cycles):
-    comps = generate_compositions(model, GenerateRequest(n=8, seed=3, tala=tala, cycles=cycles, tempo=80))
+    comps = generate_compositions(model, GenerateRequest(n=8, seed=3, options=TablaOptions(tala, tempo=80, cycles=cycles)))
     for comp in comps:
         [reading] = read_text(comp.file_text())
         assert reading.problems == []                       # counts and vibhag marks checked against the tala
@@ -50,22 +51,22 @@ def test_every_cycle_is_whole_and_every_composition_lands_on_sam(model, tala, cy
 
 
 def test_the_same_seed_writes_the_same_compositions(model):
-    request = GenerateRequest(n=3, seed=7, tala="dadra", cycles=2, sampling=Sampling(temperature=1.2))
+    request = GenerateRequest(n=3, seed=7, options=TablaOptions("dadra", cycles=2), sampling=Sampling(temperature=1.2))
     first = generate_compositions(model, request)
     assert generate_compositions(model, request) == first
     assert generate_compositions(model, replace(request, seed=8)) != first
 
 
 def test_a_theka_or_the_start_of_a_kaida_as_primer(model):
-    [comp] = generate_compositions(model, GenerateRequest(n=1, tala="teentaal", cycles=2, primer="theka"))
+    [comp] = generate_compositions(model, GenerateRequest(n=1, options=TablaOptions("teentaal", cycles=2), primer="theka"))
     assert list(comp.cycles[0]) == theka("teentaal")
-    [comp] = generate_compositions(model, GenerateRequest(n=1, tala="jhaptaal", cycles=2,
+    [comp] = generate_compositions(model, GenerateRequest(n=1, options=TablaOptions("jhaptaal", cycles=2),
                                                           primer="form: kaida\nDhee Na | Dhi Dhi Na | Tee"))
     assert comp.form == "kaida" and comp.cycles[0][:6] == (("Dhi",), ("Na",), ("Dhi",), ("Dhi",), ("Na",), ("Ti",))
 
 
 def test_free_sampling_writes_without_the_counting(model):
-    pieces = generate_compositions(model, GenerateRequest(n=4, seed=1, tala="teentaal", free=True, max_length=300))
+    pieces = generate_compositions(model, GenerateRequest(n=4, seed=1, options=TablaOptions("teentaal"), free=True, max_length=300))
     assert len(pieces) == 4
     for piece in pieces:
         text = piece if isinstance(piece, str) else piece.file_text()

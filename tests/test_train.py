@@ -169,7 +169,7 @@ def test_corpus_cut_into_streams_uses_every_training_symbol():
 
 
 def test_package_ships_best_weights_with_a_model_card(tiny_run, tmp_path):
-    from tunesmith.generate import generate_tunes
+    from tunesmith.modes.abc.writer import generate_tunes
     from tunesmith.modelcard import package_run
 
     package_run(tiny_run, tmp_path / "shipped", name="tiny")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tunesmith.checkpoint import load_checkpoint
-from tunesmith.cli import DEFAULT_MODEL
-from tunesmith.generate import Style, generate_tunes
+from tunesmith.checkpoint import DEFAULT_MODEL
+from tunesmith.modes.abc import Style
+from tunesmith.modes.abc.writer import generate_tunes
 from tunesmith.insight.abc2midi import available, judge
 
 GOOD = "X:1\nT:Good\nM:6/8\nL:1/8\nK:D\nA|dfa afd|g3 f2e|dcB AFD|D3 D2:|\n"

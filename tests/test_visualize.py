@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tunesmith.checkpoint import Checkpoint, load_checkpoint
-from tunesmith.cli import DEFAULT_MODEL
+from tunesmith.checkpoint import DEFAULT_MODEL
 from tunesmith.codecs.abc_tokens import TokenCodec
 from tunesmith.insight.measures import measures_for
 from tunesmith.insight.neurons import find_neurons

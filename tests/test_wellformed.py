@@ -10,15 +10,16 @@ import sys
 import pytest
 
 from tunesmith.checkpoint import load_checkpoint
-from tunesmith.cli import DEFAULT_MODEL
+from tunesmith.checkpoint import DEFAULT_MODEL
 from tunesmith.codecs import CharCodec, TokenCodec
-from tunesmith.constraints import MaskCache
+from tunesmith.modes.abc.masks import MaskCache
 from tunesmith.corpus.bundled import load_bundled
-from tunesmith.generate import generate_tunes
+from tunesmith.modes.abc.writer import generate_tunes
 from tunesmith.insight.abc2midi import judge
 from tunesmith.music.abc.check import check_tune
 from tunesmith.music.abc.wellformed import can_end, closed, feed_text, initial_state, may_end_now
-from tunesmith.options import Sampling, Style
+from tunesmith.modes.abc import Style
+from tunesmith.options import Sampling
 
 JIG_HEAD = "X:1\nT:Test\nM:6/8\nL:1/8\nK:D\n"
 

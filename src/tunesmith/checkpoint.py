@@ -26,6 +26,9 @@ FORMAT = "tunesmith-checkpoint"
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 TRAINING_STATE = "training_state.safetensors"
+# The checkpoints shipped with tunesmith (`make models` writes them): one folder per mode's model.
+SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
+DEFAULT_MODEL = SHIPPED_MODELS / "default"
 
 
 @dataclass

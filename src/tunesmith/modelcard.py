@@ -9,18 +9,11 @@ from pathlib import Path
 from .checkpoint import Checkpoint, load_checkpoint, read_config, write_checkpoint
 from .corpus.load import Corpus, load_corpus
 from .errors import TunesmithError
+from .modes import mode_name, mode_of
 
 
-_ABOUT = {
-    "abc": "An LSTM char-RNN that writes folk tunes in ABC notation (canonical header order X, T, M, L, R, K)",
-    "midi": "An LSTM that writes MIDI as note events (Bar, Pos_, Pitch_, Dur_, Vel_; see `music/midi.py`)",
-    "tabla": "An LSTM that writes tabla compositions in bols, cycle by cycle of a tala (see `music/tabla/`)",
-}
-_CORPUS = {
-    "abc": "bundled with music21 or the user's files; cleaned to canonical ABC, exact duplicates removed",
-    "midi": "MIDI files as event text on a 12-per-beat grid; exact duplicates removed",
-    "tabla": "compositions in tunesmith's bol notation; exact duplicates removed",
-}
+# What a unit is called in prose where figures say it short.
+_UNIT_WORDS = {"char": "character"}
 
 
 def model_card(config: dict, history: list[dict], command: str) -> str:
@@ -33,15 +26,15 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
         f"| {r['epoch']} | {r['train_bits_per_symbol']:.3f} | {r['held_out_bits_per_symbol']:.3f} "
         f"| {r['symbols_per_second']:,.0f} |" for r in history
     )
-    mode = config.get("mode", "abc")
-    unit = {"abc-chars": "character", "abc-tokens": "token", "midi-events": "event"}.get(
-        config.get("codec", {}).get("name"), "bol" if mode == "tabla" else "symbol")
+    mode = mode_of(config)
+    codec = next((c for c in mode.codecs if c.name == config.get("codec", {}).get("name")), mode.codecs[0])
+    unit = _UNIT_WORDS.get(codec.unit, codec.unit)
     return f"""# Model card: {config.get('name', 'tunesmith model')}
 
-{_ABOUT.get(mode, _ABOUT['abc'])}, one {unit} at a time, trained with `tunesmith train --mode {mode}`.
+{mode.about}, one {unit} at a time, trained with `tunesmith train --mode {mode.name}`.
 
 ## Data
-- corpus: {', '.join(corpus['sources'])} ({_CORPUS.get(mode, _CORPUS['abc'])})
+- corpus: {', '.join(corpus['sources'])} ({mode.corpus_note})
 - {corpus['tunes']} pieces: {corpus['train_tunes']} for training, {corpus['held_out_tunes']} held out (5 %, by piece, by content hash)
 - corpus hash {corpus['hash']}; vocabulary of {model['vocab_size']} {unit}s
 
@@ -64,12 +57,12 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
 
 def validity_section(ckpt: Checkpoint, corpus: Corpus, n: int = 100, seed: int = 1) -> str:
     """abc2midi's verdict on `n` generated tunes and on the training tunes, as Markdown."""
-    from .generate import generate_tunes
     from .insight.abc2midi import pass_rate
-    from .options import Sampling
+    from .modes import GenerateRequest
 
-    defaults = Sampling()
-    gen_ok, gen_clean = pass_rate(generate_tunes(ckpt, n, seed=seed))
+    mode = mode_of(ckpt.meta)
+    defaults = mode.sampling
+    gen_ok, gen_clean = pass_rate(mode.write(ckpt, GenerateRequest(n=n, seed=seed, sampling=defaults)))
     train_ok, train_clean = pass_rate([t.text for t in corpus.train])
     return f"""
 ## Validity (abc2midi as the judge)
@@ -101,9 +94,8 @@ def package_run(run: Path, dest: Path, name: str = "default",
     meta = {k: best.meta[k] for k in ("mode", "corpus", "train", "metrics") if k in best.meta}
     meta |= {"name": name, "history": history}
     card = model_card(best.meta | {"name": name}, history, command)
-    if available() and best.meta.get("mode", "abc") == "abc":
-        corpus = load_corpus(best.meta["corpus"]["sources"], best.meta["corpus"].get("limit"),
-                             best.meta.get("mode", "abc"))
+    if available() and mode_name(best.meta) == "abc":
+        corpus = load_corpus(best.meta["corpus"]["sources"], best.meta["corpus"].get("limit"), mode_name(best.meta))
         card += validity_section(best, corpus)
     card += f"\nPackaged {datetime.date.today().isoformat()}.\n"
     write_checkpoint(Path(dest), best.model, best.codec, meta, extra_files={"MODEL_CARD.md": card})

@@ -25,7 +25,7 @@ _TOP = 24
 
 
 class LazyMask(Protocol):
-    """Allowed next symbols, checked one at a time (constraints.Node, constraints.StateMask).
+    """Allowed next symbols, checked one at a time (the ABC mode's masks.Node, masks.StateMask).
 
     It may also have `source` and `row`: `known` is then source.table[row],
     and the rows of many masks are read together.

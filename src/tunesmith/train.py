@@ -19,10 +19,11 @@ import torch
 from torch import nn
 
 from .checkpoint import TRAINING_STATE, load_checkpoint, read_config, read_tensors, write_checkpoint
-from .codecs import Codec, get_codec
+from .codecs import Codec
 from .corpus.load import Corpus, load_corpus
 from .data import encode_tunes, epoch_seed, make_streams
 from .errors import TunesmithError
+from .modes import mode_name
 from .models import CharRNN, ModelConfig, TrainConfig, build_model
 
 LN2 = math.log(2)
@@ -219,10 +220,11 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     from .modes import get_mode
 
     chosen = get_mode(mode)
-    codec_name = codec_name or chosen.codecs[0]
-    if codec_name not in chosen.codecs:
-        raise TunesmithError(f"--codec {codec_name}: mode {chosen.name} takes {', '.join(chosen.codecs)}")
-    codec_class = get_codec(codec_name)
+    codecs = {c.name: c for c in chosen.codecs}
+    codec_name = codec_name or chosen.codecs[0].name
+    if codec_name not in codecs:
+        raise TunesmithError(f"--codec {codec_name}: mode {chosen.name} takes {', '.join(codecs)}")
+    codec_class = codecs[codec_name]
     out = Path(out)
     if (out / "latest").exists():
         raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
@@ -244,7 +246,7 @@ def resume_trainer(out: Path, epochs: int | None = None) -> Trainer:
         if not isinstance(config.get(key), dict):
             raise TunesmithError(f"{latest}: not a resumable training run (no {key!r} in config.json)")
     saved = config["corpus"]
-    corpus = load_corpus(saved["sources"], saved.get("limit"), config.get("mode", "abc"))
+    corpus = load_corpus(saved["sources"], saved.get("limit"), mode_name(config))
     if corpus.describe()["hash"] != saved["hash"]:
         raise TunesmithError(f"{latest}: the corpus {saved['sources']} has changed since this run started")
     checkpoint = load_checkpoint(latest)

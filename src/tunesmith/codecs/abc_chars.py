@@ -9,6 +9,7 @@ class CharCodec(Codec):
     """Characters seen in training, sorted; any other character is an error."""
 
     name = "abc-chars"
+    unit = "char"
 
     @classmethod
     def fit(cls, texts: list[str]) -> "CharCodec":

@@ -53,6 +53,7 @@ class TokenCodec(Codec):
     """Vocabulary: every token and every character of the training texts."""
 
     name = "abc-tokens"
+    unit = "token"
 
     @classmethod
     def fit(cls, texts: list[str]) -> "TokenCodec":

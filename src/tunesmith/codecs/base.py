@@ -11,6 +11,7 @@ class Codec(ABC):
     """A vocabulary of symbols and the two directions between text and ids."""
 
     name: str = ""
+    unit: str = "symbol"   # what one symbol is called in figures: char, token, event, bol
 
     def __init__(self, vocab: list[str]):
         self.vocab = list(vocab)

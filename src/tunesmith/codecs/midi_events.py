@@ -26,6 +26,7 @@ class MidiEventCodec(Codec):
     """A vocabulary of "\\n" and the corpus's event tokens, ordered by kind and value (Pitch_60 before Pitch_62)."""
 
     name = "midi-events"
+    unit = "event"
 
     @classmethod
     def fit(cls, texts: list[str]) -> "MidiEventCodec":

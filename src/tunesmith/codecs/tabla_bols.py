@@ -47,6 +47,7 @@ class BolCodec(Codec):
     """Vocabulary: the marks, and every bol and header line of the training texts."""
 
     name = "tabla-bols"
+    unit = "bol"
 
     @classmethod
     def fit(cls, texts: list[str]) -> "BolCodec":

@@ -1,1 +1,1 @@
-"""Commands of the `tunesmith` CLI that live in their own modules (each registers itself on `cli.app`)."""
+"""The commands of the `tunesmith` CLI, one module each; `cli.py` assembles them."""

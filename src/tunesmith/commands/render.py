@@ -7,8 +7,6 @@ from typing import Optional
 
 import typer
 
-from ..cli import app
-
 
 def report(result) -> None:
     """A RenderReport on stderr: say what was written and which tunes failed; exit 1 when any did (the rest are written)."""
@@ -21,7 +19,6 @@ def report(result) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
 def render(
     files: list[Path] = typer.Argument(..., help="ABC files; every tune in them is rendered."),
     to: str = typer.Option("midi,wav,svg", "--to", help="What to write, comma-separated: midi, wav, svg."),

@@ -7,11 +7,10 @@ from typing import Optional
 
 import typer
 
-from ..cli import _threads, app
 from ..errors import TunesmithError
+from .runtime import set_threads
 
 
-@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every network; think first)."),
     port: int = typer.Option(8000, help="Port to listen on."),
@@ -25,7 +24,7 @@ def serve(
     from ..web.app import create_app
     from ..web.store import default_db_path
 
-    _threads(threads)
+    set_threads(threads)
     if not 0 < port < 65536:
         raise TunesmithError(f"--port must be between 1 and 65535 (got {port})")
     web = create_app(db=db, runs_dir=models_dir)

@@ -66,3 +66,21 @@ def load_corpus(specs: list[str], limit: int | None = None, mode: str = "abc") -
         raise TunesmithError(f"--corpus {' '.join(specs)}: only {len(tunes)} tune; training needs at least 2")
     train, held_out = split_tunes(tunes)
     return Corpus(sources, tunes, train, held_out, limit, chosen.name)
+
+
+def export_tunes(specs: list[str], strict: bool = False, limit: int | None = None) -> tuple[list[Tune], int, int]:
+    """Clean ABC tunes of every source, duplicates removed: (tunes, how many `strict` dropped, of how many).
+
+    `strict` drops the tunes `tunesmith check` finds problems in; `limit` keeps the first so many.
+    """
+    from ..music.abc.check import check_tune
+    from ..music.abc.tunes import dedupe
+
+    tunes = dedupe([t for spec in specs for t in source_tunes(spec)])
+    dropped, total = 0, len(tunes)
+    if strict:
+        kept = dedupe([t for t in tunes if not check_tune(t.text)])
+        dropped, tunes = len(tunes) - len(kept), kept
+    if limit is not None:
+        tunes = tunes[: max(limit, 0)]
+    return tunes, dropped, total

@@ -23,8 +23,9 @@ from typing import Callable
 from .. import __version__
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import TunesmithError
+from ..modes import get_mode, mode_name
 from ..options import Sampling
-from .measures import PieceProfile, measures_for, unit_name
+from .measures import PieceProfile, measures_for
 from .metrics import FLAG_BARS, BarIndex, distinct_ratio, duplicates, overlap
 from .reference import PITCH_CLASSES, Reference, distributions, reference_pool, start_reference, statistics_of
 
@@ -183,7 +184,7 @@ def _corpus_key(ckpt: Checkpoint) -> tuple:
     corpus = ckpt.meta.get("corpus") or {}
     if not corpus.get("sources"):
         raise TunesmithError(f"{ckpt.path}: the checkpoint does not name its training corpus; cannot compare with it")
-    return tuple(corpus["sources"]), corpus.get("limit"), ckpt.meta.get("mode", "abc")
+    return tuple(corpus["sources"]), corpus.get("limit"), mode_name(ckpt.meta)
 
 
 def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, reference,
@@ -207,7 +208,7 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
     log(f"{path}: generating {settings.n} pieces")
     request = GenerateRequest(n=settings.n, seed=settings.seed, max_length=settings.max_length,
                               sampling=settings.sampling)
-    measures = measures_for(mode.name)
+    measures = mode.measures()
     if measures.generate is not None:  # the mode's generate, with what the evaluation adds (tabla: the tala)
         generated = measures.generate(ckpt, request)
     else:
@@ -227,7 +228,7 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
     card = ckpt.path / "MODEL_CARD.md"
     return {
         "path": str(path), "checkpoint": str(ckpt.path), "mode": mode.name, "codec": ckpt.codec.name,
-        "unit": unit_name(mode.unit, ckpt.codec.name), "bar": measures.bar, "flag": measures.flag,
+        "unit": ckpt.codec.unit, "bar": measures.bar, "flag": measures.flag,
         "bars_right": measures.bars_right, "bar_key": measures.bar_key,
         "statistics": {name: label for name, (label, _) in statistics_of(mode.name).items()},
         "vocabulary": len(ckpt.codec), "parameters": sum(p.numel() for p in ckpt.model.parameters()),
@@ -260,9 +261,9 @@ def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] 
         raise TunesmithError(f"--heldout {settings.heldout}: no such file or folder")
     start = time.perf_counter()
     ckpts = [load_checkpoint(Path(m)) for m in models]
-    modes = list(dict.fromkeys(ckpt.meta.get("mode", "abc") for ckpt in ckpts))
+    modes = list(dict.fromkeys(mode_name(ckpt.meta) for ckpt in ckpts))
     for name in modes:
-        measures_for(name)  # a mode insight cannot read fails now, not after minutes
+        get_mode(name)  # a mode this tunesmith does not know fails now, not after minutes
     if len(modes) > 1:
         raise TunesmithError(f"--model: the models write different kinds of music ({', '.join(modes)}); "
                              "evaluate compares models of one mode side by side")

@@ -1,15 +1,14 @@
 """What insight needs from a mode: its units, a profile of each piece, structure features.
 
 The evaluation report and the neuron finder are the same for every mode;
-the music they measure comes from one `Measures` per mode: ABC's, MIDI's
-(bars of the token text, onsets, polyphony) and tabla's (cycles, bols,
-matras). MIDI and tabla have no structure features yet, so `visualize
+the music they measure comes from one `Measures` per mode (its package's
+`measures` module, named on its `Mode`): ABC's, MIDI's (bars of the token
+text, onsets, polyphony) and tabla's (cycles, bols, matras). MIDI and tabla have no structure features yet, so `visualize
 --neuron auto` reads ABC models only.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Hashable, Sequence
 
@@ -21,11 +20,6 @@ from .metrics import FLAG_BARS
 if TYPE_CHECKING:
     from ..checkpoint import Checkpoint
     from ..modes import GenerateRequest
-
-# Mode name -> module with a MEASURES attribute; imported on first use.
-MODULES = {"abc": "tunesmith.insight.abc_measures", "midi": "tunesmith.insight.midi_measures",
-           "tabla": "tunesmith.insight.tabla_measures"}
-
 
 @dataclass
 class PieceProfile:
@@ -79,15 +73,10 @@ class Measures:
 
 
 def measures_for(mode: str) -> Measures:
-    """The measures of a mode, or a clear error for a mode insight cannot read yet."""
-    if mode not in MODULES:
-        raise TunesmithError(f"evaluate/visualize cannot read {mode} models yet (they know: {', '.join(MODULES)})")
-    return importlib.import_module(MODULES[mode]).MEASURES
+    """The measures of a mode (read off its `Mode`)."""
+    from ..modes import get_mode
 
-
-def unit_name(mode_unit: str, codec_name: str) -> str:
-    """What one symbol is called: the mode's unit, except "token" for the ABC token codec."""
-    return "token" if codec_name == "abc-tokens" else mode_unit
+    return get_mode(mode).measures()
 
 
 def symbol_features(measures: Measures, text: str, symbols: list[str]) -> dict[str, Feature]:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from ..atomic import folder_atomic
 from ..errors import TunesmithError
+from ..modes import get_mode
 from .document import Document
 from .evaluate import sort_key
 from .metrics import FLAG_BARS
 from .reference import STATISTICS
 
-SUFFIXES = {"abc": "abc", "midi": "txt", "tabla": "tabla"}  # generated pieces' file, by mode (MIDI: token text)
 MAX_BINS = 14  # bins drawn per statistic; the rest of a long tail is summed into "other"
 _OTHER = "other"
 
@@ -247,7 +247,7 @@ def _title(text: str) -> str:
 def piece_file(model: dict) -> str:
     """Name of the file beside the report holding a model's generated pieces."""
     name = model['name'].replace(' ', '_').replace('(', '').replace(')', '')
-    return f"generated-{name}.{SUFFIXES.get(model['mode'], model['mode'])}"
+    return f"generated-{name}.{get_mode(model['mode']).suffix}"
 
 
 def write_report(report: dict, out: Path) -> list[str]:

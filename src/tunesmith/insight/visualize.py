@@ -18,7 +18,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint
 from ..errors import TunesmithError
-from .measures import measures_for, unit_name
+from ..modes import mode_name
 from .neurons import Finding, Reading, find_neurons, piece_ids, read_piece
 
 TOP = 5
@@ -152,7 +152,7 @@ def held_out_texts(ckpt: Checkpoint, limit: int = AUTO_PIECES) -> list[str]:
     corpus_meta = ckpt.meta.get("corpus") or {}
     if not corpus_meta.get("sources"):
         raise TunesmithError(f"{ckpt.path}: the checkpoint does not name its corpus; pass --heldout FILE")
-    corpus = load_corpus(corpus_meta["sources"], corpus_meta.get("limit"), ckpt.meta.get("mode", "abc"))
+    corpus = load_corpus(corpus_meta["sources"], corpus_meta.get("limit"), mode_name(ckpt.meta))
     return [p.text for p in corpus.held_out[:limit]]
 
 
@@ -185,13 +185,13 @@ def build_view(ckpt: Checkpoint, text: str, layer: int | None, neuron: int | str
     mode = mode_of(ckpt.meta)
     findings: list[Finding] = []
     if neuron == "auto":
-        findings = find_neurons(ckpt, measures_for(mode.name), reference or held_out_texts(ckpt), layer)
+        findings = find_neurons(ckpt, mode.measures(), reference or held_out_texts(ckpt), layer)
         if not findings:
             raise TunesmithError("--neuron auto: no structure feature varies in the held-out pieces; give --neuron N")
         layer, neuron = findings[0].layer, findings[0].neuron
     layer = ckpt.model.config.layers if layer is None else layer
     reading = read_piece(ckpt, piece_ids(ckpt, text, where))
-    return View(reading, layer, neuron, str(ckpt.path), unit_name(mode.unit, ckpt.codec.name), findings)
+    return View(reading, layer, neuron, str(ckpt.path), ckpt.codec.unit, findings)
 
 
 def visualize_fragment(ckpt: Checkpoint, text: str, layer: int | None = None, neuron: int | str = "auto",

@@ -1,4 +1,8 @@
-"""Modes by name: abc, midi, tabla. A checkpoint records its mode; `abc` when it does not say."""
+"""Modes by name: abc, midi, tabla. A checkpoint records its mode; `abc` when it does not say.
+
+A new mode is a package `modes/<name>/` whose `MODE` is a `Mode`, and one
+line in `MODULES` (see docs/architecture.md).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,9 @@ import importlib
 import importlib.util
 
 from ..errors import TunesmithError
-from .base import CheckReport, Generated, GenerateRequest, Mode, Piece
+from .base import CheckReport, Generated, GenerateRequest, Mode, OptionSpec, Piece, WebTab
 
-# Imported on first use, so that `tunesmith --help` stays fast and a mode's
-# dependencies are only needed by those who use it.
+# Imported on first use, so that a mode's dependencies are only needed by those who use it.
 MODULES = {"abc": "tunesmith.modes.abc", "midi": "tunesmith.modes.midi", "tabla": "tunesmith.modes.tabla"}
 DEFAULT_MODE = "abc"
 
@@ -27,9 +30,20 @@ def get_mode(name: str | None) -> Mode:
     return importlib.import_module(MODULES[name]).MODE
 
 
+def all_modes() -> list[Mode]:
+    """Every mode this installation has, in registry order."""
+    return [get_mode(name) for name in available_modes()]
+
+
+def mode_name(meta: dict) -> str:
+    """The name of the mode a checkpoint's config.json (or a run's saved config) names."""
+    return meta.get("mode", DEFAULT_MODE)
+
+
 def mode_of(meta: dict) -> Mode:
     """The mode a checkpoint's config.json names."""
-    return get_mode(meta.get("mode", DEFAULT_MODE))
+    return get_mode(mode_name(meta))
 
 
-__all__ = ["CheckReport", "Generated", "GenerateRequest", "Mode", "Piece", "available_modes", "get_mode", "mode_of"]
+__all__ = ["CheckReport", "Generated", "GenerateRequest", "Mode", "OptionSpec", "Piece", "WebTab", "all_modes",
+           "available_modes", "get_mode", "mode_name", "mode_of"]

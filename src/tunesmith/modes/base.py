@@ -1,4 +1,4 @@
-"""What a musical language (a *mode*) supplies to the shared trainer, sampler and command line.
+"""What a musical language (a *mode*) supplies to the shared trainer, sampler, command line and web app.
 
 Every mode works on *pieces*: objects with `text` (the piece in the mode's
 notation, ending with a newline), `text_without_number` (what makes two
@@ -6,18 +6,29 @@ pieces the same: duplicates are dropped by it and the held-out split hashes
 it) and `title`. In training streams, pieces follow one another with a blank
 line between them, so every codec has a newline symbol and a blank line ends
 a piece in every mode.
+
+A mode's own generation options (ABC's meter and key, tabla's tala ...) are
+a frozen dataclass whose fields are declared with `option(...)`: the
+`tunesmith generate` command and the web forms and API are built from these
+declarations, so a mode adds an option without touching the others.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from ..options import Sampling, Style
+from ..errors import TunesmithError
+from ..options import Sampling
 
 if TYPE_CHECKING:
     from ..checkpoint import Checkpoint
+    from ..codecs.base import Codec
+    from ..insight.measures import Measures
 
 
 class Piece(Protocol):
@@ -30,25 +41,71 @@ class Piece(Protocol):
     def text_without_number(self) -> str: ...
 
 
+# -- a mode's own options ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """How one option is offered: its help, and how the web form shows it."""
+
+    help: str                                   # the CLI's help and the API's description
+    label: str = ""                             # the web form's label; "" keeps it off the form (API only)
+    suggest: tuple[str, ...] = ()               # web: values offered as you type (any text is allowed)
+    choices: Callable[[], list[tuple[str, str]]] | None = None  # web: a select of (value, text)
+    minimum: float | None = None                # web: a number input's bounds and step
+    maximum: float | None = None
+    step: str = "any"
+    max_chars: int | None = None                # API: the longest text accepted
+    group: str = ""                             # web: check boxes are grouped under this legend
+    cli: bool = True                            # an option of `tunesmith generate`
+
+
+def option(default: Any, help: str, **info: Any) -> Any:
+    """A field of a mode's options dataclass, declared with what the CLI and the web show (see OptionInfo)."""
+    return field(default=default, metadata={"option": OptionInfo(help, **info)})
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One declared option, read off a mode's options dataclass."""
+
+    name: str            # the field's name: the API field; `--name-with-dashes` on the command line
+    type: type           # str, int, float, bool or Path (never None: "not given" is None)
+    default: Any
+    info: OptionInfo
+
+    @property
+    def flag(self) -> str:
+        """The command-line spelling."""
+        return "--" + self.name.replace("_", "-")
+
+
+def option_specs(options: type) -> list[OptionSpec]:
+    """The declared options of a mode's options dataclass, in field order."""
+    hints = typing.get_type_hints(options)
+    specs = []
+    for f in dataclasses.fields(options):
+        hint = hints[f.name]
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        specs.append(OptionSpec(f.name, hint, f.default, f.metadata["option"]))
+    return specs
+
+
+# -- requests and results ------------------------------------------------------------
+
 @dataclass(frozen=True)
 class GenerateRequest:
-    """Everything `tunesmith generate` can ask; each mode reads the fields it knows."""
+    """What every mode is asked for the same way; `options` holds the mode's own (its options dataclass)."""
 
     n: int = 5
     seed: int = 0
     sampling: Sampling = Sampling()
-    style: Style = Style()              # abc: header fields to fix
     primer: str | None = None           # the start of a piece, in the mode's notation
-    primer_file: Path | None = None     # midi: a MIDI opening to continue
-    max_length: int = 2000              # cap on symbols per piece
+    max_length: int | None = None       # cap on symbols per piece (None: the mode's default)
     free: bool = False                  # no well-formedness constraints
-    bars: int | None = None             # midi: stop after N bars
-    seconds: float | None = None        # midi: stop after S seconds
-    tala: str | None = None             # tabla: the cycle
-    cycles: int | None = None           # tabla: how many cycles
-    tempo: float | None = None          # tabla/midi: beats per minute
     output: Path | None = None          # where to write (None: stdout where the mode allows)
-    render: tuple[str, ...] = ()        # extra files to render beside the output: midi, wav, svg, pianoroll
+    render: tuple[str, ...] = ()        # extra files to render beside the output (the mode's `renders`)
+    options: Any = None                 # an instance of the mode's `options` (None: all its defaults)
 
 
 @dataclass
@@ -83,18 +140,71 @@ class CheckReport:
                 for p in self.pieces for q in p["problems"]]
 
 
+# -- the mode itself ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WebTab:
+    """A mode's tab in the web app: the module whose `router` serves it, and how the navigation names it."""
+
+    module: str          # e.g. "tunesmith.web.tabla"
+    path: str            # the tab's page, e.g. "/tabla"
+    title: str           # e.g. "Tabla"
+
+
 @dataclass(frozen=True)
 class Mode:
-    """A musical language: its codecs, corpora, generation and checker."""
+    """A musical language: everything the shared layers need to know about it, in one place.
+
+    Callables that need the mode's heavier modules import them when called,
+    so that reading a mode (e.g. for `tunesmith --help`) stays cheap.
+    """
 
     name: str
-    description: str
-    codecs: tuple[str, ...]                                   # the first is the default
-    unit: str                                                 # what one symbol is called: char, token, event, bol
+    description: str                                          # one line, for listings
+    writes: str                                               # what its models write, in messages: "ABC", "MIDI"
+    about: str                                                # what its models are, for model cards
+    corpus_note: str                                          # how its corpora are prepared, for model cards
+    codecs: tuple[type["Codec"], ...]                         # the first is the default
     default_model: str                                        # folder under models/ of the shipped model
+    options: type                                             # its options dataclass (fields made with `option`)
     corpora: Callable[[], dict[str, str]]                     # bundled corpus name -> description
+    count_corpus: Callable[[str], tuple[int, int]]            # name -> (pieces, characters) for `corpus list`
     load_source: Callable[[str], list[Any]]                   # bundled name, file or folder -> pieces
     dedupe: Callable[[list[Any]], list[Any]]                  # drop repeated pieces (by text_without_number)
-    generate: Callable[["Checkpoint", GenerateRequest], Generated]
+    write: Callable[["Checkpoint", GenerateRequest], list[Any]]  # new pieces, in the mode's own objects
+    generate: Callable[["Checkpoint", GenerateRequest], Generated]  # `tunesmith generate`: pieces, files
     check_file: Callable[[Path], CheckReport]
-    count_corpus: Callable[[str], tuple[int, int]] | None = None  # name -> (pieces, characters) for `corpus list`
+    measures: Callable[[], "Measures"]                        # what `evaluate` and `visualize` measure
+    suffix: str                                               # file suffix of its pieces as text
+    renders: tuple[str, ...] = ()                             # what `generate --render` can write beside
+    piece: str = "piece"                                      # what one piece is called: tune, composition
+    primer_help: str = "The start of the piece, in the mode's notation."
+    max_length: int = 2000                                    # default cap on symbols per piece
+    sampling: Sampling = Sampling()                           # default sampling
+    web: WebTab | None = None                                 # its own tab in the web app, if any
+
+    @property
+    def unit(self) -> str:
+        """What one symbol of its default codec is called: char, token, event, bol."""
+        return self.codecs[0].unit
+
+    def option_specs(self) -> list[OptionSpec]:
+        """Its own generation options."""
+        return option_specs(self.options)
+
+    def resolve_options(self, given: dict[str, Any]) -> Any:
+        """Its options from those a user gave (None: not given); an option of another mode is an error."""
+        own = {spec.name for spec in self.option_specs()}
+        for name, value in given.items():
+            if value is not None and name not in own:
+                flag = "--" + name.replace("_", "-")
+                raise TunesmithError(f"{flag} is for other modes; this model writes {self.writes} (mode {self.name})")
+        return self.options(**{k: v for k, v in given.items() if v is not None})
+
+    def options_of(self, request: GenerateRequest) -> Any:
+        """The request's options for this mode (its defaults when none were given)."""
+        return self.options() if request.options is None else request.options
+
+    def max_length_of(self, request: GenerateRequest) -> int:
+        """The request's cap on symbols per piece."""
+        return self.max_length if request.max_length is None else request.max_length

@@ -13,7 +13,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ..music.abc.check import check_text
-from .service import MEDIA_TYPES, Composer, GenerateParams, problems_of
+from ..modes.abc import MODE as ABC
+from .catalog import ABC_MODELS
+from .requests import request_model
+from .service import MEDIA_TYPES, Composer, problems_of
 from .store import StoredTune
 
 router = APIRouter(prefix="/api")
@@ -24,21 +27,7 @@ def composer(request: Request) -> Composer:
     return request.app.state.composer
 
 
-class GenerateIn(BaseModel):
-    """A generate request; empty style fields are left to the model."""
-
-    model: str | None = Field(None, description="A name from GET /api/models (default: the first, the shipped model).")
-    n: int = Field(1, description="How many tunes (capped per request).")
-    seed: int | None = Field(None, ge=0, description="Same seed and options, same tunes; empty: the server picks one.")
-    temperature: float = Field(1.0, description="Above 0; lower is safer, higher is wilder.")
-    top_p: float | None = Field(0.8, description="Nucleus sampling in (0, 1]; 1 or null is off.")
-    top_k: int | None = Field(None, description="Sample among the k likeliest symbols only.")
-    meter: str | None = Field(None, description="M: of every tune, e.g. 6/8.", max_length=20)
-    key: str | None = Field(None, description="K: of every tune, e.g. D, Ador.", max_length=20)
-    rhythm: str | None = Field(None, description="R: of every tune, e.g. jig, reel.", max_length=40)
-    length: str | None = Field(None, description="L: of every tune, e.g. 1/8.", max_length=10)
-    primer: str | None = Field(None, description="The start of the music (or, starting with X:, of the whole tune).")
-    max_length: int = Field(2000, description="Cap on symbols per tune.")
+GenerateIn = request_model(ABC, "GenerateIn")
 
 
 class AbcIn(BaseModel):
@@ -87,7 +76,10 @@ def list_models(c: Composer = Depends(composer)) -> dict:
 @router.post("/generate")
 def generate(body: GenerateIn, c: Composer = Depends(composer)) -> dict:
     """New tunes, stored, each with its sheet music (`svg`, or `svg_error` when it will not engrave)."""
-    seed, tunes = c.generate(GenerateParams(**body.model_dump()))
+    seed, entry, texts = c.compose(ABC, body, ABC_MODELS)
+    record = {**body.model_dump(), "model": entry.name, "seed": seed}
+    tunes = [c.store.add(text, origin="generated", model=entry.name, params={**record, "index": i})
+             for i, text in enumerate(texts)]
     out = []
     for tune in tunes:
         svg, error = c.svg_or_error(tune)

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from .. import __version__
+from ..checkpoint import SHIPPED_MODELS
 from ..errors import TunesmithError
 from .api import composer, router, tune_json
 from .catalog import ModelCatalog
@@ -30,7 +31,6 @@ from .store import TuneStore, default_db_path
 from .tabla import router as tabla_router
 
 HERE = Path(__file__).parent
-SHIPPED_MODELS = HERE.parents[2] / "models"
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["timestamp"] = lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
 

@@ -42,7 +42,6 @@ class Inside:
                 raise RequestError(422, field_names(str(exc))) from None
 
     def _view(self, ckpt, name: str, tune_id: int, abc: str, layer: int | None, neuron: str | int) -> tuple[str, str]:
-        from ..insight.measures import measures_for
         from ..insight.neurons import find_neurons
         from ..insight.visualize import build_view, check_choice, held_out_texts, render_fragment
         from ..modes import mode_of
@@ -53,7 +52,7 @@ class Inside:
             key = (ckpt.path, (ckpt.path / CONFIG).stat().st_mtime, layer)  # a retrained model is asked anew
             if key not in self._findings:
                 reference = held_out_texts(ckpt, REFERENCE_TUNES)
-                found = find_neurons(ckpt, measures_for(mode_of(ckpt.meta).name), reference, layer)
+                found = find_neurons(ckpt, mode_of(ckpt.meta).measures(), reference, layer)
                 with self._lock:
                     self._findings[key] = found
             findings = self._findings[key]

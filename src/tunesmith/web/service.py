@@ -13,11 +13,14 @@ import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from threadpoolctl import threadpool_limits
+from pydantic import BaseModel
 
 from ..errors import TunesmithError
+from ..modes import GenerateRequest, Mode
 from ..music.abc.check import check_tune, tune_blocks
-from .catalog import ModelCatalog
+from ..options import Sampling
+from .catalog import ModelCatalog, ModelEntry, ModelKind
+from .requests import options_from
 from .store import StoredTune, TuneStore
 
 # What a download of each kind is, by file suffix.
@@ -51,24 +54,6 @@ class RequestError(TunesmithError):
         self.status = status
 
 
-@dataclass(frozen=True)
-class GenerateParams:
-    """One generate request, as the page and the API send it."""
-
-    model: str | None = None
-    n: int = 1
-    seed: int | None = None          # None: the server picks one and reports it
-    temperature: float = 1.0
-    top_p: float | None = 0.8
-    top_k: int | None = None
-    meter: str | None = None
-    key: str | None = None
-    rhythm: str | None = None
-    length: str | None = None
-    primer: str | None = None
-    max_length: int = 2000
-
-
 def one_tune(abc: str, limits: Limits) -> str:
     """The text of exactly one tune, within the size cap, with `\\n` line ends; else a clear error."""
     if len(abc) > limits.max_chars:
@@ -80,34 +65,6 @@ def one_tune(abc: str, limits: Limits) -> str:
     if len(blocks) > 1:
         raise RequestError(422, f"abc: {len(blocks)} tunes found (a blank line ends a tune); send one at a time")
     return blocks[0][1]
-
-
-_blas_users = 0
-_blas_lock = threading.Lock()
-_blas_limit = None
-
-
-@contextmanager
-def one_blas_thread():
-    """numpy's BLAS on one thread while any generation runs; the server's parallelism is its requests.
-
-    The sampler's small matrix products gain nothing from a second thread and lose
-    up to tenfold when the cores are busy (measured: 1.3 s against 10.6 s for one
-    tune on a loaded 2-core machine). Counted, so that the first generation in sets
-    the limit and the last one out restores it.
-    """
-    global _blas_users, _blas_limit
-    with _blas_lock:
-        if _blas_users == 0:
-            _blas_limit = threadpool_limits(limits=1, user_api="blas")
-        _blas_users += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limit.restore_original_limits()
 
 
 def field_names(message: str) -> str:
@@ -137,38 +94,34 @@ class Composer:
         self._waiting = 0
         self._waiting_lock = threading.Lock()
 
-    def generate(self, params: GenerateParams) -> tuple[int, list[StoredTune]]:
-        """New tunes, stored; returns the seed used and the tunes. Waits for a free generation slot."""
-        from ..generate import generate_tunes
-        from ..options import Sampling, Style
+    def compose(self, mode: Mode, body: BaseModel, kind: ModelKind) -> tuple[int, ModelEntry, list]:
+        """New pieces in `mode` from a request made by `requests.request_model`: (seed used, model, pieces).
 
-        lim = self.limits
-        if not 1 <= params.n <= lim.max_tunes:
-            raise RequestError(422, f"n: between 1 and {lim.max_tunes} tunes per request (asked for {params.n})")
-        if not 16 <= params.max_length <= lim.max_chars:
-            raise RequestError(422, f"max_length: between 16 and {lim.max_chars} symbols (got {params.max_length})")
-        if params.primer is not None and len(params.primer) > lim.max_chars:
-            raise RequestError(413, f"primer: {len(params.primer)} characters; at most {lim.max_chars}")
-        entry = self.catalog.find(params.model)
-        seed = params.seed if params.seed is not None else secrets.randbelow(2**31)
-        primer = params.primer.replace("\r\n", "\n") if params.primer else None
+        Every mode's generation goes through here: the limits, the model, the
+        seed, the mode's own writer, and a turn in the generation queue.
+        """
+        lim, noun = self.limits, mode.piece + "s"
+        if not 1 <= body.n <= lim.max_tunes:
+            raise RequestError(422, f"n: between 1 and {lim.max_tunes} {noun} per request (asked for {body.n})")
+        if body.max_length is not None and not 16 <= body.max_length <= lim.max_chars:
+            raise RequestError(422, f"max_length: between 16 and {lim.max_chars} symbols (got {body.max_length})")
+        if body.primer is not None and len(body.primer) > lim.max_chars:
+            raise RequestError(413, f"primer: {len(body.primer)} characters; at most {lim.max_chars}")
+        entry = self.catalog.find(body.model, kind)
+        seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+        primer = body.primer.replace("\r\n", "\n") if body.primer and body.primer.strip() else None
         try:
-            sampling = Sampling(params.temperature, params.top_k, params.top_p, False)
+            sampling = Sampling(body.temperature, body.top_k, body.top_p, False)
             sampling.check()
-            style = Style(params.meter or None, params.length or None, params.rhythm or None,
-                          params.key or None).checked()
-            with self.turn(), one_blas_thread():
-                ckpt = self.catalog.load(entry)
-                texts = generate_tunes(ckpt, params.n, seed=seed, sampling=sampling, style=style,
-                                       primer=primer, max_symbols=params.max_length)
+            request = GenerateRequest(n=body.n, seed=seed, sampling=sampling, primer=primer,
+                                      max_length=body.max_length, options=options_from(mode, body))
+            with self.turn():
+                pieces = mode.write(self.catalog.load(entry), request)
         except RequestError:
             raise
         except TunesmithError as exc:
             raise TunesmithError(field_names(str(exc))) from None
-        record = {**asdict(params), "model": entry.name, "seed": seed}
-        tunes = [self.store.add(text, origin="generated", model=entry.name, params={**record, "index": i})
-                 for i, text in enumerate(texts)]
-        return seed, tunes
+        return seed, entry, pieces
 
     @contextmanager
     def turn(self):

@@ -10,21 +10,20 @@ in the app's store, and lays a composition out as a grid of cycles.
 
 from __future__ import annotations
 
-import secrets
 from enum import Enum
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
 
-from ..errors import TunesmithError
+from ..modes.tabla import MODE as TABLA
 from ..music.tabla.notation import Composition, read_text
 from ..music.tabla.talas import TALAS, get_tala
 from .api import composer
 from .catalog import ModelCatalog, ModelEntry, ModelKind
-from .service import Composer, RequestError, field_names, one_blas_thread
+from .requests import request_model
+from .service import Composer, RequestError
 from .store import StoredComposition
 
 router = APIRouter()
@@ -33,10 +32,6 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Audio is rendered whole in memory (44.1 kHz floats, a few layers): a slow tempo times many cycles
 # could ask for hours of it, so a composition may last at most this long.
 MAX_AUDIO_SECONDS = 300.0
-# A cap on symbols per composition for the sampler. The tala-true writer ends on sam by itself; this only
-# has to exceed the longest composition it may write (64 cycles of teentaal with every matra a group of
-# four: 6,472 symbols).
-MAX_SYMBOLS = 10_000
 MEDIA_TYPES = {"txt": "text/plain; charset=utf-8", "wav": "audio/wav", "mid": "audio/midi"}
 
 
@@ -48,23 +43,7 @@ class Kind(str, Enum):
     mid = "mid"
 
 
-class TablaIn(BaseModel):
-    """A request for tabla compositions; the frame (tala, cycles, tempo) is kept exactly."""
-
-    model: str | None = Field(None, description="A name from GET /api/tabla/models (default: the shipped tabla model).")
-    tala: str = Field("teentaal", description="The cycle: a name from GET /api/tabla/talas (tintal, kaharwa... too).",
-                      max_length=40)
-    tempo: float = Field(90.0, description="Matras (beats) per minute.")
-    cycles: int = Field(4, description="Whole cycles before the landing sam.")
-    n: int = Field(1, description="How many compositions (capped per request, as tunes are).")
-    seed: int | None = Field(None, ge=0, description="Same seed and options, same compositions; "
-                                                     "empty: the server picks one.")
-    temperature: float = Field(1.0, description="Above 0; lower is safer, higher is wilder.")
-    top_p: float | None = Field(0.8, description="Nucleus sampling in (0, 1]; 1 or null is off.")
-    primer: str | None = Field(None, description="'theka' for one cycle of the tala's theka, or the first bols "
-                                                 "(Dha Dha Ti Ta | ...); a first line 'form: kaida' fixes the form.")
-    theka: bool = Field(False, description="The audio has the tala's theka looped quietly underneath.")
-    drone: bool = Field(False, description="The audio has a tanpura-like drone on Sa and Pa.")
+TablaIn = request_model(TABLA, "TablaIn")
 
 
 def _describe_tabla(config: dict) -> str:
@@ -127,35 +106,14 @@ def composition(c: Composer, comp_id: int) -> StoredComposition:
 
 def generate(c: Composer, body: TablaIn) -> tuple[int, list[StoredComposition]]:
     """New compositions, stored; returns the seed used and them. Waits for a free generation slot."""
-    from ..modes import GenerateRequest
-    from ..modes.tabla import generate_compositions
-    from ..options import Sampling
-
-    lim = c.limits
-    if not 1 <= body.n <= lim.max_tunes:
-        raise RequestError(422, f"n: between 1 and {lim.max_tunes} compositions per request (asked for {body.n})")
-    if body.primer is not None and len(body.primer) > lim.max_chars:
-        raise RequestError(413, f"primer: {len(body.primer)} characters; at most {lim.max_chars}")
     tala = get_tala(body.tala, "tala")
-    if body.tempo > 0 and body.cycles >= 1:  # out of range, the tabla mode says why below
+    if body.tempo > 0 and body.cycles >= 1:  # out of range, the tabla mode says why
         seconds = (body.cycles * tala.matras + 1) * 60 / body.tempo
         if seconds > MAX_AUDIO_SECONDS:
             raise RequestError(422, f"cycles, tempo: {body.cycles} cycles of {tala.name} at {body.tempo:g} matras "
                                     f"per minute last {seconds:.0f} s; at most {MAX_AUDIO_SECONDS:.0f} s here "
                                     "(fewer cycles or a faster tempo)")
-    entry = find_model(c.catalog, body.model)
-    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
-    primer = (body.primer or "").replace("\r\n", "\n").strip() or None
-    request = GenerateRequest(n=body.n, seed=seed, sampling=Sampling(body.temperature, None, body.top_p, False),
-                              primer=primer, max_length=MAX_SYMBOLS, tala=tala.name, cycles=body.cycles,
-                              tempo=body.tempo)
-    try:
-        with c.turn(), one_blas_thread():
-            comps = generate_compositions(c.catalog.load(entry), request)
-    except RequestError:
-        raise
-    except TunesmithError as exc:
-        raise TunesmithError(field_names(str(exc))) from None
+    seed, entry, comps = c.compose(TABLA, body, TABLA_MODELS)
     record = {**body.model_dump(), "tala": tala.name, "model": entry.name, "seed": seed}
     return seed, [c.store.add_composition(comp.file_text(), title=comp.title, tala=comp.tala, model=entry.name,
                                           params={**record, "index": i})

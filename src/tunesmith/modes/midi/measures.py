@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..music.midi import STEPS_PER_WHOLE, GridNote, MidiPiece, midi_bytes, piece_from_midi, text_problem
-from .measures import Measures, PieceProfile
-from .metrics import intervals
-from .reference import PITCH_CLASSES
+from ...music.midi import STEPS_PER_WHOLE, GridNote, MidiPiece, midi_bytes, piece_from_midi, text_problem
+from ...insight.measures import Measures, PieceProfile
+from ...insight.metrics import intervals
+from ...insight.reference import PITCH_CLASSES
 
 NO_HANGING = "pieces with no note hanging past the end"
 MAX_POLYPHONY = 12  # notes sounding at once beyond this share the last bin

@@ -15,8 +15,8 @@ import weakref
 
 import numpy as np
 
-from .codecs.base import Codec
-from .music.abc.wellformed import (HEADER_PREFIXES, HEADER_VALUES, State, can_end, feed_text, mask_key, may_end_now,
+from ...codecs.base import Codec
+from ...music.abc.wellformed import (HEADER_PREFIXES, HEADER_VALUES, State, can_end, feed_text, mask_key, may_end_now,
                                   reader_of)
 
 _UNSEEN = object()

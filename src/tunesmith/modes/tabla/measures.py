@@ -24,10 +24,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..music.tabla.bols import SILENCE
-from ..music.tabla.notation import cycle_text, read_text
-from ..music.tabla.talas import TALAS
-from .measures import Measures, PieceProfile
+from ...music.tabla.bols import SILENCE
+from ...music.tabla.notation import cycle_text, read_text
+from ...music.tabla.talas import TALAS
+from ...insight.measures import Measures, PieceProfile
 
 FLAG_CYCLES = 2
 LANDS = "compositions landing on sam (a struck bol after the last cycle)"
@@ -66,8 +66,8 @@ def profile(text: str, check: bool = True) -> PieceProfile:
 
 def generate(ckpt, request) -> list[str]:
     """`request.n` compositions, each in a tala the model chooses (see the module docstring)."""
-    from ..sampling import choose
-    from ..modes import mode_of
+    from ...sampling import choose
+    from . import MODE
 
     codec = ckpt.codec
     ids = np.array([i for i, s in enumerate(codec.vocab) if s.startswith("tala: ") and s[6:] in TALAS])
@@ -80,11 +80,11 @@ def generate(ckpt, request) -> list[str]:
     masked[:, ids] = logits[:, ids]
     chosen = choose(masked, request.sampling, np.random.default_rng(request.seed)).tolist()
     talas = Counter(codec.vocab[i][6:] for i in chosen)
-    mode = mode_of(ckpt.meta)
     pieces = []
     for k, (tala, count) in enumerate(sorted(talas.items())):
-        asked = replace(request, n=count, tala=tala, seed=request.seed + 1000 * (k + 1))
-        pieces += mode.generate(ckpt, asked).pieces
+        asked = replace(request, n=count, seed=request.seed + 1000 * (k + 1),
+                        options=replace(MODE.options_of(request), tala=tala))
+        pieces += MODE.generate(ckpt, asked).pieces
     return pieces
 
 

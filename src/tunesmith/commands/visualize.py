@@ -1,0 +1,51 @@
+"""`tunesmith visualize`: a piece symbol by symbol, the model's top-5 guesses under each, one neuron's activation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import TunesmithError
+from .runtime import err, model_path, set_threads
+
+
+def visualize(
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint or run folder (default: the shipped model)."),
+    text: Optional[Path] = typer.Option(None, "--text", help="File with the piece to show (its first one; see --tune)."),
+    tune: int = typer.Option(1, "--tune", help="Which piece of --text to show (1 = the first)."),
+    generate: bool = typer.Option(False, "--generate", help="Show a piece the model writes now (with --seed)."),
+    seed: int = typer.Option(0, help="Seed of the --generate piece."),
+    layer: Optional[int] = typer.Option(None, help="Layer of the neuron, 1 = first (default: the last; with auto: any)."),
+    neuron: str = typer.Option("auto", help="Neuron number (0-based), or auto: the one that tracks structure best."),
+    heldout: Optional[Path] = typer.Option(None, "--heldout", help="Pieces for --neuron auto (default: the model's held-out split)."),
+    output: Path = typer.Option(Path("viz.html"), "-o", "--output", help="HTML file to write."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+) -> None:
+    """An HTML page: a piece symbol by symbol, the model's top-5 guesses under each, one neuron's activation."""
+    from ..atomic import write_text_atomic
+    from ..checkpoint import load_checkpoint
+    from ..insight.visualize import build_view, check_choice, piece_from_file, render_page
+    from ..modes import mode_of
+
+    set_threads(threads)
+    if (text is None) == (not generate):
+        raise TunesmithError("give either --text FILE or --generate (with --seed)")
+    ckpt = load_checkpoint(model_path(model))
+    check_choice(ckpt, layer, neuron)  # before minutes of work, not after
+    if generate:
+        from ..modes import GenerateRequest
+
+        piece = mode_of(ckpt.meta).generate(ckpt, GenerateRequest(n=1, seed=seed)).pieces[0]
+        where = "the generated piece"
+    else:
+        piece, where = piece_from_file(ckpt, text, tune), str(text)
+    reference = None
+    if heldout is not None:
+        reference = [p.text for p in mode_of(ckpt.meta).load_source(str(heldout))]
+    view = build_view(ckpt, piece, layer, neuron, reference, where)
+    for finding in view.findings:
+        err(finding.describe())
+    write_text_atomic(output, render_page(view, ckpt.codec.vocab))
+    err(f"wrote {output}: {len(view.reading.symbols)} {view.unit}s, neuron {view.neuron} of layer {view.layer}")

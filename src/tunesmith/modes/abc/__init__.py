@@ -1,0 +1,109 @@
+"""The ABC mode: folk tunes in ABC notation, one character (or ABC token) per symbol.
+
+Its package: `options` (the header fields a user fixes), `writer` (the
+tune writer for the shared sampler), `masks` (the well-formed automaton's
+masks, cached per state) and `measures` (what `evaluate` and `visualize`
+measure in a tune). The automaton itself is `music.abc.wellformed`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...atomic import write_text_atomic
+from ...codecs.abc_chars import CharCodec
+from ...codecs.abc_tokens import TokenCodec
+from ...errors import TunesmithError
+from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab
+from .options import Style
+
+
+def _corpora() -> dict[str, str]:
+    from ...corpus.bundled import BUNDLED
+
+    return {name: spec.description for name, spec in BUNDLED.items()}
+
+
+def _count(name: str) -> tuple[int, int]:
+    from ...corpus.bundled import load_bundled
+    from ...music.abc.tunes import join_tunes
+
+    tunes = load_bundled(name)
+    return len(tunes), len(join_tunes(list(tunes)))
+
+
+def _load_source(spec: str) -> list:
+    from ...corpus.load import source_tunes
+
+    return source_tunes(spec)
+
+
+def _dedupe(tunes: list) -> list:
+    from ...music.abc.tunes import dedupe
+
+    return dedupe(tunes)
+
+
+def _write(ckpt, req: GenerateRequest) -> list[str]:
+    from .writer import generate_tunes
+
+    return generate_tunes(ckpt, req.n, seed=req.seed, sampling=req.sampling, style=MODE.options_of(req),
+                          primer=req.primer, max_symbols=MODE.max_length_of(req), free=req.free)
+
+
+def _generate(ckpt, req: GenerateRequest) -> Generated:
+    if req.render and req.output is None:
+        raise TunesmithError("--render writes files beside the ABC file: name it with -o, e.g. -o out/new.abc")
+    tunes = _write(ckpt, req)
+    text = "\n".join(tunes)
+    if req.output is None:
+        return Generated(stdout=text, pieces=tunes)
+    write_text_atomic(req.output, text)
+    message = f"wrote {len(tunes)} tunes to {req.output}"
+    if req.render:
+        from ...render.files import render_files
+
+        written = render_files(tunes, req.render, req.output)
+        message += f" and {len(written)} rendered files beside it"
+    return Generated(message=message, pieces=tunes)
+
+
+def _check_file(path: Path) -> CheckReport:
+    from ...corpus.files import read_text
+    from ...music.abc.check import check_text
+
+    reports = check_text(read_text(path))  # unreadable input: TunesmithError
+    return CheckReport(str(path), [r.to_dict() for r in reports], label="tune X:")
+
+
+def _measures():
+    from .measures import MEASURES
+
+    return MEASURES
+
+
+MODE = Mode(
+    name="abc",
+    description="folk tunes in ABC notation",
+    writes="ABC",
+    about="An LSTM char-RNN that writes folk tunes in ABC notation (canonical header order X, T, M, L, R, K)",
+    corpus_note="bundled with music21 or the user's files; cleaned to canonical ABC, exact duplicates removed",
+    codecs=(CharCodec, TokenCodec),
+    default_model="default",
+    options=Style,
+    corpora=_corpora,
+    count_corpus=_count,
+    load_source=_load_source,
+    dedupe=_dedupe,
+    write=_write,
+    generate=_generate,
+    check_file=_check_file,
+    measures=_measures,
+    suffix="abc",
+    renders=("midi", "wav", "svg"),
+    piece="tune",
+    primer_help="The start of the music (or, starting with X:, of the whole tune).",
+    web=WebTab(module="tunesmith.web.api", path="/", title="Compose"),
+)
+
+__all__ = ["MODE", "Style"]

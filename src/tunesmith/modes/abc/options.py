@@ -1,0 +1,44 @@
+"""The ABC mode's own generation options: header fields the user fixes (the model writes the others)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ...errors import TunesmithError
+from ...music.abc.tunes import KEY_RE, meter_fraction, normalize_rhythm
+from ..base import option
+
+
+@dataclass(frozen=True)
+class Style:
+    """Header fields the user fixes; the model writes the others."""
+
+    meter: str | None = option(None, "M: of every tune, e.g. 6/8.", label="Meter", max_chars=20,
+                               suggest=("6/8", "4/4", "3/4", "2/4", "9/8", "C", "C|"))
+    length: str | None = option(None, "L: (unit note length) of every tune, e.g. 1/8.", max_chars=10)
+    rhythm: str | None = option(None, "R: of every tune, e.g. jig, reel, hornpipe.", label="Rhythm",
+                                max_chars=40, suggest=("jig", "reel", "hornpipe", "polka", "waltz", "slip jig",
+                                                       "march", "strathspey"))
+    key: str | None = option(None, "K: of every tune, e.g. D, Ador.", label="Key", max_chars=20,
+                             suggest=("D", "G", "A", "C", "F", "Em", "Am", "Bm", "Ador", "Edor", "Gmix"))
+
+    def checked(self) -> "Style":
+        """The style with each value validated and normalised."""
+        meter = self.meter.strip() if self.meter else None
+        if meter is not None and meter not in ("C", "C|") and (
+            not re.fullmatch(r"\d+/\d+", meter) or meter_fraction(meter) in (None, 0)
+        ):
+            raise TunesmithError(f"--meter {self.meter!r}: not a meter; write it like 6/8, 3/4, C or C|")
+        length = self.length.strip() if self.length else None
+        if length is not None and (not re.fullmatch(r"1/\d+", length) or int(length[2:]) == 0):
+            raise TunesmithError(f"--length {self.length!r}: not a unit note length; write it like 1/8 or 1/16")
+        key = re.sub(r"\s+", "", self.key) if self.key else None
+        if key is not None and not KEY_RE.match(key):
+            raise TunesmithError(f"--key {self.key!r}: not an ABC key; write it like D, Am, Ador, Gmix or F#m")
+        rhythm = normalize_rhythm(self.rhythm) if self.rhythm else None
+        return Style(meter, length, rhythm, key)
+
+    def fields(self) -> list[tuple[str, str | None]]:
+        """(letter, value) in canonical header order."""
+        return [("M", self.meter), ("L", self.length), ("R", self.rhythm), ("K", self.key)]

@@ -1,0 +1,126 @@
+"""The MIDI mode: pieces from MIDI files, one event token per symbol, written back as MIDI.
+
+Its package: `corpus` (bundled corpora, files and folders of MIDI),
+`options` (length, tempo, an opening), `writer` (the masks that keep a
+piece well formed, for the shared sampler) and `measures` (what `evaluate`
+measures in a piece).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...atomic import write_bytes_atomic, write_text_atomic
+from ...codecs.midi_events import MidiEventCodec
+from ...errors import TunesmithError
+from ...music.midi import midi_bytes, read_midi, text_problem
+from ..base import CheckReport, Generated, GenerateRequest, Mode
+from .corpus import MIDI_SUFFIXES, corpora, count, dedupe, load_source
+from .options import RENDERS, MidiOptions
+
+
+def _write(ckpt, req: GenerateRequest) -> list:
+    from .writer import generate_pieces
+
+    return generate_pieces(ckpt, req)
+
+
+def _outputs(output: Path, n: int) -> list[Path]:
+    if n == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}-{i}{output.suffix}") for i in range(1, n + 1)]
+
+
+def _generate(ckpt, req: GenerateRequest) -> Generated:
+    opt = MODE.options_of(req)
+    unknown = [k for k in req.render if k not in RENDERS]
+    if unknown:
+        raise TunesmithError(f"--render {','.join(unknown)}: a MIDI model renders {', '.join(RENDERS)}")
+    if req.output is not None and req.output.suffix.lower() not in MIDI_SUFFIXES + (".txt",):
+        raise TunesmithError(f"-o {req.output}: name a .mid file (or .txt for the token text)")
+    if req.render and (req.output is None or req.output.suffix.lower() == ".txt"):
+        raise TunesmithError("--render writes files beside the MIDI file: name it with -o, e.g. -o out/new.mid")
+    pieces = _write(ckpt, req)
+    text = "\n".join(p.text for p in pieces)
+    if req.output is None:
+        return Generated(stdout=text, pieces=[p.text for p in pieces])
+    if req.output.suffix.lower() == ".txt":
+        write_text_atomic(req.output, text)
+        return Generated(message=f"wrote {len(pieces)} pieces to {req.output}", pieces=[p.text for p in pieces])
+    written = []
+    for piece, path in zip(pieces, _outputs(req.output, len(pieces))):
+        data = midi_bytes(piece, qpm=opt.tempo)
+        write_bytes_atomic(path, data)
+        written.append(path)
+        if "wav" in req.render:
+            from ...render.audio import midi_to_wav
+
+            write_bytes_atomic(path.with_suffix(".wav"), midi_to_wav(data))
+        if "pianoroll" in req.render:
+            from ...render.pianoroll import pianoroll_png
+
+            write_bytes_atomic(path.with_suffix(".png"), pianoroll_png(piece, title=path.stem))
+    extra = sum(k in req.render for k in ("wav", "pianoroll")) * len(written)
+    where = written[0] if len(written) == 1 else f"{written[0]} .. {written[-1].name}"
+    message = f"wrote {len(written)} MIDI files ({where})" + (f" and {extra} rendered files beside them" if extra else "")
+    return Generated(message=message, pieces=[p.text for p in pieces])
+
+
+def _check_file(path: Path) -> CheckReport:
+    """A MIDI file: can it be read (else exit 2). A token text: every piece against the grammar, with line:col."""
+    path = Path(path)
+    try:
+        head = path.open("rb").read(4)
+    except OSError as exc:
+        raise TunesmithError(f"{path}: cannot read ({exc.strerror})") from None
+    if head == b"MThd" or path.suffix.lower() in MIDI_SUFFIXES:
+        piece = read_midi(path)
+        return CheckReport(str(path), [{"number": 1, "title": piece.title, "line": 1, "problems": []}])
+    from ...corpus.files import read_text
+
+    blocks: list[tuple[int, list[str]]] = []  # (first line number, lines) of each piece
+    for number, line in enumerate(read_text(path).split("\n"), 1):
+        if not line.strip():
+            blocks.append((number + 1, []))
+        elif blocks:
+            blocks[-1][1].append(line)
+        else:
+            blocks.append((number, [line]))
+    pieces = []
+    for first, lines in (b for b in blocks if b[1]):
+        _, problem = text_problem("\n".join(lines) + "\n")
+        problems = [] if problem is None else [{"line": first + problem[0] - 1, "col": problem[1],
+                                                 "message": problem[2]}]
+        pieces.append({"number": len(pieces) + 1, "title": f"at line {first}", "line": first, "problems": problems})
+    return CheckReport(str(path), pieces)
+
+
+def _measures():
+    from .measures import MEASURES
+
+    return MEASURES
+
+
+MODE = Mode(
+    name="midi",
+    description="MIDI files: notes with their timing, rests, chords and velocity",
+    writes="MIDI",
+    about="An LSTM that writes MIDI as note events (Bar, Pos_, Pitch_, Dur_, Vel_; see `music/midi.py`)",
+    corpus_note="MIDI files as event text on a 12-per-beat grid; exact duplicates removed",
+    codecs=(MidiEventCodec,),
+    default_model="midi",
+    options=MidiOptions,
+    corpora=corpora,
+    count_corpus=count,
+    load_source=load_source,
+    dedupe=dedupe,
+    write=_write,
+    generate=_generate,
+    check_file=_check_file,
+    measures=_measures,
+    suffix="txt",
+    renders=RENDERS,
+    primer_help="The opening as event text (Tempo_ TS_ line, then Bar Pos_ Vel_ Pitch_ Dur_ tokens).",
+)
+
+__all__ = ["MODE", "MidiOptions", "dedupe", "load_source"]

@@ -1,0 +1,278 @@
+"""The MIDI mode's writer: masks that keep every bar, note and ending well formed.
+
+The writer reads its own tokens with the grammar's `TextReader` and masks
+what would break the piece: positions rise within a bar and stay inside it,
+each pitch gets a duration, pitches at one position rise, a piece ends only
+on a bar line once every note has ended, and with `--bars`/`--seconds` no
+note lasts past the forced end.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import deque
+from dataclasses import replace
+
+import numpy as np
+
+from ...errors import TunesmithError
+from ...generate import QueuedWriter, write_batched
+from ...music.midi import (DEFAULT_QPM, MAX_DURATION, STEPS_PER_BEAT, GridNote, MidiPiece, TextReader, TokenError,
+                           bar_steps, normal_piece, piece_from_text, read_midi, split_token)
+from ..base import GenerateRequest
+
+TOKENS_PER_BAR = 200   # length cap per asked-for bar, far above a four-voice bar (~40 tokens)
+
+class Tables:
+    """A codec's tokens sorted by kind, and a cache of masks per grammar state (shared by a batch)."""
+
+    def __init__(self, codec):
+        self.vocab = codec.vocab
+        self.newline, self.bar = codec.index["\n"], codec.index.get("Bar")
+        kinds: dict[str, list[tuple[int, object]]] = {}
+        for i, token in enumerate(codec.vocab):
+            if token != "\n":
+                kind, value = split_token(token)
+                kinds.setdefault(kind, []).append((i, value))
+        missing = [k for k in ("Bar", "Tempo", "TS", "Pos", "Vel", "Pitch", "Dur") if k not in kinds]
+        kinds.setdefault("Drum", [])  # a model that never saw drums
+        if missing:
+            raise TunesmithError(f"this MIDI model's vocabulary has no {', '.join(missing)} tokens")
+
+        def table(kind, key=lambda v: v):
+            ids = np.array([i for i, _ in kinds[kind]], dtype=int)
+            return ids, np.array([key(v) for _, v in kinds[kind]], dtype=int)
+
+        self.tempo = table("Tempo")
+        self.ts = table("TS", lambda v: bar_steps(*v) or 0)
+        self.pos = table("Pos")
+        self.vel = table("Vel")
+        self.pitch = table("Pitch")
+        self.drum = table("Drum")
+        self.dur = table("Dur")
+        self.min_dur = int(self.dur[1].min())
+        self.cache: dict[tuple, np.ndarray] = {}
+
+    def notes(self, last_pitch: int, last_drum: int, held: frozenset[int]) -> list[np.ndarray]:
+        """Pitch and drum ids that may come next at a position: rising, drums after pitches, none still sounding."""
+        pitch_ids, pitches = self.pitch
+        drum_ids, drums = self.drum
+        out = [drum_ids[(drums > last_drum) & ~np.isin(-1 - drums, list(held))]]
+        if last_drum < 0:
+            out.append(pitch_ids[(pitches > last_pitch) & ~np.isin(pitches, list(held))])
+        return out
+
+    def allow(self, *groups) -> np.ndarray:
+        """A mask allowing the given ids (arrays or single ids)."""
+        mask = np.zeros(len(self.vocab), dtype=bool)
+        for g in groups:
+            mask[g] = True
+        return mask
+
+    def nearest_tempo(self, qpm: float) -> int:
+        """Id of the model's tempo token nearest to `qpm`."""
+        ids, values = self.tempo
+        return int(ids[np.abs(values - qpm).argmin()])
+
+
+class MidiWriter(QueuedWriter):
+    """One MIDI piece being written: the sampler's writer (ids, done, push, mask)."""
+
+    def __init__(self, tables: Tables, queue: deque, max_symbols: int, bars: int | None = None,
+                 seconds: float | None = None, tempo: float | None = None, free: bool = False):
+        super().__init__(max_symbols, queue)   # forced ids: a primer
+        self.tables = tables
+        self.bars = bars                # the piece ends after this many bars
+        self.seconds = seconds          # ... or after the bars that make up this many seconds
+        self.tempo = tempo              # the tempo the user asked for
+        self.free = free
+        self.reader = TextReader()
+        self.ends: dict[int, int] = {}  # pitch -> where its latest note ends
+        self._seen = 0                  # notes of the reader already in `ends`
+
+    def _held(self) -> frozenset[int]:
+        """Pitches still sounding at the current position: striking one again would cut it short in MIDI."""
+        r = self.reader
+        for n in r.notes[self._seen:]:
+            self.ends[-1 - n.pitch if n.drum else n.pitch] = n.start + n.duration  # drums as -1-key
+        self._seen = len(r.notes)
+        now = r.bar_start + r.pos
+        return frozenset(p for p, end in self.ends.items() if end > now and (p < 0 or p > r.last_pitch))
+
+    @property
+    def end_step(self) -> int | None:
+        """Where the piece must end (the meter cannot change once an end is set)."""
+        r = self.reader
+        if self.bars is None or r.bar < 0:
+            return None
+        return r.bar_start + (self.bars - r.bar) * r.bar_len
+
+    def take(self, sym: int, forced: bool) -> None:
+        """Read the id (the sampled one or the next primer id) with the grammar's reader."""
+        token = self.tables.vocab[sym]
+        r = self.reader
+        was_header = r.phase == "header_end"
+        try:
+            r.feed(token)
+        except TokenError:
+            if self.bars is not None and token == "\n" and r.phase == "line_start":
+                self.done = True  # the forced end, even if a primer's note still sounds (it is cut)
+            elif not (self.free or forced):
+                raise  # the mask allowed it: a bug
+            if self.free and token == "\n" and len(self.ids) > 1 and self.ids[-2] == self.tables.newline:
+                self.done = True  # a blank line ends the piece even when the music does not add up
+        if was_header and r.phase == "line_start" and self.seconds is not None and self.bars is None:
+            qpm = self.tempo or r.qpm or DEFAULT_QPM
+            steps = self.seconds * qpm / 60 * STEPS_PER_BEAT
+            self.bars = max(1, math.ceil(steps / bar_steps(*r.meters[0][1:]) - 1e-9))
+        if r.phase == "end":
+            self.done = True
+
+    def mask(self) -> np.ndarray | None:
+        """The ids that keep the piece well formed from here (None: any, or a forced id comes next)."""
+        if self.queue or self.free:
+            return None
+        t, r = self.tables, self.reader
+        end = self.end_step
+        phase = r.phase
+        if phase == "tempo":
+            key = ("tempo", None if self.tempo is None else t.nearest_tempo(self.tempo))
+        elif phase == "line_start":
+            must_end = self.bars is not None and r.bar + 1 >= self.bars
+            can_end = self.bars is None and r.notes and r.max_end <= r.now
+            key = ("line_start", must_end, bool(can_end))
+        elif phase in ("bar", "bar_ts", "dur"):
+            limit = r.bar_len if end is None else min(r.bar_len, end - r.bar_start - t.min_dur + 1)
+            last_bar = end is not None and r.bar_start + r.bar_len >= end
+            ts = phase == "bar" and r.bar > 0 and self.bars is None
+            held = self._held() if phase == "dur" else frozenset()
+            key = (phase, r.pos, limit, r.last_pitch if phase == "dur" else -1, ts, last_bar and not r.notes, held,
+                   r.last_drum if phase == "dur" else -1)
+        elif phase == "pos":
+            key = ("pos", r.velocity is not None, self._held())
+        elif phase == "vel":
+            key = ("vel", r.last_pitch, self._held(), r.last_drum)
+        elif phase == "pitch":
+            key = ("pitch", MAX_DURATION if end is None else end - r.bar_start - r.pos)
+        else:
+            key = (phase,)
+        mask = t.cache.get(key)
+        if mask is None:
+            mask = t.cache[key] = self._mask(key)
+        return mask
+
+    def _mask(self, key: tuple) -> np.ndarray:
+        t = self.tables
+        phase = key[0]
+        if phase == "tempo":
+            return t.allow(t.tempo[0] if key[1] is None else key[1])
+        if phase == "ts":
+            return t.allow(t.ts[0][t.ts[1] > 0])
+        if phase == "header_end":
+            return t.allow(t.newline)
+        if phase == "line_start":
+            _, must_end, can_end = key
+            return t.allow(t.newline) if must_end else t.allow(t.bar, *([t.newline] if can_end else []))
+        if phase in ("bar", "bar_ts", "dur"):
+            _, pos, limit, last_pitch, ts, need_note, held, last_drum = key
+            ids, values = t.pos
+            groups = [ids[(values > pos) & (values < limit)]]
+            if not need_note or phase == "dur":
+                groups.append(t.newline)
+            if ts:
+                groups.append(t.ts[0][t.ts[1] > 0])
+            if phase == "dur":
+                notes = t.notes(last_pitch, last_drum, held)
+                groups += notes
+                if sum(map(len, notes)):
+                    groups.append(t.vel[0])
+            return t.allow(*groups)
+        if phase == "pos":
+            return t.allow(t.vel[0], *(t.notes(-1, -1, key[2]) if key[1] else []))
+        if phase == "vel":
+            return t.allow(*t.notes(key[1], key[3], key[2]))
+        if phase == "pitch":
+            return t.allow(t.dur[0][t.dur[1] <= key[1]])
+        return t.allow(t.newline)
+
+    def piece(self, title: str) -> MidiPiece:
+        """The piece written, in normal form; notes are cut at a forced end."""
+        r = self.reader
+        notes, end = r.notes, self.end_step
+        if end is not None:
+            notes = [GridNote(n.start, n.pitch, min(n.duration, end - n.start), n.velocity, n.drum)
+                     for n in notes if n.start < end]
+        return normal_piece(notes, r.meters or [(0, 4, 4)], r.qpm or DEFAULT_QPM, title)
+
+
+def _nearest(values: np.ndarray, value: int) -> int:
+    return int(values[np.abs(values - value).argmin()])
+
+
+def fit_to_vocabulary(piece: MidiPiece, tables: Tables) -> MidiPiece:
+    """The piece with its tempo, velocities, onsets and lengths moved to the nearest the model knows.
+
+    A user's opening rarely has exactly the chorales' tempo or velocity;
+    pitches and meters are left alone (an unknown one is still an error).
+    """
+    starts = piece.bar_starts
+    notes = []
+    for n in piece.notes:
+        bar = bisect_right(starts, n.start) - 1
+        places = tables.pos[1][tables.pos[1] < starts[bar + 1] - starts[bar]]
+        onset = starts[bar] + (_nearest(places, n.start - starts[bar]) if len(places) else n.start - starts[bar])
+        notes.append(GridNote(onset, n.pitch, _nearest(tables.dur[1], n.duration),
+                              _nearest(tables.vel[1], n.velocity), n.drum))
+    return normal_piece(notes, piece.meters, _nearest(tables.tempo[1], piece.qpm), piece.title)
+
+
+def _primer_ids(codec, primer: str | None, primer_file) -> tuple[list[int], int, int | None]:
+    """Ids of the opening to force (its last bar left open to go on), how many bars it has, and its tempo."""
+    if primer_file is not None and primer is not None:
+        raise TunesmithError("--primer and --primer-file both give an opening; choose one")
+    if primer_file is not None:
+        piece, where = read_midi(primer_file), str(primer_file)
+    elif primer is not None:
+        piece, where = piece_from_text(primer.rstrip("\n") + "\n", where="--primer"), "--primer"
+    else:
+        return [], 0, None
+    if not piece.notes:
+        raise TunesmithError(f"{where}: the opening has no notes")
+    fitted = fit_to_vocabulary(piece, Tables(codec))
+    ids = codec.encode(fitted.text, where)
+    return ids[:-1], len(fitted.bar_starts) - 1, piece.qpm
+
+
+def generate_pieces(ckpt, req: GenerateRequest) -> list[MidiPiece]:
+    """`req.n` new pieces from a MIDI checkpoint (see MidiWriter for the constraints)."""
+    from . import MODE
+
+    opt = MODE.options_of(req)
+    if req.n < 1:
+        raise TunesmithError(f"-n must be at least 1 (got {req.n})")
+    if opt.bars is not None and opt.seconds is not None:
+        raise TunesmithError("--bars and --seconds both set the length; choose one")
+    if opt.bars is not None and opt.bars < 1:
+        raise TunesmithError(f"--bars must be at least 1 (got {opt.bars})")
+    if opt.seconds is not None and not 0 < opt.seconds <= 3600:
+        raise TunesmithError(f"--seconds must be above 0 and at most 3600 (got {opt.seconds:g})")
+    if opt.tempo is not None and not 20 <= opt.tempo <= 400:
+        raise TunesmithError(f"--tempo must be between 20 and 400 beats per minute (got {opt.tempo:g})")
+    req.sampling.check()
+    primer, primer_bars, primer_qpm = _primer_ids(ckpt.codec, req.primer, opt.primer_file)
+    if opt.bars is not None and primer_bars >= opt.bars:
+        raise TunesmithError(f"--bars {opt.bars}: the opening already has {primer_bars} bars; --bars counts the "
+                             f"whole piece, opening included")
+    tables = Tables(ckpt.codec)
+    cap = MODE.max_length_of(req)
+    if opt.bars is not None or opt.seconds is not None:
+        longest = opt.bars or math.ceil(opt.seconds * 400 / 60 / 4) + 1  # bars of 4/4 at a fast 400 bpm
+        cap = max(cap, len(primer) + TOKENS_PER_BAR * longest)
+    writers = write_batched(
+        ckpt, req.n, lambda: MidiWriter(tables, deque(primer), cap, opt.bars, opt.seconds, opt.tempo, req.free),
+        req.sampling, req.seed)
+    pieces = [w.piece(f"tunesmith {i}") for i, w in enumerate(writers, 1)]
+    if primer_qpm is not None and opt.tempo is None:  # the opening's own tempo, not the model's nearest
+        pieces = [replace(p, qpm=primer_qpm) for p in pieces]
+    return pieces

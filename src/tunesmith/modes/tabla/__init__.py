@@ -1,0 +1,87 @@
+"""The tabla mode: compositions in bols, one symbol per bol, kept true to the tala.
+
+Its package: `corpus` (bundled corpora, notation files and the checker),
+`options` (tala, cycles, tempo, the audio's layers), `writer` (the
+tala-true writer for the shared sampler) and `measures` (what `evaluate`
+measures in a composition). Its web tab is `web/tabla.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...atomic import write_bytes_atomic, write_text_atomic
+from ...codecs.tabla_bols import BolCodec
+from ...errors import TunesmithError
+from ...music.tabla.notation import Composition
+from ..base import Generated, GenerateRequest, Mode, WebTab
+from .corpus import check_file, corpora, count, dedupe, load_source
+from .options import RENDERS, TablaOptions
+
+
+def _write(ckpt, req: GenerateRequest) -> list:
+    from .writer import generate_compositions
+
+    return generate_compositions(ckpt, req)
+
+
+def _generate(ckpt, req: GenerateRequest) -> Generated:
+    from ...render.tabla_audio import composition_midi, composition_wav
+
+    pieces = _write(ckpt, req)
+    texts = [p.file_text() if isinstance(p, Composition) else p for p in pieces]
+    text = "\n".join(texts)
+    bad = sum(isinstance(p, str) for p in pieces)
+    note = f"; {bad} of {len(pieces)} do not check (--free)" if bad else ""
+    if req.output is None:
+        return Generated(stdout=text, message=note.lstrip("; "), pieces=texts)
+    files: list[tuple[Path, bytes]] = []
+    kinds = set(req.render)
+    for i, piece in enumerate(pieces, 1):
+        stem = req.output.stem if len(pieces) == 1 else f"{req.output.stem}-{i}"
+        if kinds and not isinstance(piece, Composition):
+            raise TunesmithError(f"composition {i} does not check (--free), so it cannot be rendered; drop --render")
+        if "wav" in kinds:
+            wav = composition_wav(piece, piece.tempo, drone="drone" in kinds, theka="theka" in kinds, seed=req.seed)
+            files.append((req.output.with_name(stem + ".wav"), wav))
+        if "midi" in kinds:
+            files.append((req.output.with_name(stem + ".mid"), composition_midi(piece, piece.tempo)))
+    write_text_atomic(req.output, text)
+    for path, data in files:
+        write_bytes_atomic(path, data)
+    rendered = f" and {len(files)} rendered files beside it" if files else ""
+    return Generated(message=f"wrote {len(pieces)} compositions to {req.output}{rendered}{note}", pieces=texts)
+
+
+def _measures():
+    from .measures import MEASURES
+
+    return MEASURES
+
+
+MODE = Mode(
+    name="tabla",
+    description="tabla compositions in bols, in a tala",
+    writes="tabla",
+    about="An LSTM that writes tabla compositions in bols, cycle by cycle of a tala (see `music/tabla/`)",
+    corpus_note="compositions in tunesmith's bol notation; exact duplicates removed",
+    codecs=(BolCodec,),
+    default_model="tabla",
+    options=TablaOptions,
+    corpora=corpora,
+    count_corpus=count,
+    load_source=load_source,
+    dedupe=dedupe,
+    write=_write,
+    generate=_generate,
+    check_file=check_file,
+    measures=_measures,
+    suffix="tabla",
+    renders=RENDERS,
+    piece="composition",
+    primer_help="'theka' for one cycle of the tala's theka, or the first bols (Dha Dha Ti Ta | ...); "
+                "a first line 'form: kaida' fixes the form.",
+    web=WebTab(module="tunesmith.web.tabla", path="/tabla", title="Tabla"),
+)
+
+__all__ = ["MODE", "TablaOptions", "load_source"]
