@@ -44,16 +44,16 @@ def _mode_options() -> list[tuple[str, Any, Any]]:
     """Every mode's own command-line options, each once: (name, type, typer.Option)."""
     from ..modes import all_modes
 
-    merged: dict[str, tuple[type, list[str]]] = {}
+    merged: dict[str, tuple[type, list[str], str]] = {}
     for mode in all_modes():
         for spec in mode.option_specs():
             if spec.info.cli:
-                kind, helps = merged.setdefault(spec.name, (spec.type, []))
+                kind, helps, _ = merged.setdefault(spec.name, (spec.type, [], spec.flag))
                 if kind is not spec.type:
                     raise TypeError(f"option {spec.name}: {mode.name} declares it {spec.type}, another mode {kind}")
                 helps.append(f"{mode.name}: {spec.info.help}")
-    return [(name, Optional[kind], typer.Option(None, "--" + name.replace("_", "-"), help=" ".join(helps)))
-            for name, (kind, helps) in merged.items()]
+    return [(name, Optional[kind], typer.Option(None, spelled, help=" ".join(helps)))
+            for name, (kind, helps, spelled) in merged.items()]
 
 
 def generate(**given: Any) -> None:

@@ -64,6 +64,11 @@ def option(default: Any, help: str, **info: Any) -> Any:
     return field(default=default, metadata={"option": OptionInfo(help, **info)})
 
 
+def flag(name: str) -> str:
+    """An option's command-line spelling: primer_file -> --primer-file."""
+    return "--" + name.replace("_", "-")
+
+
 @dataclass(frozen=True)
 class OptionSpec:
     """One declared option, read off a mode's options dataclass."""
@@ -76,7 +81,16 @@ class OptionSpec:
     @property
     def flag(self) -> str:
         """The command-line spelling."""
-        return "--" + self.name.replace("_", "-")
+        return flag(self.name)
+
+    @property
+    def widget(self) -> str:
+        """How a web form asks for it: select, checkbox, number or text."""
+        if self.info.choices is not None:
+            return "select"
+        if self.type is bool:
+            return "checkbox"
+        return "number" if self.type in (int, float) else "text"
 
 
 def option_specs(options: type) -> list[OptionSpec]:
@@ -144,11 +158,11 @@ class CheckReport:
 
 @dataclass(frozen=True)
 class WebTab:
-    """A mode's tab in the web app: the module whose `router` serves it, and how the navigation names it."""
+    """A mode's tab in the web app: where its page is, how the navigation names it, and what serves it."""
 
-    module: str          # e.g. "tunesmith.web.tabla"
-    path: str            # the tab's page, e.g. "/tabla"
-    title: str           # e.g. "Tabla"
+    path: str                   # the tab's page, e.g. "/tabla"
+    title: str                  # e.g. "Tabla"
+    module: str | None = None   # the module whose `router` serves the page and its API (None: the app's home)
 
 
 @dataclass(frozen=True)
@@ -197,8 +211,7 @@ class Mode:
         own = {spec.name for spec in self.option_specs()}
         for name, value in given.items():
             if value is not None and name not in own:
-                flag = "--" + name.replace("_", "-")
-                raise TunesmithError(f"{flag} is for other modes; this model writes {self.writes} (mode {self.name})")
+                raise TunesmithError(f"{flag(name)} is for other modes; this model writes {self.writes} (mode {self.name})")
         return self.options(**{k: v for k, v in given.items() if v is not None})
 
     def options_of(self, request: GenerateRequest) -> Any:

@@ -8,8 +8,8 @@ served from here, so the app works with no internet. Errors are JSON
 
 from __future__ import annotations
 
+import importlib
 import json
-import time
 from pathlib import Path
 
 import fastapi_offline
@@ -18,21 +18,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from .. import __version__
 from ..checkpoint import SHIPPED_MODELS
 from ..errors import TunesmithError
-from .api import composer, router, tune_json
+from .api import ABC, composer, router, tune_json
 from .catalog import ModelCatalog
 from .inside import Inside
+from .pages import templates
 from .service import Composer, Limits, RequestError
 from .store import TuneStore, default_db_path
-from .tabla import router as tabla_router
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["timestamp"] = lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
 
 
 def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
@@ -48,7 +45,9 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
     app.mount("/static/swagger", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="swagger")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
-    app.include_router(tabla_router)
+    for tab in templates.env.globals["tabs"]:  # each mode's own tab, as its Mode declares it
+        if tab.module is not None:
+            app.include_router(importlib.import_module(tab.module).router)
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
@@ -72,7 +71,8 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
-        return templates.TemplateResponse(request, "index.html", {"models": c.catalog.entries(), "limits": c.limits})
+        return templates.TemplateResponse(request, "index.html", {
+            "models": c.catalog.entries(), "limits": c.limits, "options": ABC.option_specs(), "sampling": ABC.sampling})
 
     @app.get("/tune/{tune_id:int}", response_class=HTMLResponse, include_in_schema=False)
     def tune_page(request: Request, tune_id: int, c: Composer = Depends(composer)) -> HTMLResponse:

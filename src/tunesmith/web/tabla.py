@@ -11,11 +11,9 @@ in the app's store, and lays a composition out as a grid of cycles.
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from ..modes.tabla import MODE as TABLA
 from ..music.tabla.notation import Composition, read_text
@@ -24,10 +22,10 @@ from .api import composer
 from .catalog import ModelCatalog, ModelEntry, ModelKind
 from .requests import request_model
 from .service import Composer, RequestError
+from .pages import templates
 from .store import StoredComposition
 
 router = APIRouter()
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 # Audio is rendered whole in memory (44.1 kHz floats, a few layers): a slow tempo times many cycles
 # could ask for hours of it, so a composition may last at most this long.
@@ -152,7 +150,8 @@ def _talas() -> list[dict]:
 def tabla_page(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
     """The Tabla tab: the form, and the compositions it writes."""
     return templates.TemplateResponse(request, "tabla.html", {
-        "talas": _talas(), "models": tabla_models(c.catalog), "limits": c.limits})
+        "models": tabla_models(c.catalog), "limits": c.limits, "options": TABLA.option_specs(),
+        "sampling": TABLA.sampling})
 
 
 @router.get("/tabla/{comp_id:int}", response_class=HTMLResponse, include_in_schema=False)

@@ -103,7 +103,7 @@ MODE = Mode(
     renders=("midi", "wav", "svg"),
     piece="tune",
     primer_help="The start of the music (or, starting with X:, of the whole tune).",
-    web=WebTab(module="tunesmith.web.api", path="/", title="Compose"),
+    web=WebTab(path="/", title="Compose"),
 )
 
 __all__ = ["MODE", "Style"]

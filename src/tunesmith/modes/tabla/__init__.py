@@ -81,7 +81,7 @@ MODE = Mode(
     piece="composition",
     primer_help="'theka' for one cycle of the tala's theka, or the first bols (Dha Dha Ti Ta | ...); "
                 "a first line 'form: kaida' fixes the form.",
-    web=WebTab(module="tunesmith.web.tabla", path="/tabla", title="Tabla"),
+    web=WebTab(path="/tabla", title="Tabla", module="tunesmith.web.tabla"),
 )
 
 __all__ = ["MODE", "TablaOptions", "load_source"]

@@ -112,20 +112,25 @@ function wire(card) {
   });
 }
 
-function generateRequest(form) {
-  const f = new FormData(form);
-  const text = (name) => (f.get(name) || "").trim() || null;
-  const body = {model: text("model"), meter: text("meter"), key: text("key"), rhythm: text("rhythm"),
-                primer: (f.get("primer") || "").replace(/\s+$/, "") || null};
-  for (const [name, parse] of [["n", Number], ["temperature", Number], ["seed", Number]]) {
-    if (text(name) !== null) body[name] = parse(text(name));
+// A compose form's request, whatever fields the page's mode declares: check boxes
+// as true/false, numbers when given, text trimmed (empty: left to the model); the
+// primer keeps its leading spaces and lines.
+function formRequest(form) {
+  const body = {};
+  for (const field of form.elements) {
+    if (!field.name) continue;
+    const value = field.value || "";
+    if (field.type === "checkbox") body[field.name] = field.checked;
+    else if (field.name === "primer") body.primer = value.replace(/\s+$/, "") || null;
+    else if (field.type === "number") { if (value.trim() !== "") body[field.name] = Number(value); }
+    else body[field.name] = value.trim() || null;
   }
   return body;
 }
 
 // A compose form (tunes here, tabla compositions in tabla.js): post what it
 // says, count the seconds while the server writes, put the results first.
-function setUpCompose({formId, url, request, pieces, card, noun}) {
+function setUpCompose({formId, url, pieces, card, noun}) {
   const form = document.getElementById(formId);
   if (!form) return;
   const go = document.getElementById("go");
@@ -135,7 +140,7 @@ function setUpCompose({formId, url, request, pieces, card, noun}) {
   const count = (k) => `${k} ${noun}${k > 1 ? "s" : ""}`;
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const body = request(form);
+    const body = formRequest(form);
     const what = count(body.n || 1);
     const started = performance.now();
     const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
@@ -162,7 +167,7 @@ function setUpCompose({formId, url, request, pieces, card, noun}) {
 }
 
 function setUpGenerate() {
-  setUpCompose({formId: "generate", url: "/api/generate", request: generateRequest,
+  setUpCompose({formId: "generate", url: "/api/generate",
                 pieces: (r) => r.tunes, card: newCard, noun: "tune"});
 }
 

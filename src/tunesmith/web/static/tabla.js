@@ -91,19 +91,8 @@ function compositionCard(c) {
   return card;
 }
 
-function tablaRequest(form) {
-  const f = new FormData(form);
-  const text = (name) => (f.get(name) || "").trim() || null;
-  const body = {tala: text("tala"), model: text("model"), primer: text("primer"),
-                theka: f.get("theka") !== null, drone: f.get("drone") !== null};
-  for (const name of ["tempo", "cycles", "n", "temperature", "seed"]) {
-    if (text(name) !== null) body[name] = Number(text(name));
-  }
-  return body;
-}
-
 function setUpTabla() {
-  setUpCompose({formId: "tabla", url: "/api/tabla/generate", request: tablaRequest,
+  setUpCompose({formId: "tabla", url: "/api/tabla/generate",
                 pieces: (r) => r.compositions, card: compositionCard, noun: "composition"});
 }
 
