@@ -34,7 +34,7 @@ FOREIGN = "\u2603"
 
 def mode_of_codec(name: str) -> str:
     """The one mode that takes codec `name` (a test failure when none or several do)."""
-    modes = [m for m in available_modes() if name in get_mode(m).codecs]
+    modes = [m for m in available_modes() if name in {c.name for c in get_mode(m).codecs}]
     if len(modes) != 1:
         pytest.fail(f"codec {name!r} is taken by {len(modes)} modes ({', '.join(modes) or 'none'}); "
                     "each registered codec must belong to exactly one mode to be tested on its corpus")

@@ -9,7 +9,7 @@ import pytest
 from tunesmith.checkpoint import load_checkpoint
 from tunesmith.codecs import codec_from_dict, get_codec
 from tunesmith.codecs.abc_tokens import TokenCodec, abc_tokens
-from tunesmith.corpus.bundled import BUNDLED, load_bundled
+from tunesmith.corpus.bundled import load_bundled
 from tunesmith.errors import TunesmithError
 from tunesmith.modes.abc import Style
 from tunesmith.modes.abc.writer import generate_tunes
