@@ -16,6 +16,7 @@ declarations, so a mode adds an option without touching the others.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -155,6 +156,16 @@ class CheckReport:
 
 
 # -- the mode itself ---------------------------------------------------------------------
+
+def imported(module: str, name: str) -> Callable[[], Any]:
+    """A function giving `module.name`, importing the module when first called (a mode's heavy parts wait)."""
+    return lambda: getattr(importlib.import_module(module), name)
+
+
+def deferred(module: str, name: str) -> Callable[..., Any]:
+    """The function `module.name`, its module imported when it is first called."""
+    return lambda *args, **kwargs: getattr(importlib.import_module(module), name)(*args, **kwargs)
+
 
 @dataclass(frozen=True)
 class WebTab:

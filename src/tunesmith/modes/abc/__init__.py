@@ -14,7 +14,7 @@ from ...atomic import write_text_atomic
 from ...codecs.abc_chars import CharCodec
 from ...codecs.abc_tokens import TokenCodec
 from ...errors import TunesmithError
-from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab
+from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab, imported
 from .options import Style
 
 
@@ -76,12 +76,6 @@ def _check_file(path: Path) -> CheckReport:
     return CheckReport(str(path), [r.to_dict() for r in reports], label="tune X:")
 
 
-def _measures():
-    from .measures import MEASURES
-
-    return MEASURES
-
-
 MODE = Mode(
     name="abc",
     description="folk tunes in ABC notation",
@@ -98,7 +92,7 @@ MODE = Mode(
     write=_write,
     generate=_generate,
     check_file=_check_file,
-    measures=_measures,
+    measures=imported("tunesmith.modes.abc.measures", "MEASURES"),
     suffix="abc",
     renders=("midi", "wav", "svg"),
     piece="tune",

@@ -11,11 +11,11 @@ import re
 
 import numpy as np
 
+from ...insight.measures import Measures, PieceProfile
 from ...music.abc.bars import DurationReader, bars_of, wrong_length_bars
 from ...music.abc.check import check_tune
 from ...music.abc.lexer import Token, tokens
 from ...music.abc.to_events import tune_events
-from ...insight.measures import Measures, PieceProfile
 
 # Tokens that are the music of a bar; the rest is how it is written.
 _MUSIC = frozenset({"note", "rest", "chord_open", "chord_close", "tuplet", "broken", "tie", "measure_rest"})

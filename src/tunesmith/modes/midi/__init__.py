@@ -14,15 +14,9 @@ from ...atomic import write_bytes_atomic, write_text_atomic
 from ...codecs.midi_events import MidiEventCodec
 from ...errors import TunesmithError
 from ...music.midi import midi_bytes, read_midi, text_problem
-from ..base import CheckReport, Generated, GenerateRequest, Mode
+from ..base import CheckReport, Generated, GenerateRequest, Mode, deferred, imported
 from .corpus import MIDI_SUFFIXES, corpora, count, dedupe, load_source
 from .options import RENDERS, MidiOptions
-
-
-def _write(ckpt, req: GenerateRequest) -> list:
-    from .writer import generate_pieces
-
-    return generate_pieces(ckpt, req)
 
 
 def _outputs(output: Path, n: int) -> list[Path]:
@@ -40,7 +34,7 @@ def _generate(ckpt, req: GenerateRequest) -> Generated:
         raise TunesmithError(f"-o {req.output}: name a .mid file (or .txt for the token text)")
     if req.render and (req.output is None or req.output.suffix.lower() == ".txt"):
         raise TunesmithError("--render writes files beside the MIDI file: name it with -o, e.g. -o out/new.mid")
-    pieces = _write(ckpt, req)
+    pieces = MODE.write(ckpt, req)
     text = "\n".join(p.text for p in pieces)
     if req.output is None:
         return Generated(stdout=text, pieces=[p.text for p in pieces])
@@ -95,12 +89,6 @@ def _check_file(path: Path) -> CheckReport:
     return CheckReport(str(path), pieces)
 
 
-def _measures():
-    from .measures import MEASURES
-
-    return MEASURES
-
-
 MODE = Mode(
     name="midi",
     description="MIDI files: notes with their timing, rests, chords and velocity",
@@ -114,10 +102,10 @@ MODE = Mode(
     count_corpus=count,
     load_source=load_source,
     dedupe=dedupe,
-    write=_write,
+    write=deferred("tunesmith.modes.midi.writer", "generate_pieces"),
     generate=_generate,
     check_file=_check_file,
-    measures=_measures,
+    measures=imported("tunesmith.modes.midi.measures", "MEASURES"),
     suffix="txt",
     renders=RENDERS,
     primer_help="The opening as event text (Tempo_ TS_ line, then Bar Pos_ Vel_ Pitch_ Dur_ tokens).",

@@ -14,21 +14,15 @@ from ...atomic import write_bytes_atomic, write_text_atomic
 from ...codecs.tabla_bols import BolCodec
 from ...errors import TunesmithError
 from ...music.tabla.notation import Composition
-from ..base import Generated, GenerateRequest, Mode, WebTab
+from ..base import Generated, GenerateRequest, Mode, WebTab, deferred, imported
 from .corpus import check_file, corpora, count, dedupe, load_source
 from .options import RENDERS, TablaOptions
-
-
-def _write(ckpt, req: GenerateRequest) -> list:
-    from .writer import generate_compositions
-
-    return generate_compositions(ckpt, req)
 
 
 def _generate(ckpt, req: GenerateRequest) -> Generated:
     from ...render.tabla_audio import composition_midi, composition_wav
 
-    pieces = _write(ckpt, req)
+    pieces = MODE.write(ckpt, req)
     texts = [p.file_text() if isinstance(p, Composition) else p for p in pieces]
     text = "\n".join(texts)
     bad = sum(isinstance(p, str) for p in pieces)
@@ -53,12 +47,6 @@ def _generate(ckpt, req: GenerateRequest) -> Generated:
     return Generated(message=f"wrote {len(pieces)} compositions to {req.output}{rendered}{note}", pieces=texts)
 
 
-def _measures():
-    from .measures import MEASURES
-
-    return MEASURES
-
-
 MODE = Mode(
     name="tabla",
     description="tabla compositions in bols, in a tala",
@@ -72,10 +60,10 @@ MODE = Mode(
     count_corpus=count,
     load_source=load_source,
     dedupe=dedupe,
-    write=_write,
+    write=deferred("tunesmith.modes.tabla.writer", "generate_compositions"),
     generate=_generate,
     check_file=check_file,
-    measures=_measures,
+    measures=imported("tunesmith.modes.tabla.measures", "MEASURES"),
     suffix="tabla",
     renders=RENDERS,
     piece="composition",

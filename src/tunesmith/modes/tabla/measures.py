@@ -24,10 +24,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from ...insight.measures import Measures, PieceProfile
 from ...music.tabla.bols import SILENCE
 from ...music.tabla.notation import cycle_text, read_text
 from ...music.tabla.talas import TALAS
-from ...insight.measures import Measures, PieceProfile
 
 FLAG_CYCLES = 2
 LANDS = "compositions landing on sam (a struck bol after the last cycle)"
