@@ -24,8 +24,10 @@ class Corpus:
     mode: str = "abc"
 
     def describe(self) -> dict:
-        """What a checkpoint records about the data it saw."""
-        return {
+        """What a checkpoint records about the data it saw (and what its mode keeps of the training pieces)."""
+        from ..modes import get_mode
+
+        record = {
             "sources": self.sources,
             "limit": self.limit,
             "tunes": len(self.tunes),
@@ -35,6 +37,10 @@ class Corpus:
             "train_hash": corpus_hash(self.train),
             "held_out_hash": corpus_hash(self.held_out),
         }
+        profile = get_mode(self.mode).profile
+        if profile is not None:
+            record["profile"] = profile(self.train)
+        return record
 
 
 def source_tunes(spec: str) -> list[Tune]:

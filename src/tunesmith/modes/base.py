@@ -207,6 +207,8 @@ class Mode:
     max_length: int = 2000                                    # default cap on symbols per piece
     sampling: Sampling = Sampling()                           # default sampling
     web: WebTab | None = None                                 # its own tab in the web app, if any
+    profile: Callable[[list[Any]], dict] | None = None        # what generation keeps from the training pieces
+    # ^ besides the weights (ABC: the table of headers), stored in the checkpoint's corpus record
 
     @property
     def unit(self) -> str:

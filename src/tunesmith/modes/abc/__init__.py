@@ -14,7 +14,7 @@ from ...atomic import write_text_atomic
 from ...codecs.abc_chars import CharCodec
 from ...codecs.abc_tokens import TokenCodec
 from ...errors import TunesmithError
-from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab, imported
+from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab, deferred, imported
 from .options import Style
 
 
@@ -45,10 +45,12 @@ def _dedupe(tunes: list) -> list:
 
 
 def _write(ckpt, req: GenerateRequest) -> list[str]:
+    from .headers import table_of
     from .writer import generate_tunes
 
     return generate_tunes(ckpt, req.n, seed=req.seed, sampling=req.sampling, style=MODE.options_of(req),
-                          primer=req.primer, max_symbols=MODE.max_length_of(req), free=req.free)
+                          primer=req.primer, max_symbols=MODE.max_length_of(req), free=req.free,
+                          headers=None if req.free else table_of(ckpt.meta))
 
 
 def _generate(ckpt, req: GenerateRequest) -> Generated:
@@ -98,6 +100,7 @@ MODE = Mode(
     piece="tune",
     primer_help="The start of the music (or, starting with X:, of the whole tune).",
     web=WebTab(path="/", title="Compose"),
+    profile=deferred("tunesmith.modes.abc.headers", "profile"),
 )
 
 __all__ = ["MODE", "Style"]

@@ -20,6 +20,7 @@ from ...errors import TunesmithError
 from ...generate import QueuedWriter, write_batched
 from ...music.abc.wellformed import closed, feed_text, initial_state
 from ...options import DEFAULT_MAX_LENGTH, Sampling
+from .headers import HeaderTable
 from .masks import MaskCache, Node, mask_cache
 from .options import Style
 
@@ -230,16 +231,28 @@ def finish_tune(text: str, number: int, truncated: bool) -> str:
 
 def generate_tunes(ckpt: "Checkpoint", n: int, *, seed: int = 0, sampling: Sampling = Sampling(),
                    style: Style = Style(), primer: str | None = None, max_symbols: int = DEFAULT_MAX_LENGTH,
-                   free: bool = False) -> list[str]:
-    """`n` new tunes in ABC, each a complete text numbered X:1..n."""
+                   free: bool = False, headers: HeaderTable | None = None) -> list[str]:
+    """`n` new tunes in ABC, each a complete text numbered X:1..n.
+
+    With a header table (see `headers`), each tune's M:, L:, R: and K: are
+    drawn from it, agreeing with the style's fixed fields and the primer.
+    """
     if n < 1:
         raise TunesmithError(f"-n must be at least 1 (got {n})")
     if max_symbols < 16:
         raise TunesmithError(f"--max-length must be at least 16 symbols (got {max_symbols})")
     sampling.check()
     style = style.checked()
-    plan = build_plan(primer, style)
+    build_plan(primer, style)  # a primer that clashes with the style fails before anything is drawn
     if primer and not free:
         check_primer(primer, style)
-    writers = write_batched(ckpt, n, lambda: abc_writer(ckpt, plan, max_symbols, free), sampling, seed)
+    if headers is None or (primer or "").startswith("X:"):
+        styles = [style] * n
+    else:
+        rng = np.random.default_rng(seed)
+        fits = None if not primer else (lambda s: feed_text(initial_state(f"M:{s.meter}\nL:{s.length}\n"), primer)
+                                        is not None)
+        styles = [headers.draw(style, rng, fits) for _ in range(n)]
+    plans = iter([build_plan(primer, s) for s in styles])
+    writers = write_batched(ckpt, n, lambda: abc_writer(ckpt, next(plans), max_symbols, free), sampling, seed)
     return [w.tune(number) for number, w in enumerate(writers, 1)]
