@@ -14,7 +14,7 @@ from ...atomic import write_text_atomic
 from ...codecs.abc_chars import CharCodec
 from ...codecs.abc_tokens import TokenCodec
 from ...errors import TunesmithError
-from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab, deferred, imported
+from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab, imported
 from .options import Style
 
 
@@ -45,12 +45,13 @@ def _dedupe(tunes: list) -> list:
 
 
 def _write(ckpt, req: GenerateRequest) -> list[str]:
-    from .headers import table_of
+    from . import forms, headers
     from .writer import generate_tunes
 
     return generate_tunes(ckpt, req.n, seed=req.seed, sampling=req.sampling, style=MODE.options_of(req),
                           primer=req.primer, max_symbols=MODE.max_length_of(req), free=req.free,
-                          headers=None if req.free else table_of(ckpt.meta))
+                          headers=None if req.free else headers.table_of(ckpt.meta),
+                          forms=None if req.free else forms.table_of(ckpt.meta))
 
 
 def _generate(ckpt, req: GenerateRequest) -> Generated:
@@ -68,6 +69,14 @@ def _generate(ckpt, req: GenerateRequest) -> Generated:
         written = render_files(tunes, req.render, req.output)
         message += f" and {len(written)} rendered files beside it"
     return Generated(message=message, pieces=tunes)
+
+
+def _profile(tunes: list) -> dict:
+    """What ABC generation keeps of the training tunes besides the weights: their headers and forms."""
+    from .forms import FormTable
+    from .headers import HeaderTable
+
+    return {"headers": HeaderTable.of_tunes(tunes).to_json(), "forms": FormTable.of_tunes(tunes).to_json()}
 
 
 def _check_file(path: Path) -> CheckReport:
@@ -100,7 +109,7 @@ MODE = Mode(
     piece="tune",
     primer_help="The start of the music (or, starting with X:, of the whole tune).",
     web=WebTab(path="/", title="Compose"),
-    profile=deferred("tunesmith.modes.abc.headers", "profile"),
+    profile=_profile,
 )
 
 __all__ = ["MODE", "Style"]

@@ -104,8 +104,3 @@ def table_of(meta: dict) -> HeaderTable | None:
     """The header table a checkpoint's config.json keeps (None: a checkpoint from before it was kept)."""
     profile = (meta.get("corpus") or {}).get("profile") or {}
     return HeaderTable.from_json(profile.get("headers"))
-
-
-def profile(tunes: list) -> dict:
-    """What ABC generation keeps from the training tunes besides the weights: the header table."""
-    return {"headers": HeaderTable.of_tunes(tunes).to_json()}

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...errors import TunesmithError
 from ...music.abc.tunes import KEY_RE, meter_fraction, normalize_rhythm
 from ..base import option
+
+if TYPE_CHECKING:
+    from .forms import Form
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,11 @@ class Style:
                                                        "march", "strathspey"))
     key: str | None = option(None, "K: of every tune, e.g. D, Ador.", label="Key", max_chars=20,
                              suggest=("D", "G", "A", "C", "F", "Em", "Am", "Bm", "Ador", "Edor", "Gmix"))
+    form: str | None = option(None, "the parts, a doubled letter for a repeated one (AABB, AB, AABBCC), or none "
+                                    "to let the model decide (default: a form of the corpus's tunes in the meter).",
+                              label="Form", max_chars=12, suggest=("AABB", "AB", "AABBCC", "AAB", "none"))
+    part_bars: str | None = option(None, "bars per part with --form, or one length per part (4,8); default 8.",
+                                   label="Bars a part", max_chars=20, suggest=("8", "4", "16", "4,8"))
 
     def checked(self) -> "Style":
         """The style with each value validated and normalised."""
@@ -37,7 +46,23 @@ class Style:
         if key is not None and not KEY_RE.match(key):
             raise TunesmithError(f"--key {self.key!r}: not an ABC key; write it like D, Am, Ador, Gmix or F#m")
         rhythm = normalize_rhythm(self.rhythm) if self.rhythm else None
-        return Style(meter, length, rhythm, key)
+        form = self.form.strip() if self.form else None
+        part_bars = self.part_bars.strip() if self.part_bars else None
+        style = Style(meter, length, rhythm, key, form, part_bars)
+        style.the_form()  # a form that cannot be built fails now
+        return style
+
+    def the_form(self) -> "Form | None | str":
+        """The form asked for: a Form, "none" (the model decides), or None (draw one from the corpus)."""
+        from .forms import parse_form
+
+        if self.form is not None and self.form.lower() == "none":
+            if self.part_bars is not None:
+                raise TunesmithError("--part-bars is for a --form; drop it with --form none")
+            return "none"
+        if self.form is None and self.part_bars is None:
+            return None
+        return parse_form(self.form or "AABB", self.part_bars)
 
     def fields(self) -> list[tuple[str, str | None]]:
         """(letter, value) in canonical header order."""

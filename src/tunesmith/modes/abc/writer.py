@@ -18,8 +18,9 @@ import numpy as np
 
 from ...errors import TunesmithError
 from ...generate import QueuedWriter, write_batched
-from ...music.abc.wellformed import closed, feed_text, initial_state
+from ...music.abc.wellformed import State, closed, feed_text, initial_state
 from ...options import DEFAULT_MAX_LENGTH, Sampling
+from .forms import Form, FormTable
 from .headers import HeaderTable
 from .masks import MaskCache, Node, mask_cache
 from .options import Style
@@ -72,11 +73,25 @@ def build_plan(primer: str | None, style: Style) -> list[Segment]:
 
 
 class AbcWriter(QueuedWriter):
-    """One tune being written: its plan, forced symbols, and what it has so far."""
+    """One tune being written: its plan, forced symbols, and what it has so far.
+
+    With a `form` (and the rules), the writer places the parts: it opens a
+    repeated part with `|:`, counts the bars the model writes (it writes
+    only plain bar lines then), and closes the part with `:|` (or `||`, and
+    `|]` at the end) at the first bar line once the part has its bars, or
+    as soon as its last bar is short by the part's pickup.
+    """
 
     def __init__(self, plan: deque, newline: int, decode: Callable[[list[int]], str], max_symbols: int,
-                 vocab_size: int = 0, rules: MaskCache | None = None):
+                 vocab_size: int = 0, rules: MaskCache | None = None, form: Form | None = None,
+                 encode: Callable[[str], list[int]] | None = None):
         super().__init__(max_symbols)
+        self.form = form if rules is not None else None
+        self.encode = encode
+        self.part = 0                   # the part being written
+        self.part_bars = 0              # its full bars so far
+        self.placing = 0                # ids of the writer's own section lines still to step through
+        self.bar_id = rules.symbols.index("|") if rules is not None and "|" in rules.symbols else None
         self.plan = plan                # (mode, forced ids) pairs still to come
         self.newline = newline          # id of "\n"
         self.decode = decode            # the codec's: lines are judged by their text
@@ -101,10 +116,20 @@ class AbcWriter(QueuedWriter):
                 return
         self.mode = "body"
 
+    def push(self, sampled: int) -> int:
+        """As QueuedWriter's, but a bar line the model writes where its part is complete closes the part."""
+        if self.form is not None and sampled == self.bar_id and not self.queue and self.node is not None:
+            after = self.node.after.get(sampled) if type(self.node.after.get(sampled)) is State else None
+            after = after or feed_text(self.node.state, "|")
+            if after is not None and self.part_bars + (after.t == after.bar_len) >= self.form[self.part][0]:
+                self._close_part(self.node.state)
+        return super().push(sampled)
+
     def take(self, sym: int, forced: bool) -> None:
-        """Step the automaton, wrap up a wandering tune, and follow the plan line by line."""
+        """Step the automaton, follow the form or wrap up a wandering tune, and follow the plan line by line."""
         node = self.node
         if node is not None:
+            before = node.state
             node = self.rules.step(node, sym)
             if node is None:
                 self.broke_rules = True
@@ -112,10 +137,12 @@ class AbcWriter(QueuedWriter):
                 self.done = True
             elif node.can_end and node.state.linestart:
                 self.safe_end = len(self.ids)
+            if self.form is not None and node is not None and not self.done:
+                node = self._follow_form(before, node)
             # 99 % of training tunes are shorter than a third of the default cap
             # (610 characters of 2000): a tune past that is likely wandering. It
             # opens no new repeat or ending, and ends at the first bar line where it may.
-            if node is not None and len(self.ids) >= self.max_symbols // 3 and not self.done and not self.queue:
+            elif node is not None and len(self.ids) >= self.max_symbols // 3 and not self.done and not self.queue:
                 if not node.state.closing:
                     node = self.rules.node(closed(node.state))
                 if node.may_end_now:
@@ -128,6 +155,9 @@ class AbcWriter(QueuedWriter):
                 self.body_start = len(self.ids)
                 if self.rules is not None:
                     self.node = self.rules.node(initial_state(self.decode(self.ids)))
+                    if self.form is not None:
+                        self.node = self.rules.node(self.node.state._replace(sectioned=True))
+                        self._place("|:" if self.form[0][1] else "")
             if not forced:
                 # A blank line before any music cannot be sampled (see may_not_end_line).
                 if self.mode == "line":
@@ -136,6 +166,50 @@ class AbcWriter(QueuedWriter):
                     self._advance()
                 elif self.mode == "body" and not line:
                     self.done = True
+
+    def _follow_form(self, before: State, node: Node) -> Node:
+        """Count the part's bars; step the writer's own section lines; close a part short by its pickup."""
+        state = node.state
+        if self.placing:
+            self.placing -= 1
+            if self.placing:
+                return node
+        if not state.sectioned:
+            # The section line is written: the model writes plain bar lines again, once the
+            # automaton has read the line to its end (`|:` is only whole at the next character).
+            return node if state.ctx == "bar" else self.rules.node(state._replace(sectioned=True))
+        if before.ctx == "bar" and state.ctx != "bar" and before.t == before.bar_len and not before.carried:
+            self.part_bars += 1  # a full bar of its own (not a pickup completing a short bar before `|:`)
+        bars = self.form[self.part][0]
+        short = state.pick > 0 and state.bar_len is not None and state.t + state.pick == state.bar_len
+        between = (state.ctx == "body" and not state.need and state.forced is None and not state.tup
+                   and not state.prepaid and state.tie is None)
+        if self.part_bars == bars - 1 and short and between and not self.queue and self._close_part(state):
+            return self.node
+        return node
+
+    def _close_part(self, state: State) -> bool:
+        """Queue the part's closing line and the next part's opening (or the tune's end), if `state` allows one."""
+        last = self.part == len(self.form) - 1
+        lines = [":|"] if self.form[self.part][1] else ["|]", "||"] if last else ["||"]
+        after = "\n\n" if last else "\n|:" if self.form[self.part + 1][1] else "\n"
+        open_state = state._replace(sectioned=False)
+        text = next((line + after for line in lines if feed_text(open_state, line + after) is not None), None)
+        if text is None:
+            return False
+        self.part, self.part_bars = self.part + 1, 0
+        self._place(text)
+        return True
+
+    def _place(self, text: str) -> None:
+        """Force the writer's own section line(s) next, stepped without the model's restriction to plain bar lines."""
+        if not text:
+            return
+        ids = self.encode(text)
+        self.queue.extendleft(reversed(ids))  # before a primer's ids already queued
+        self.placing += len(ids)
+        if self.node is not None:
+            self.node = self.rules.node(self.node.state._replace(sectioned=False))
 
     def mask(self) -> "np.ndarray | LazyMask | None":
         """What may come next (None: anything).
@@ -182,12 +256,14 @@ class AbcWriter(QueuedWriter):
         return finish_tune(self.decode(ids), number, self.truncated)
 
 
-def abc_writer(ckpt: "Checkpoint", plan: list[Segment], max_symbols: int, free: bool = False) -> AbcWriter:
-    """An ABC writer for one plan; well-formed unless `free`."""
+def abc_writer(ckpt: "Checkpoint", plan: list[Segment], max_symbols: int, free: bool = False,
+               form: Form | None = None) -> AbcWriter:
+    """An ABC writer for one plan; well-formed unless `free`, in `form` when one is given."""
     codec = ckpt.codec
     rules = None if free else mask_cache(codec)
     encoded = deque((seg.mode, codec.encode(seg.text, seg.where)) for seg in plan)
-    return AbcWriter(encoded, codec.index["\n"], codec.decode, max_symbols, vocab_size=len(codec), rules=rules)
+    return AbcWriter(encoded, codec.index["\n"], codec.decode, max_symbols, vocab_size=len(codec), rules=rules,
+                     form=form, encode=codec.encode)
 
 
 def check_primer(primer: str, style: Style) -> None:
@@ -231,11 +307,14 @@ def finish_tune(text: str, number: int, truncated: bool) -> str:
 
 def generate_tunes(ckpt: "Checkpoint", n: int, *, seed: int = 0, sampling: Sampling = Sampling(),
                    style: Style = Style(), primer: str | None = None, max_symbols: int = DEFAULT_MAX_LENGTH,
-                   free: bool = False, headers: HeaderTable | None = None) -> list[str]:
+                   free: bool = False, headers: HeaderTable | None = None,
+                   forms: FormTable | None = None) -> list[str]:
     """`n` new tunes in ABC, each a complete text numbered X:1..n.
 
     With a header table (see `headers`), each tune's M:, L:, R: and K: are
-    drawn from it, agreeing with the style's fixed fields and the primer.
+    drawn from it, agreeing with the style's fixed fields and the primer;
+    each tune has the style's form, or one drawn from `forms` for its meter
+    and rhythm (`--free`: neither, the model writes as it likes).
     """
     if n < 1:
         raise TunesmithError(f"-n must be at least 1 (got {n})")
@@ -246,13 +325,25 @@ def generate_tunes(ckpt: "Checkpoint", n: int, *, seed: int = 0, sampling: Sampl
     build_plan(primer, style)  # a primer that clashes with the style fails before anything is drawn
     if primer and not free:
         check_primer(primer, style)
+    rng = np.random.default_rng(seed)
     if headers is None or (primer or "").startswith("X:"):
         styles = [style] * n
     else:
-        rng = np.random.default_rng(seed)
         fits = None if not primer else (lambda s: feed_text(initial_state(f"M:{s.meter}\nL:{s.length}\n"), primer)
                                         is not None)
         styles = [headers.draw(style, rng, fits) for _ in range(n)]
-    plans = iter([build_plan(primer, s) for s in styles])
-    writers = write_batched(ckpt, n, lambda: abc_writer(ckpt, next(plans), max_symbols, free), sampling, seed)
+    asked = style.the_form()
+    # A primer that writes its own section lines (or the whole header) keeps the model's form.
+    own_sections = bool(primer) and (primer.startswith("X:") or any(b in primer for b in (":", "||", "[|", "|]")))
+    if free or asked == "none" or (asked is None and forms is None) or own_sections:
+        shapes = [None] * n
+    else:
+        shapes = [asked if asked is not None else forms.draw(s.meter, s.rhythm, rng) for s in styles]
+    jobs = iter([(build_plan(primer, s), shape) for s, shape in zip(styles, shapes)])
+
+    def new_writer() -> AbcWriter:
+        plan, shape = next(jobs)
+        return abc_writer(ckpt, plan, max_symbols, free, shape)
+
+    writers = write_batched(ckpt, n, new_writer, sampling, seed)
     return [w.tune(number) for number, w in enumerate(writers, 1)]

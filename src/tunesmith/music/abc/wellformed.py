@@ -111,6 +111,7 @@ class State(NamedTuple):
     deco: bool = False           # the next note carries a decoration (`.`, `~`, `!x!`)
     carried: bool = False        # this bar began with the rest of a short bar before a section line
     pair: bool = False           # the next note ends a broken-rhythm pair: a note, not a rest or chord
+    sectioned: bool = False      # the writer places repeats and section lines (a form): only `|` is the tune's
 
 
 _FIELD_INDEX = {name: i for i, name in enumerate(State._fields)}
@@ -152,6 +153,7 @@ def can_end(s: State) -> bool:
     # The last bar may be short when it and the pickup make one bar.
     last_ok = s.t == 0 or (s.pick > 0 and s.bar_len is not None and s.t + s.pick == s.bar_len)
     return (s.ctx == "body" and s.music and not s.pickup and last_ok and s.after_bar and s.rep != 1
+            and not s.sectioned
             and s.volta in (0, 2) and s.tie is None and s.forced is None and s.prepaid == 0
             and s.tup == 0 and not s.need)
 
@@ -550,6 +552,8 @@ def _bar_done(s: State) -> State | None:
             return None
         carry = s.t
     rep, volta = s.rep, s.volta
+    if s.sectioned and bar != "|":
+        return None
     if s.closing and (bar in ("|:", "::", "|1") or (rep == 1 and bar not in (":|", ":|2"))):
         return None
     if rep == 1 and bar in ("||", "|]", "[|"):
