@@ -2,8 +2,10 @@
 
 Its package: `corpus` (bundled corpora, files and folders of MIDI),
 `options` (length, tempo, an opening), `writer` (the masks that keep a
-piece well formed, for the shared sampler) and `measures` (what `evaluate`
-measures in a piece).
+piece well formed and end it on a cadence, for the shared sampler; `tables`
+holds a model's tokens by kind), `measures` (what `evaluate` measures in a
+piece) and `fidelity` (how close pieces come to real ones: rhythm, rests,
+phrase endings, voices, cadences).
 """
 
 from __future__ import annotations

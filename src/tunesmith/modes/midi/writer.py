@@ -6,13 +6,17 @@ each pitch gets a duration, pitches at one position rise, a piece ends only
 on a bar line once every note has ended, and with `--bars`/`--seconds` no
 note lasts past the forced end.
 
-A piece also ends as a chorale does, on a held chord (a cadence): the last
-bar closes with an onset whose notes all sound to the end, at least a half
-note (`fidelity.hold_steps`). In that bar no onset may come after the last
-place where such a chord fits, and there every note lasts to the end.
-Without --bars the model ends the piece itself, but only after a bar that
-closes so and not before MIN_BARS; from LONGEST_BARS on each bar is asked to
-close and the first that does ends the piece.
+A piece also ends as a chorale does, on a cadence: its last bar closes with
+a chord let go together, sounding at least a beat, that with the silence
+after it fills at least a half note before the bar line
+(`fidelity.closes`), the tonic in the bass. In that bar no onset may come
+after the last place where such a chord fits; there every note sounds to
+the end over the tonic, and notes struck before it end by then or sound to
+the end with it. Without --bars the model may end the piece after such a
+bar from MIN_BARS, the first from SETTLE_BARS ends it, and from LONGEST_BARS
+on every bar is asked to close. Silence inside a piece comes only as a
+breath after a held chord: otherwise the next onset comes before the sound
+stops and a bar does not end early.
 """
 
 from __future__ import annotations
@@ -26,22 +30,11 @@ import numpy as np
 
 from ...errors import TunesmithError
 from ...generate import QueuedWriter, write_batched
-from ...music.midi import (
-    DEFAULT_QPM,
-    MAX_DURATION,
-    STEPS_PER_BEAT,
-    GridNote,
-    MidiPiece,
-    TextReader,
-    TokenError,
-    bar_steps,
-    normal_piece,
-    piece_from_text,
-    read_midi,
-    split_token,
-)
+from ...music.midi import (DEFAULT_QPM, MAX_DURATION, STEPS_PER_BEAT, GridNote, MidiPiece, TextReader, TokenError,
+                           bar_steps, normal_piece, piece_from_text, read_midi)
 from ..base import GenerateRequest
 from .fidelity import closes, hold_steps, tonic
+from .tables import Tables
 
 TOKENS_PER_BAR = 200   # length cap per asked-for bar, far above a four-voice bar (~40 tokens)
 # Where a piece without --bars may end: Bach's chorales run 10 to 31 bars (the held-out ones; median 16),
@@ -49,79 +42,6 @@ TOKENS_PER_BAR = 200   # length cap per asked-for bar, far above a four-voice ba
 MIN_BARS = 8        # the model may end at a cadence from here
 SETTLE_BARS = 12    # ... and the first cadence from here ends it
 LONGEST_BARS = 16   # from here every bar is asked to close with a cadence
-
-class Tables:
-    """A codec's tokens sorted by kind, and a cache of masks per grammar state (shared by a batch)."""
-
-    def __init__(self, codec):
-        self.vocab = codec.vocab
-        self.newline, self.bar = codec.index["\n"], codec.index.get("Bar")
-        kinds: dict[str, list[tuple[int, object]]] = {}
-        for i, token in enumerate(codec.vocab):
-            if token != "\n":
-                kind, value = split_token(token)
-                kinds.setdefault(kind, []).append((i, value))
-        missing = [k for k in ("Bar", "Tempo", "TS", "Pos", "Vel", "Pitch", "Dur") if k not in kinds]
-        kinds.setdefault("Drum", [])  # a model that never saw drums
-        if missing:
-            raise TunesmithError(f"this MIDI model's vocabulary has no {', '.join(missing)} tokens")
-
-        def table(kind, key=lambda v: v):
-            ids = np.array([i for i, _ in kinds[kind]], dtype=int)
-            return ids, np.array([key(v) for _, v in kinds[kind]], dtype=int)
-
-        self.tempo = table("Tempo")
-        self.ts = table("TS", lambda v: bar_steps(*v) or 0)
-        self.pos = table("Pos")
-        self.vel = table("Vel")
-        self.pitch = table("Pitch")
-        self.drum = table("Drum")
-        self.dur = table("Dur")
-        self.min_dur = int(self.dur[1].min())
-        self.cache: dict[tuple, np.ndarray] = {}
-        self._closes: dict[int, int | None] = {}
-
-    def last_close(self, bar_len: int) -> int | None:
-        """The latest position in a bar of this length where a closing chord fits (None: nowhere).
-
-        A closing chord sounds from its onset to the bar's end, at least `hold_steps`,
-        and that length must be one of the model's durations.
-        """
-        if bar_len not in self._closes:
-            durations = set(self.dur[1].tolist())
-            fits = [int(p) for p in self.pos[1]
-                    if p < bar_len and bar_len - p >= hold_steps(bar_len) and bar_len - p in durations]
-            self._closes[bar_len] = max(fits, default=None)
-        return self._closes[bar_len]
-
-    def notes(self, last_pitch: int, last_drum: int, held: frozenset[int],
-              bass: int | None = None) -> list[np.ndarray]:
-        """Pitch and drum ids that may come next at a position: rising, drums after pitches, none still sounding.
-
-        `bass`: the first pitch must have this pitch class (and no drum may come first).
-        """
-        pitch_ids, pitches = self.pitch
-        drum_ids, drums = self.drum
-        allowed = (pitches > last_pitch) & ~np.isin(pitches, list(held))
-        if bass is not None:
-            return [pitch_ids[allowed & (pitches % 12 == bass)]]
-        out = [drum_ids[(drums > last_drum) & ~np.isin(-1 - drums, list(held))]]
-        if last_drum < 0:
-            out.append(pitch_ids[allowed])
-        return out
-
-    def allow(self, *groups) -> np.ndarray:
-        """A mask allowing the given ids (arrays or single ids)."""
-        mask = np.zeros(len(self.vocab), dtype=bool)
-        for g in groups:
-            mask[g] = True
-        return mask
-
-    def nearest_tempo(self, qpm: float) -> int:
-        """Id of the model's tempo token nearest to `qpm`."""
-        ids, values = self.tempo
-        return int(ids[np.abs(values - qpm).argmin()])
-
 
 class MidiWriter(QueuedWriter):
     """One MIDI piece being written: the sampler's writer (ids, done, push, mask)."""
