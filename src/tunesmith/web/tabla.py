@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..modes.tabla import MODE as TABLA
+from ..modes.tabla.plans import longest
 from ..music.tabla.notation import Composition, read_text
 from ..music.tabla.talas import TALAS, get_tala
 from .api import composer
@@ -105,10 +106,13 @@ def composition(c: Composer, comp_id: int) -> StoredComposition:
 def generate(c: Composer, body: TablaIn) -> tuple[int, list[StoredComposition]]:
     """New compositions, stored; returns the seed used and them. Waits for a free generation slot."""
     tala = get_tala(body.tala, "tala")
-    if body.tempo > 0 and body.cycles >= 1:  # out of range, the tabla mode says why
-        seconds = (body.cycles * tala.matras + 1) * 60 / body.tempo
+    # Without cycles each form takes its own length: the longest of them must fit too.
+    cycles = longest(tala) if body.cycles is None else body.cycles
+    if body.tempo > 0 and cycles >= 1:  # out of range, the tabla mode says why
+        seconds = (cycles * tala.matras + 1) * 60 / body.tempo
         if seconds > MAX_AUDIO_SECONDS:
-            raise RequestError(422, f"cycles, tempo: {body.cycles} cycles of {tala.name} at {body.tempo:g} matras "
+            upto = "up to " if body.cycles is None else ""
+            raise RequestError(422, f"cycles, tempo: {upto}{cycles} cycles of {tala.name} at {body.tempo:g} matras "
                                     f"per minute last {seconds:.0f} s; at most {MAX_AUDIO_SECONDS:.0f} s here "
                                     "(fewer cycles or a faster tempo)")
     seed, entry, comps = c.compose(TABLA, body, TABLA_MODELS)
