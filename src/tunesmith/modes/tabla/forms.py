@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from ...corpus.tabla.expand import khali_half
 from ...music.tabla.bols import SILENCE
-from ...music.tabla.notation import Composition, Matra, theka
+from ...music.tabla.notation import Composition, Matra, fold_group, theka
 from ...music.tabla.talas import TALAS, Tala
 from .plans import PHRASES, Section, half, strokes_of
 
@@ -104,6 +104,11 @@ def _tihai_form(form: str, matras: list[Matra], tala: Tala) -> FormReading:
     return FormReading(form, False, why=why)
 
 
+def _khali(bhari: list[Matra]) -> list[Matra]:
+    """The corpus's khali half, folded as the reader reads it ([Ta Ge] closed is [Ta Ke], read as Take)."""
+    return [fold_group(list(m)) for m in khali_half(bhari)]
+
+
 def _pairs(matras: list[Matra], h: int, body: int):
     """Parses of the matras from 0 into bhari/khali pairs: lists of (start, bhari length), every way, longest first."""
 
@@ -112,7 +117,7 @@ def _pairs(matras: list[Matra], h: int, body: int):
         out: list[tuple[tuple[int, int], ...]] = [()]
         for size in range(1, MAX_PALTA + 1):
             length = size * h
-            if i + 2 * length <= body and matras[i + length:i + 2 * length] == khali_half(matras[i:i + length]):
+            if i + 2 * length <= body and matras[i + length:i + 2 * length] == _khali(matras[i:i + length]):
                 out += [((i, length),) + rest for rest in from_(i + 2 * length)]
         return tuple(out)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from ...corpus.tabla.expand import TIHAI_GAPS, TUKDA_GAP, khali_half
 from ...music.tabla.bols import COMPOUNDS, SILENCE
-from ...music.tabla.notation import Matra, theka
+from ...music.tabla.notation import Matra, fold_group, theka
 from ...music.tabla.talas import Tala
 
 FORMS = ("theka", "kaida", "rela", "tihai", "tukda")
@@ -52,6 +52,7 @@ class Slot:
     matra: Matra | None = None  # fixed: the matra
     theme: bool = False        # free: only the theme's bols
     lands: bool = False        # free: one bol that can strike sam
+    avoid: Matra | None = None  # free: not this matra (a tukda's body starts off the theka)
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,11 @@ def _tukda(tala: Tala, cycles: int | None, rng: random.Random) -> Plan | None:
         return None
     body, p = rng.choice(shapes)
     b = _Builder()
-    b.theka(_landed(tala, cycles, body + 3 * p + 2 * TUKDA_GAP), tala)
-    b.add("body", [Slot("free") for _ in range(body)])
+    lead = _landed(tala, cycles, body + 3 * p + 2 * TUKDA_GAP)
+    b.theka(lead, tala)
+    # The body is the tukda's own: it leaves the theka at once, so that it is not read as more theka.
+    off = theka(tala)[lead % tala.matras]
+    b.add("body", [Slot("free", avoid=off)] + [Slot("free") for _ in range(body - 1)])
     b.tihai(p, TUKDA_GAP, theme=False)
     return _with_cycles(b.plan("tukda"), tala)
 
@@ -255,10 +259,11 @@ def counted(form: str, tala: Tala, cycles: int) -> Plan:
 def changed(matra: Matra, change: str) -> Matra:
     """A matra with the bayan closed ("khali") or opened ("open") by the corpus's rule for khali halves
     (expand.khali_half closes the first half of a bhari half and opens the second)."""
+    # Folded as the reader reads it: [Ta Ge] closed is [Ta Ke], which reads as Take.
     if change == "khali":
-        return khali_half([matra, matra])[0]
+        return fold_group(list(khali_half([matra, matra])[0]))
     if change == "open":
-        return khali_half([matra])[0]
+        return fold_group(list(khali_half([matra])[0]))
     return matra
 
 

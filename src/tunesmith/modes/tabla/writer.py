@@ -102,6 +102,7 @@ class TablaWriter(QueuedWriter):
         if self.stage == "body" and not free and self.plan is None:
             self.plan = plans.get(-1)              # a model without form lines: counted cycles only
         self.form_mask = frozenset(plans) - {-1}
+        self._all = sym.bols + [sym.rest, sym.open]
         self._marking = False                      # the id being written is a mark: structure, not music
 
     @property
@@ -202,6 +203,9 @@ class TablaWriter(QueuedWriter):
         slot = self.plan.slots[len(self.matras)]
         only = self._only(slot)
         if self.group is None:
+            if slot.avoid is not None:   # a single bol not played; a group not opened (the theka's may be one)
+                avoid = self.sym.codec.index[slot.avoid[0]] if len(slot.avoid) == 1 else self.sym.open
+                only = (only if only is not None else frozenset(self._all)) - {avoid}
             return self.sym.mask("landing" if slot.lands else "matra", only)
         items = len(self.group)
         if items < 2:
