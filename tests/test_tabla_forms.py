@@ -121,3 +121,17 @@ def test_the_model_chooses_only_forms_that_fit_and_open_with_the_primer(model):
 def test_a_form_that_cannot_be_written_is_a_clear_error(model, tala, cycles, primer, message):
     with pytest.raises(TunesmithError, match=message.replace("(", r"\(")):
         generate_compositions(model, GenerateRequest(n=1, options=TablaOptions(tala, cycles=cycles), primer=primer))
+
+
+def test_the_web_grid_bands_each_matra_by_its_part_of_the_form():
+    from tunesmith.web.tabla import grid
+
+    kaida = next(c for c in load_bundled("tabla") if c.form == "kaida" and c.tala == "teentaal" and len(c.cycles) == 2)
+    g = grid(kaida)
+    assert g["in_form"] and [s["name"] for s in g["sections"]] == ["theme"]          # a corpus palta: one pair
+    made = generate_compositions(load_checkpoint(MODEL), GenerateRequest(n=1, seed=SEEDS[0], primer="form: tihai\n",
+                                                                         options=TablaOptions("teentaal", cycles=2)))
+    g = grid(made[0])
+    parts = [p for cycle in g["cycles"] for v in cycle for p in v["parts"]]
+    assert parts[0] == "theka" and g["landing_part"] == "phrase 3"
+    assert [s["name"] for s in g["sections"]][-3:] == ["phrase 1", "phrase 2", "phrase 3"]

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..modes.tabla import MODE as TABLA
+from ..modes.tabla.forms import read_form
 from ..modes.tabla.plans import longest
 from ..music.tabla.notation import Composition, read_text
 from ..music.tabla.talas import TALAS, get_tala
@@ -66,15 +67,32 @@ def find_model(catalog: ModelCatalog, name: str | None) -> ModelEntry:
     return catalog.find(name, TABLA_MODELS)
 
 
+def _band(name: str) -> str:
+    """The colour band of a form's section: theme, variation, tihai (its phrases and lead), gap, theka, body."""
+    if name.startswith("tihai") or name.startswith("phrase"):
+        return "tihai"
+    return name.split()[0]
+
+
 def grid(comp: Composition) -> dict:
-    """The composition laid out for the page: per cycle its vibhags, each with its mark and its matras' bols."""
+    """The composition laid out for the page: per cycle its vibhags, each with its mark and its matras' bols,
+    each matra with the part of the form it is in (forms.read_form: theme, variation 2, tihai phrase 1, gap ...)."""
     tala = TALAS[comp.tala]
     starts = (0,) + tala.boundaries
-    cycles = [[{"mark": mark, "matras": [list(m) for m in cycle[start:start + length]]}
+    reading = read_form(comp)
+    part = {i: s.name for s in reading.sections for i in range(s.start, s.end)}
+
+    n = tala.matras
+    cycles = [[{"mark": mark, "matras": [list(m) for m in cycle[start:start + length]],
+                "parts": [part.get(c * n + start + j, "") for j in range(length)]}
                for mark, start, length in zip(tala.marks, starts, tala.vibhags)]
-              for cycle in comp.cycles]
+              for c, cycle in enumerate(comp.cycles)]
+    sections = [{"name": s.name, "band": _band(s.name), "from": s.start + 1, "to": s.end}
+                for s in reading.sections if s.name != "gap"]
     return {"tala": tala.name, "matras": tala.matras, "vibhags": list(tala.vibhags), "marks": list(tala.marks),
-            "cycles": cycles, "landing": list(comp.landing) if comp.landing is not None else None}
+            "cycles": cycles, "landing": list(comp.landing) if comp.landing is not None else None,
+            "landing_part": part.get(len(comp.cycles) * n, ""),
+            "form": comp.form, "in_form": reading.in_form, "sections": sections}
 
 
 def _read(stored: StoredComposition) -> Composition:
