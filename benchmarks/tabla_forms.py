@@ -25,7 +25,7 @@ from tunesmith.checkpoint import DEFAULT_MODEL, load_checkpoint
 from tunesmith.corpus.tabla import load_bundled
 from tunesmith.insight.metrics import overlap
 from tunesmith.modes import GenerateRequest
-from tunesmith.modes.tabla import TablaOptions
+from tunesmith.modes.tabla import MODE, TablaOptions
 from tunesmith.modes.tabla.forms import read_form
 from tunesmith.modes.tabla.writer import generate_compositions
 from tunesmith.music.tabla import TALAS, theka
@@ -85,7 +85,7 @@ def main() -> None:
     torch.set_num_threads(1)
     ckpt = load_checkpoint(DEFAULT_MODEL.parent / "tabla")
     corpus = load_bundled("tabla")
-    comps = generate(ckpt, args.n, args.seed, Sampling(), None)
+    comps = generate(ckpt, args.n, args.seed, MODE.sampling, None)   # the mode's defaults
     print(f"{len(comps)} generated ({args.n} per tala, seeds {args.seed}+100k), {len(corpus)} in the corpus")
     print("| form | n | in its form | lands on sam | silent matras | opens with the theka | median cycles |")
     print("|---|---:|---:|---:|---:|---:|---:|")
