@@ -104,6 +104,11 @@ def test_a_stored_composition_has_its_own_page_and_address(client):
     assert [html.count(f'scope="colgroup">{m}</th>') for m in ("X", "2", "0", "3")] == [1, 1, 1, 1]
     assert html.count('data-mark="X"') == 3                     # sam of both cycles, and the landing
     assert html.count('data-mark="0"') == 2                     # khali of both cycles
+    # The form's parts band the matras, and the legend names them by matra number.
+    g = comp["grid"]
+    parts = [p for cycle in g["cycles"] for v in cycle for p in v["parts"]] + [g["landing_part"]]
+    assert g["in_form"] and all(parts) and html.count("data-part=") == len(parts) == 21
+    assert all(f"{s['name']} {s['from']}–{s['to']}</span>" in html for s in g["sections"])
     missing = client.get(f"/tabla/{comp['id'] + 1000}")
     assert missing.status_code == 404 and f"no tabla composition {comp['id'] + 1000}" in missing.text
     assert client.get(f"/api/tabla/{comp['id'] + 1000}.wav").json() == \
