@@ -18,12 +18,13 @@ import numpy as np
 
 from ...errors import TunesmithError
 from ...generate import QueuedWriter, write_batched
-from ...music.abc.wellformed import State, closed, feed_text, initial_state
+from ...music.abc.wellformed import closed, feed_text, initial_state
 from ...options import DEFAULT_MAX_LENGTH, Sampling
 from .forms import Form, FormTable
 from .headers import HeaderTable
 from .masks import MaskCache, Node, mask_cache
 from .options import Style
+from .sections import Sections
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -75,23 +76,14 @@ def build_plan(primer: str | None, style: Style) -> list[Segment]:
 class AbcWriter(QueuedWriter):
     """One tune being written: its plan, forced symbols, and what it has so far.
 
-    With a `form` (and the rules), the writer places the parts: it opens a
-    repeated part with `|:`, counts the bars the model writes (it writes
-    only plain bar lines then), and closes the part with `:|` (or `||`, and
-    `|]` at the end) at the first bar line once the part has its bars, or
-    as soon as its last bar is short by the part's pickup.
+    With a `form` (and the rules), the tune is written in it: see `sections.Sections`.
     """
 
     def __init__(self, plan: deque, newline: int, decode: Callable[[list[int]], str], max_symbols: int,
                  vocab_size: int = 0, rules: MaskCache | None = None, form: Form | None = None,
-                 encode: Callable[[str], list[int]] | None = None):
+                 encode: Callable[[str], list[int]] | None = None, rng: np.random.Generator | None = None):
         super().__init__(max_symbols)
-        self.form = form if rules is not None else None
         self.encode = encode
-        self.part = 0                   # the part being written
-        self.part_bars = 0              # its full bars so far
-        self.placing = 0                # ids of the writer's own section lines still to step through
-        self.bar_id = rules.symbols.index("|") if rules is not None and "|" in rules.symbols else None
         self.plan = plan                # (mode, forced ids) pairs still to come
         self.newline = newline          # id of "\n"
         self.decode = decode            # the codec's: lines are judged by their text
@@ -104,6 +96,7 @@ class AbcWriter(QueuedWriter):
         self.node: Node | None = None       # the automaton's state while the body is being written
         self.safe_end: int | None = None    # the last length at which the tune could have ended well-formed
         self.broke_rules = False            # forced text (a primer) broke the constraints: sampled freely after it
+        self.sections = None if form is None or rules is None else Sections(self, form, rng or np.random.default_rng())
         self._advance()
 
     def _advance(self) -> None:
@@ -117,12 +110,9 @@ class AbcWriter(QueuedWriter):
         self.mode = "body"
 
     def push(self, sampled: int) -> int:
-        """As QueuedWriter's, but a bar line the model writes where its part is complete closes the part."""
-        if self.form is not None and sampled == self.bar_id and not self.queue and self.node is not None:
-            after = self.node.after.get(sampled) if type(self.node.after.get(sampled)) is State else None
-            after = after or feed_text(self.node.state, "|")
-            if after is not None and self.part_bars + (after.t == after.bar_len) >= self.form[self.part][0]:
-                self._close_part(self.node.state)
+        """As QueuedWriter's, but in a form a bar line where the part is complete closes the part."""
+        if self.sections is not None:
+            self.sections.before_push(sampled)
         return super().push(sampled)
 
     def take(self, sym: int, forced: bool) -> None:
@@ -137,8 +127,8 @@ class AbcWriter(QueuedWriter):
                 self.done = True
             elif node.can_end and node.state.linestart:
                 self.safe_end = len(self.ids)
-            if self.form is not None and node is not None and not self.done:
-                node = self._follow_form(before, node)
+            if self.sections is not None and node is not None and not self.done:
+                node = self.sections.after_step(before, node)
             # 99 % of training tunes are shorter than a third of the default cap
             # (610 characters of 2000): a tune past that is likely wandering. It
             # opens no new repeat or ending, and ends at the first bar line where it may.
@@ -155,9 +145,8 @@ class AbcWriter(QueuedWriter):
                 self.body_start = len(self.ids)
                 if self.rules is not None:
                     self.node = self.rules.node(initial_state(self.decode(self.ids)))
-                    if self.form is not None:
-                        self.node = self.rules.node(self.node.state._replace(sectioned=True))
-                        self._place("|:" if self.form[0][1] else "")
+                    if self.sections is not None:
+                        self.node = self.sections.start(self.node, self.decode(self.ids))
             if not forced:
                 # A blank line before any music cannot be sampled (see may_not_end_line).
                 if self.mode == "line":
@@ -166,50 +155,6 @@ class AbcWriter(QueuedWriter):
                     self._advance()
                 elif self.mode == "body" and not line:
                     self.done = True
-
-    def _follow_form(self, before: State, node: Node) -> Node:
-        """Count the part's bars; step the writer's own section lines; close a part short by its pickup."""
-        state = node.state
-        if self.placing:
-            self.placing -= 1
-            if self.placing:
-                return node
-        if not state.sectioned:
-            # The section line is written: the model writes plain bar lines again, once the
-            # automaton has read the line to its end (`|:` is only whole at the next character).
-            return node if state.ctx == "bar" else self.rules.node(state._replace(sectioned=True))
-        if before.ctx == "bar" and state.ctx != "bar" and before.t == before.bar_len and not before.carried:
-            self.part_bars += 1  # a full bar of its own (not a pickup completing a short bar before `|:`)
-        bars = self.form[self.part][0]
-        short = state.pick > 0 and state.bar_len is not None and state.t + state.pick == state.bar_len
-        between = (state.ctx == "body" and not state.need and state.forced is None and not state.tup
-                   and not state.prepaid and state.tie is None)
-        if self.part_bars == bars - 1 and short and between and not self.queue and self._close_part(state):
-            return self.node
-        return node
-
-    def _close_part(self, state: State) -> bool:
-        """Queue the part's closing line and the next part's opening (or the tune's end), if `state` allows one."""
-        last = self.part == len(self.form) - 1
-        lines = [":|"] if self.form[self.part][1] else ["|]", "||"] if last else ["||"]
-        after = "\n\n" if last else "\n|:" if self.form[self.part + 1][1] else "\n"
-        open_state = state._replace(sectioned=False)
-        text = next((line + after for line in lines if feed_text(open_state, line + after) is not None), None)
-        if text is None:
-            return False
-        self.part, self.part_bars = self.part + 1, 0
-        self._place(text)
-        return True
-
-    def _place(self, text: str) -> None:
-        """Force the writer's own section line(s) next, stepped without the model's restriction to plain bar lines."""
-        if not text:
-            return
-        ids = self.encode(text)
-        self.queue.extendleft(reversed(ids))  # before a primer's ids already queued
-        self.placing += len(ids)
-        if self.node is not None:
-            self.node = self.rules.node(self.node.state._replace(sectioned=False))
 
     def mask(self) -> "np.ndarray | LazyMask | None":
         """What may come next (None: anything).
@@ -222,7 +167,7 @@ class AbcWriter(QueuedWriter):
         if self.node is not None:
             # Checked lazily; at a dead end (none by design) the sampler draws
             # freely and `push` finds the rules broken.
-            return self.node
+            return self.node if self.sections is None else self.sections.mask(self.node)
         if self.rules is not None and self.body_start is None:
             line = self.decode(self.ids[self.line_start:])
             # Before K:, every line the model writes is a field line (else
@@ -257,13 +202,13 @@ class AbcWriter(QueuedWriter):
 
 
 def abc_writer(ckpt: "Checkpoint", plan: list[Segment], max_symbols: int, free: bool = False,
-               form: Form | None = None) -> AbcWriter:
-    """An ABC writer for one plan; well-formed unless `free`, in `form` when one is given."""
+               form: Form | None = None, rng: np.random.Generator | None = None) -> AbcWriter:
+    """An ABC writer for one plan; well-formed unless `free`, in `form` when one is given (`rng`: its echoes)."""
     codec = ckpt.codec
     rules = None if free else mask_cache(codec)
     encoded = deque((seg.mode, codec.encode(seg.text, seg.where)) for seg in plan)
     return AbcWriter(encoded, codec.index["\n"], codec.decode, max_symbols, vocab_size=len(codec), rules=rules,
-                     form=form, encode=codec.encode)
+                     form=form, encode=codec.encode, rng=rng)
 
 
 def check_primer(primer: str, style: Style) -> None:
@@ -339,11 +284,12 @@ def generate_tunes(ckpt: "Checkpoint", n: int, *, seed: int = 0, sampling: Sampl
         shapes = [None] * n
     else:
         shapes = [asked if asked is not None else forms.draw(s.meter, s.rhythm, rng) for s in styles]
-    jobs = iter([(build_plan(primer, s), shape) for s, shape in zip(styles, shapes)])
+    jobs = iter([(build_plan(primer, s), shape, np.random.default_rng([seed, i])) for i, (s, shape)
+                 in enumerate(zip(styles, shapes))])
 
     def new_writer() -> AbcWriter:
-        plan, shape = next(jobs)
-        return abc_writer(ckpt, plan, max_symbols, free, shape)
+        plan, shape, echoes = next(jobs)
+        return abc_writer(ckpt, plan, max_symbols, free, shape, echoes)
 
     writers = write_batched(ckpt, n, new_writer, sampling, seed)
     return [w.tune(number) for number, w in enumerate(writers, 1)]
