@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 ECHO_IN_PART = ((3, 1, 0.27), (5, 1, 0.66), (6, 2, 0.75))
 # (bar of a later part, the same bar of the first part, how often): the cadence comes back.
 ECHO_OF_FIRST = ((7, 0.29), (8, 0.50))
+# What may go on with the note being read (its length, octave, a tie or broken rhythm), not start another.
+_GOES_ON = frozenset("0123456789/,'->< ")
 _BANS: "weakref.WeakKeyDictionary[MaskCache, dict[str, np.ndarray]]" = weakref.WeakKeyDictionary()
 
 
@@ -120,13 +122,21 @@ class Sections:
         return self._place(node, "|:" if self.form[0][1] else "")
 
     def before_push(self, sampled: int) -> None:
-        """A bar line the model writes where its part is complete closes the part instead."""
+        """Close the part where it is complete: instead of the bar line the model writes at its last bar's end,
+        or of whatever would go on past a last bar short by the part's pickup."""
         w = self.writer
-        if sampled != self.bar_id or w.queue or w.node is None:
+        if w.queue or w.node is None or self.placing:
             return
-        after = feed_text(w.node.state, "|")
-        if after is not None and self.part_bars + (after.t == after.bar_len) >= self.form[self.part][0]:
-            w.node = self._close_part(w.node)
+        state = w.node.state
+        if sampled == self.bar_id:
+            after = feed_text(state, "|")
+            if after is not None and self.part_bars + (after.t == after.bar_len) >= self.form[self.part][0]:
+                w.node = self._close_part(w.node)
+        elif self.part_bars == self.form[self.part][0] - 1 and state.pick and state.sectioned:
+            whole = feed_text(state, " ")  # the note being read, ended here
+            if (whole is not None and _between(whole) and whole.t + whole.pick == whole.bar_len
+                    and w.rules.symbols[sampled][:1] not in _GOES_ON):
+                w.node = self._close_part(w.node)
 
     def after_step(self, before: State, node: "Node") -> "Node":
         """Count the part's bars, step the writer's own section lines, copy a bar, close a short last bar."""

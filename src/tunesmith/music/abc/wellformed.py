@@ -552,8 +552,8 @@ def _bar_done(s: State) -> State | None:
             return None
         carry = s.t
     rep, volta = s.rep, s.volta
-    if s.sectioned and bar != "|":
-        return None
+    if s.sectioned and (bar != "|" or (not s.carried and 0 < 2 * s.t - (s.bar_len or 0) and s.t < (s.bar_len or 0))):
+        return None  # in a form the writer places section lines, and a pickup is at most half a bar
     if s.closing and (bar in ("|:", "::", "|1") or (rep == 1 and bar not in (":|", ":|2"))):
         return None
     if rep == 1 and bar in ("||", "|]", "[|"):
