@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 
 from tunesmith.atomic import settled
@@ -127,7 +126,7 @@ def write_and_die(path: Path, model: CharRNN, codec: CharCodec, meta: dict, die_
     number of steps the whole write took."""
     import shutil
 
-    import tunesmith.atomic as atomic
+    from tunesmith import atomic
 
     pid = os.fork()
     if pid == 0:
