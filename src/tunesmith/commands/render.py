@@ -7,6 +7,9 @@ from typing import Optional
 
 import typer
 
+from ..errors import TunesmithError
+from .runtime import err
+
 
 def report(result) -> None:
     """A RenderReport on stderr: say what was written and which tunes failed; exit 1 when any did (the rest are written)."""
@@ -28,16 +31,33 @@ def render(
     qpm: Optional[float] = typer.Option(None, "--qpm", help="Tempo in quarter notes per minute (default: Q:, else usual for the rhythm)."),
     soundfont: Optional[Path] = typer.Option(None, "--soundfont", help="A .sf2 SoundFont to play the WAV with (default: the built-in synthesiser)."),
 ) -> None:
-    """Write a MIDI, WAV and SVG (sheet music) file for every tune: <file>-<X>-<title>.<ext>; exit 1 if any tune fails."""
+    """Write a MIDI, WAV and SVG (sheet music) file for every tune: <file>-<X>-<title>.<ext>; exit 1 if any tune fails, 2 if a file cannot be read."""
     from ..render.files import RenderOptions, RenderReport, parse_kinds, render_into, tunes_to_render
 
     kinds = parse_kinds(to)
     options = RenderOptions(program=program, chords=chords, qpm=qpm, soundfont=soundfont)
-    batches = [(path, tunes_to_render(path)) for path in files]  # every file read before anything is written
+    # Every file is read before anything is written. A file that cannot be read (or holds no tune)
+    # is reported on its own `error:` line and the others are still rendered; the exit status is 2.
+    batches, unreadable = [], 0
+    for path in files:
+        try:
+            batches.append((path, tunes_to_render(path)))
+        except TunesmithError as exc:
+            err(f"error: {exc}")
+            unreadable += 1
+    if not batches:
+        raise typer.Exit(2)  # as any command's user error: its `error:` lines and nothing else
     total = RenderReport()
     for path, tunes in batches:
         result = render_into(tunes, kinds, output if output is not None else path.parent, path.stem, options)
         total.written += result.written
         total.failed += [f"{path}: {problem}" for problem in result.failed]
         total.tunes += result.tunes
-    report(total)
+    try:
+        report(total)  # exits 1 when a tune could not be rendered
+    except typer.Exit:
+        if not unreadable:
+            raise
+    if unreadable:  # the worst status wins
+        err(f"{unreadable} of {len(files)} files could not be read")
+        raise typer.Exit(2)

@@ -80,11 +80,16 @@ def _profile(tunes: list) -> dict:
 
 
 def _check_file(path: Path) -> CheckReport:
-    from ...corpus.files import read_text
+    """Every tune of an ABC file, a tune without its X: line with a warning; no tune at all is an error."""
+    from ...corpus.files import ABC_HINT, ABC_TUNES, read_text
+    from ...errors import no_pieces
     from ...music.abc.check import check_text
 
-    reports = check_text(read_text(path))  # unreadable input: TunesmithError
-    return CheckReport(str(path), [r.to_dict() for r in reports], label="tune X:")
+    text = read_text(path)  # unreadable input: TunesmithError
+    reports = check_text(text, unnumbered=True)
+    if not reports:
+        raise no_pieces(path, ABC_TUNES, ABC_HINT, text)  # as render and train say it
+    return CheckReport(str(path), [r.to_dict() for r in reports], label="tune X:", piece="tune")
 
 
 MODE = Mode(
