@@ -17,8 +17,9 @@ How the pool keeps one such tune from holding up everyone else:
   its process leaves the pool and goes on alone until the render ends or its
   deadline kills it, and a fresh process takes its place. At most `aside`
   renders go on aside at once; a slow render that finds no room is stopped
-  (`SheetBusy`). So a render waits about `slow_after` seconds behind tunes
-  that hang, however many there are;
+  (`SheetBusy`). So each tune that hangs holds a place for `slow_after`
+  seconds at most while others wait (half a second: a tune of ordinary length
+  takes tens of milliseconds, one of 8000 characters about one second);
 - the line is served newest first: under load the newest render is the one
   someone still waits for (the editor asks for one per pause in typing), and
   the older ones leave at their deadlines or make room for newer ones;
@@ -116,10 +117,27 @@ class Engraver:
         line, _, self._pending = self._pending.partition(b"\n")
         return json.loads(line)
 
-    def close(self) -> None:
-        """Kill the process (it may be in the middle of a tune) and reap it."""
+    def yield_cpu(self) -> None:
+        """Run at the lowest priority: a tune that goes on this long most likely hangs, spinning a core."""
+        try:
+            os.setpriority(os.PRIO_PROCESS, self._proc.pid, 19)
+        except OSError:
+            pass  # it has just ended
+
+    def close(self, wait: bool = True) -> None:
+        """Kill the process (it may be in the middle of a tune) and reap it, then or (`wait=False`) in the background.
+
+        A process at the lowest priority on a busy machine can take a second to
+        finish dying, which a render's answer should not wait for.
+        """
         if self._proc.poll() is None:
             self._proc.kill()
+        if wait:
+            self._reap()
+        else:
+            threading.Thread(target=self._reap, name="sheet-reap", daemon=True).start()
+
+    def _reap(self) -> None:
         self._proc.wait()
         for pipe in (self._proc.stdin, self._proc.stdout):
             pipe.close()
@@ -151,7 +169,7 @@ class SheetPool:
     aside at once (default: `size`).
     """
 
-    def __init__(self, size: int = 2, queue: int = 8, *, slow_after: float = 1.0, aside: int | None = None):
+    def __init__(self, size: int = 2, queue: int = 8, *, slow_after: float = 0.5, aside: int | None = None):
         if size < 1 or queue < 0 or slow_after <= 0:
             raise ValueError(f"sheet pool: size {size}, queue {queue}, slow_after {slow_after}")
         self.size, self.queue, self.slow_after = size, queue, slow_after
@@ -257,6 +275,8 @@ class SheetPool:
                             self._set_aside += 1
                             aside, in_place = True, False
                             self._hand_on()
+                    if aside:
+                        engraver.yield_cpu()
             keep = True
         except _Overrun:
             raise self._overran(arrived, deadline if started is None else started, timeout) from None
@@ -266,7 +286,8 @@ class SheetPool:
                     self._hand_on()
                 if aside:
                     self._set_aside -= 1
-                if engraver is not None and keep and not self._closed and len(self._idle) < self.size:
+                # One set aside runs at the lowest priority for good (no raising it back unprivileged): it retires.
+                if engraver is not None and keep and not aside and not self._closed and len(self._idle) < self.size:
                     self._idle.append(engraver)
                     engraver = None
             if engraver is not None:
@@ -331,7 +352,7 @@ class SheetPool:
     def _retire(self, engraver: Engraver) -> None:
         with self._cond:
             self._engravers.discard(engraver)
-        engraver.close()
+        engraver.close(wait=False)
 
     def _keep_a_spare(self) -> None:
         """Start a process in the background when none is idle or starting, up to `size + aside` in all, so that
