@@ -214,7 +214,7 @@ def test_everything_the_pages_load_is_served_here(client, generated):
 def test_generations_beyond_the_limit_wait_then_the_queue_refuses(tmp_path):
     app = create_app(db=tmp_path / "t.db", runs_dir=None, limits=Limits(generations=1, queue=1))
     client = TestClient(app)
-    slots = app.state.composer._slots  # hold the only slot, as a long generation would
+    slots = app.state.composer._generations._slots  # hold the only slot, as a long generation would
     slots.acquire()
     results = []
     waiter = threading.Thread(target=lambda: results.append(

@@ -3,7 +3,8 @@
 Everything the browser loads (scripts, styles, the API docs' swagger-ui) is
 served from here, so the app works with no internet. Errors are JSON
 `{"detail": message}`: 400 bad input, 404 unknown tune, 413 too large,
-422 malformed request or tune, 503 too many generations waiting.
+422 malformed request or tune, 503 busy (too many generations or renders waiting; with
+Retry-After).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(TunesmithError)
     async def bad_input(request: Request, exc: TunesmithError) -> JSONResponse:

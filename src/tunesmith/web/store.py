@@ -52,6 +52,13 @@ CREATE TABLE IF NOT EXISTS composition_renders (
     data BLOB NOT NULL,
     PRIMARY KEY (composition, kind)
 );
+-- Renders that failed (a tune that crashes or hangs verovio), kept so that a view of the tune shows why at once.
+CREATE TABLE IF NOT EXISTS render_failures (
+    tune INTEGER NOT NULL REFERENCES tunes(id),
+    kind TEXT NOT NULL,            -- 'svg'
+    message TEXT NOT NULL,
+    PRIMARY KEY (tune, kind)
+);
 """
 
 
@@ -155,6 +162,18 @@ class TuneStore:
         """Cache a render of a tune (a stored tune never changes, so it stays right)."""
         with closing(self._connect()) as db, db:
             db.execute("INSERT OR REPLACE INTO renders (tune, kind, data) VALUES (?, ?, ?)", (tune_id, kind, data))
+
+    def render_failure(self, tune_id: int, kind: str) -> str | None:
+        """Why a render of a tune failed before, or None."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT message FROM render_failures WHERE tune = ? AND kind = ?", (tune_id, kind)).fetchone()
+        return row[0] if row else None
+
+    def keep_render_failure(self, tune_id: int, kind: str, message: str) -> None:
+        """Keep why a render of a tune failed (the tune never changes, so it would fail again)."""
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR REPLACE INTO render_failures (tune, kind, message) VALUES (?, ?, ?)",
+                       (tune_id, kind, message))
 
     def add_composition(self, text: str, *, title: str, tala: str, model: str | None = None,
                         params: dict | None = None) -> StoredComposition:

@@ -153,9 +153,9 @@ def composition_file(c: Composer, comp_id: int, kind: str) -> bytes:
     comp = _read(stored)
     if kind == "mid":
         data = composition_midi(comp, comp.tempo)
-    else:  # audio is the heavy render: it waits its turn with the generations
+    else:  # audio is the heavy render: it waits its turn with other audio, never in a generation's slot
         p = stored.params
-        with c.turn():
+        with c.audio_turn():
             data = composition_wav(comp, comp.tempo, theka=bool(p.get("theka")), drone=bool(p.get("drone")),
                                    seed=int(p.get("seed", 0)))
     c.store.keep_composition_render(comp_id, kind, data)
