@@ -219,3 +219,15 @@ def test_tabla_is_well_formed_at_the_extremes(client):
     for comp in answer.json()["compositions"]:
         [reading] = read_text(comp["text"])
         assert reading.composition is not None and not reading.problems
+
+
+# -- 6. the favicon ---------------------------------------------------------------------------
+
+def test_every_page_links_a_favicon_that_is_served(client):
+    for path in ["/", "/archive", "/tabla", "/tune/1"]:
+        page = client.get(path)
+        assert '<link rel="icon" href="/static/favicon.svg"' in page.text, path
+    for path in ["/static/favicon.svg", "/favicon.ico"]:
+        icon = client.get(path)
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+        assert icon.text.lstrip().startswith("<svg")

@@ -17,7 +17,7 @@ import fastapi_offline
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
@@ -69,6 +69,11 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
                                    swagger_css_url="/static/swagger/swagger-ui.css",
                                    swagger_favicon_url="/static/swagger/favicon.png",
                                    swagger_ui_parameters={"validatorUrl": None})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """The icon pages link to (base.html); served here too for what asks the old address."""
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
