@@ -133,13 +133,14 @@ def test_same_seed_same_compositions_and_the_theka_primer(client):
 
 @pytest.mark.parametrize("body, status, message", [
     ({"tala": "teentall"}, 400, "tala: unknown tala 'teentall'; did you mean 'teentaal'?"),
-    ({"tempo": 0}, 400, "tempo 0: must be above 0"),
-    ({"cycles": 0}, 400, "cycles must be 1 to 64 (got 0)"),
+    ({"tempo": 0}, 422, "tempo: Input should be greater than or equal to 1 (got 0)"),
+    ({"cycles": 0}, 422, "cycles: Input should be greater than or equal to 1 (got 0)"),
+    ({"cycles": 65}, 422, "cycles: Input should be less than or equal to 64 (got 65)"),
     ({"n": 9}, 422, "n: between 1 and 8 compositions per request"),
     ({"tempo": 10, "cycles": 8}, 422, "8 cycles of teentaal at 10 matras per minute last 774 s; at most 300 s"),
     ({"tala": "jhaptaal", "primer": "Dhi Na Dhi | Dhi Na"}, 400, "primer: '|' after matra 3, but jhaptaal"),
     ({"primer": "Dha Dhinn"}, 400, "primer: unknown bol 'Dhinn'; did you mean 'Dhin'?"),
-    ({"temperature": -1}, 400, "temperature must be above 0"),
+    ({"temperature": -1}, 422, "temperature: Input should be greater than 0"),
     ({"model": "default"}, 400, "model 'default': no such tabla model; choose one of tabla"),
     ({"cycles": "four"}, 422, "cycles: Input should be a valid integer"),
 ])
@@ -224,5 +225,5 @@ def test_the_tabla_tab_shows_the_servers_message(page):  # noqa: F811
     page.click("#go")
     error = page.locator("#error")
     error.wait_for(state="visible", timeout=20_000)
-    assert "tempo 0: must be above 0" in error.inner_text()
+    assert "tempo: Input should be greater than or equal to 1 (got 0)" in error.inner_text()
     assert page.locator("#results article").count() == 0

@@ -223,6 +223,7 @@ class Mode:
     piece: str = "piece"                                      # what one piece is called: tune, composition
     primer_help: str = "The start of the piece, in the mode's notation."
     max_length: int = 2000                                    # default cap on symbols per piece
+    min_length: int = 16                                      # the least cap a piece can be written in
     sampling: Sampling = Sampling()                           # default sampling
     web: WebTab | None = None                                 # its own tab in the web app, if any
     profile: Callable[[list[Any]], dict] | None = None        # what generation keeps from the training pieces

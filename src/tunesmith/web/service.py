@@ -154,8 +154,9 @@ class Composer:
         lim, noun = self.limits, mode.piece + "s"
         if not 1 <= body.n <= lim.max_tunes:
             raise RequestError(422, f"n: between 1 and {lim.max_tunes} {noun} per request (asked for {body.n})")
-        if body.max_length is not None and not 16 <= body.max_length <= lim.max_chars:
-            raise RequestError(422, f"max_length: between 16 and {lim.max_chars} symbols (got {body.max_length})")
+        if body.max_length is not None and not mode.min_length <= body.max_length <= lim.max_chars:
+            raise RequestError(422, f"max_length: between {mode.min_length} and {lim.max_chars} symbols "
+                                    f"(got {body.max_length})")
         if body.primer is not None and len(body.primer) > lim.max_chars:
             raise RequestError(413, f"primer: {len(body.primer)} characters; at most {lim.max_chars}")
         entry = self.catalog.find(body.model, kind)

@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS render_failures (
 """
 
 
+# SQLite's INTEGER is a signed 64-bit number: an id past it names no row (and sqlite3 cannot even pass it).
+_ID_RANGE = range(-2**63, 2**63)
+
+
+def _storable(number: int) -> bool:
+    return number in _ID_RANGE
+
+
 def default_db_path() -> Path:
     """$TUNESMITH_DB, else tunes.db in the user's data folder (XDG)."""
     if os.environ.get("TUNESMITH_DB"):
@@ -137,12 +145,16 @@ class TuneStore:
 
     def get(self, tune_id: int) -> StoredTune | None:
         """The tune with this id, or None."""
+        if not _storable(tune_id):
+            return None
         with closing(self._connect()) as db:
             row = db.execute("SELECT * FROM tunes WHERE id = ?", (tune_id,)).fetchone()
         return _row(row) if row else None
 
     def recent(self, limit: int = 50, offset: int = 0) -> list[StoredTune]:
         """The newest tunes first."""
+        if not (_storable(limit) and _storable(offset)):
+            return []
         with closing(self._connect()) as db:
             rows = db.execute("SELECT * FROM tunes ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return [_row(r) for r in rows]
@@ -154,6 +166,8 @@ class TuneStore:
 
     def render(self, tune_id: int, kind: str) -> bytes | None:
         """A cached render of a tune, or None."""
+        if not _storable(tune_id):
+            return None
         with closing(self._connect()) as db:
             row = db.execute("SELECT data FROM renders WHERE tune = ? AND kind = ?", (tune_id, kind)).fetchone()
         return bytes(row[0]) if row else None
@@ -189,6 +203,8 @@ class TuneStore:
 
     def get_composition(self, comp_id: int) -> StoredComposition | None:
         """The tabla composition with this id, or None."""
+        if not _storable(comp_id):
+            return None
         with closing(self._connect()) as db:
             row = db.execute("SELECT * FROM compositions WHERE id = ?", (comp_id,)).fetchone()
         if row is None:
@@ -198,6 +214,8 @@ class TuneStore:
 
     def composition_render(self, comp_id: int, kind: str) -> bytes | None:
         """A cached render of a composition, or None."""
+        if not _storable(comp_id):
+            return None
         with closing(self._connect()) as db:
             row = db.execute("SELECT data FROM composition_renders WHERE composition = ? AND kind = ?",
                              (comp_id, kind)).fetchone()

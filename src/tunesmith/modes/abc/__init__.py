@@ -15,7 +15,7 @@ from ...codecs.abc_chars import CharCodec
 from ...codecs.abc_tokens import TokenCodec
 from ...errors import TunesmithError
 from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab, imported
-from .options import Style
+from .options import MIN_LENGTH, Style
 
 
 def _corpora() -> dict[str, str]:
@@ -112,6 +112,7 @@ MODE = Mode(
     suffix="abc",
     renders=("midi", "wav", "svg"),
     piece="tune",
+    min_length=MIN_LENGTH,
     primer_help="The start of the music (or, starting with X:, of the whole tune).",
     web=WebTab(path="/", title="Compose"),
     profile=_profile,

@@ -23,7 +23,7 @@ from ...options import DEFAULT_MAX_LENGTH, Sampling
 from .forms import Form, FormTable
 from .headers import HeaderTable
 from .masks import MaskCache, Node, mask_cache
-from .options import Style
+from .options import MIN_LENGTH, Style
 from .sections import Sections
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # A line of music: not a field line (K:, M:, P: ...), and with a note in it.
 _MUSIC_LINE = re.compile(r"(?![A-Za-z+]:)[^\n]*[A-Ga-g]")
 _OPTION = {"M": "meter", "L": "length", "R": "rhythm", "K": "key"}
+FINISH_ROOM = 96
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,14 @@ class AbcWriter(QueuedWriter):
         self.node: Node | None = None       # the automaton's state while the body is being written
         self.safe_end: int | None = None    # the last length at which the tune could have ended well-formed
         self.broke_rules = False            # forced text (a primer) broke the constraints: sampled freely after it
+        # The header gets a quarter of the cap (the training tunes' headers are a tenth of a 2000-symbol
+        # cap); past it, the line ends and a K: line follows, so that the body has room to end well-formed.
+        self.header_budget = max_symbols // 4
+        self.bar_end: int | None = None     # the last length at which the tune could have ended, mid-line too
+        # A tune that could not have ended yet this close to the cap is ended by the writer (MaskCache.finish):
+        # closing what is open and a 64-unit bar with rests, a repeat and a second ending takes under 64 symbols.
+        self.finish_room = min(FINISH_ROOM, max_symbols // 2)
+        self.finishing = False
         self.sections = None if form is None or rules is None else Sections(self, form, rng or np.random.default_rng())
         self._advance()
 
@@ -125,8 +134,11 @@ class AbcWriter(QueuedWriter):
                 self.broke_rules = True
             elif node.state.ctx == "end":
                 self.done = True
-            elif node.can_end and node.state.linestart:
-                self.safe_end = len(self.ids)
+            else:
+                if node.can_end and node.state.linestart:
+                    self.safe_end = len(self.ids)
+                if node.may_end_now or node.can_end:  # after a bar line, mid-line too
+                    self.bar_end = len(self.ids)
             if self.sections is not None and node is not None and not self.done:
                 node = self.sections.after_step(before, node)
             # 99 % of training tunes are shorter than a third of the default cap
@@ -165,6 +177,14 @@ class AbcWriter(QueuedWriter):
         if self.queue:
             return None
         if self.node is not None:
+            if (self.safe_end is None and self.bar_end is None and not self.finishing
+                    and self.max_symbols - len(self.ids) <= self.finish_room):
+                # Near the cap with nowhere to cut back to: the writer ends the tune itself, the shortest way.
+                self.finishing = True
+                ending = self.rules.finish(self.node.state)
+                if ending:
+                    self.queue.extend(ending)
+                    return None
             # Checked lazily; at a dead end (none by design) the sampler draws
             # freely and `push` finds the rules broken.
             return self.node if self.sections is None else self.sections.mask(self.node)
@@ -172,11 +192,15 @@ class AbcWriter(QueuedWriter):
             line = self.decode(self.ids[self.line_start:])
             # Before K:, every line the model writes is a field line (else
             # the tune's music would start with no key and no constraints).
-            header = self.rules.field_mask(line) if self.mode == "header" else None
+            # A header past its share of the length cap ends: its line now, then a K: line.
+            long = len(self.ids) >= self.header_budget
+            header = self.rules.field_mask(line, key_only=long and not line) if self.mode == "header" else None
             if header is None and line:
                 header = self.rules.header_mask(line)
             if header is not None:
                 return header
+            if long and line:
+                return self.rules.newline_mask()
         if not self.may_not_end_line():
             return None
         allowed = np.ones(self.vocab_size, dtype=bool)
@@ -196,8 +220,11 @@ class AbcWriter(QueuedWriter):
     def tune(self, number: int) -> str:
         """The tune written, numbered X:`number`; a truncated one cut back to where it was last whole."""
         ids = self.ids
-        if self.truncated and self.safe_end is not None and not self.broke_rules:
-            ids = ids[: self.safe_end]
+        if self.truncated and not self.broke_rules:
+            if self.safe_end is not None:
+                ids = ids[: self.safe_end]
+            elif self.bar_end is not None:  # no line ended where the tune could: cut after the bar line
+                ids = ids[: self.bar_end] + [self.newline]
         return finish_tune(self.decode(ids), number, self.truncated)
 
 
@@ -263,11 +290,15 @@ def generate_tunes(ckpt: "Checkpoint", n: int, *, seed: int = 0, sampling: Sampl
     """
     if n < 1:
         raise TunesmithError(f"-n must be at least 1 (got {n})")
-    if max_symbols < 16:
-        raise TunesmithError(f"--max-length must be at least 16 symbols (got {max_symbols})")
+    if max_symbols < MIN_LENGTH:
+        raise TunesmithError(f"--max-length must be at least {MIN_LENGTH} symbols (got {max_symbols})")
     sampling.check()
     style = style.checked()
-    build_plan(primer, style)  # a primer that clashes with the style fails before anything is drawn
+    plan = build_plan(primer, style)
+    forced = sum(len(ckpt.codec.encode(seg.text, seg.where)) for seg in plan if seg.mode == "force")
+    if forced > max_symbols // 2:
+        raise TunesmithError(f"--max-length {max_symbols}: the header and primer asked for take {forced} symbols, "
+                             "more than half of it; leave room for the music (a longer --max-length, a shorter --primer)")
     if primer and not free:
         check_primer(primer, style)
     rng = np.random.default_rng(seed)

@@ -112,6 +112,7 @@ class State(NamedTuple):
     carried: bool = False        # this bar began with the rest of a short bar before a section line
     pair: bool = False           # the next note ends a broken-rhythm pair: a note, not a rest or chord
     sectioned: bool = False      # the writer places repeats and section lines (a form): only `|` is the tune's
+    line_rest: bool = False      # the rest being read began a line: `z:` there would make a field line
 
 
 _FIELD_INDEX = {name: i for i, name in enumerate(State._fields)}
@@ -275,7 +276,7 @@ def _timed(s: State, kind: str, written: str, spelling: str | None) -> State | N
     return s._replace(ctx="body", tok="", t=t, forced=forced, prepaid=prepaid, tup=tup, tup_notes=tup_notes,
                       tie=None, need=False, deco=False, pair=False,
                       prev=(kind, written, spelling, s.forced is None and not s.tup and not s.deco), music=True,
-                      linestart=False, after_bar="", twice=False)
+                      linestart=False, after_bar="", twice=False, line_rest=False)
 
 
 # -- handlers: each reads one character in one context ----------------------
@@ -306,7 +307,8 @@ def _body(s: State, ch: str) -> State | None:
     if ch in _ACC or ch in _NOTE or ch == "z":
         if not _note_room(s) or (s.tie is not None and not s.tie.startswith(ch)):
             return None
-        return s._replace(ctx="note", tok=ch, linestart=False, prev=None, after_bar="", twice=False)
+        return s._replace(ctx="note", tok=ch, linestart=False, prev=None, after_bar="", twice=False,
+                          line_rest=ch == "z" and s.linestart and not indented)
     if ch == "-":
         if s.prev is None or s.prev[0] != "n" or not s.prev[3] or s.tie is not None:
             return None
@@ -376,6 +378,8 @@ def _again(s: State, ch: str) -> State | None:
 def _note(s: State, ch: str) -> State | None:
     tok = s.tok + ch
     if s.tok == "z" or (s.tok.startswith("z")):
+        if ch == ":" and s.line_rest and s.tok == "z":
+            return None  # a line starting `z:` is a field line (`B:|` is music, `z:|` is not)
         if ch in "0123456789/":
             return s._replace(tok=tok) if _length_prefix_ok(s, tok[1:]) else None
         return _again(_timed(s, "r", s.tok[1:], None), ch)
