@@ -179,8 +179,12 @@ class AbcWriter(QueuedWriter):
         if self.node is not None:
             if (self.safe_end is None and self.bar_end is None and not self.finishing
                     and self.max_symbols - len(self.ids) <= self.finish_room):
-                # Near the cap with nowhere to cut back to: the writer ends the tune itself, the shortest way.
+                # Near the cap with nowhere to cut back to: the writer ends the tune itself, the shortest way
+                # (a form too long for the cap is given up: the ending may close what is open its own way).
                 self.finishing = True
+                if self.sections is not None:
+                    self.sections = None
+                    self.node = self.rules.node(self.node.state._replace(sectioned=False))
                 ending = self.rules.finish(self.node.state)
                 if ending:
                     self.queue.extend(ending)

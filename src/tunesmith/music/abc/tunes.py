@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 FIELD_RE = re.compile(r"^([A-Za-z+]):(.*)$")
+# A note and a repeat sign at a line's start ("B:|", "g::") is music, not a field line (as the lexer reads it).
+_NOTE_THEN_BAR = re.compile(r"^[A-Ga-g]:[|:]")
 # Field lines kept inside a body: they change how the following music reads.
 BODY_FIELDS = frozenset("KLMP")
 NOTE_RE = re.compile(r"[A-Ga-g]")
@@ -123,7 +125,7 @@ def clean_line(raw: str) -> str | None:
 
 def has_music(lines: Sequence[str]) -> bool:
     """Whether any of these (cleaned) lines is music: a line with a note letter that is not a field."""
-    return any(NOTE_RE.search(line) for line in lines if not FIELD_RE.match(line))
+    return any(NOTE_RE.search(line) for line in lines if not FIELD_RE.match(line) or _NOTE_THEN_BAR.match(line))
 
 
 def reads_as_tune(lines: Sequence[str]) -> bool:
@@ -136,7 +138,7 @@ def reads_as_tune(lines: Sequence[str]) -> bool:
     """
     lines = [line for line in lines if line]
     for i, line in enumerate(lines):
-        if not FIELD_RE.match(line) or re.match(r"^[A-Ga-g]:[|:]", line):  # "B:|" is music, not a field
+        if not FIELD_RE.match(line) or _NOTE_THEN_BAR.match(line):
             return False
         if line.startswith("K:"):
             return i > 0 or has_music(lines[i + 1:])
