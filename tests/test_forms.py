@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -91,10 +92,11 @@ def test_form_none_lets_the_model_decide(shipped):
 
 def test_the_form_options_on_the_command_line(tmp_path):
     out = tmp_path / "reels.abc"
-    done = subprocess.run(["tunesmith", "generate", "-n", "2", "--seed", "3", "--rhythm", "reel", "--form", "AB",
-                           "--part-bars", "4", "-o", str(out)], capture_output=True, text=True)
+    cli = [sys.executable, "-m", "tunesmith.cli", "generate"]
+    done = subprocess.run([*cli, "-n", "2", "--seed", "3", "--rhythm", "reel", "--form", "AB", "--part-bars", "4",
+                           "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert len(re.findall(r"\|\|$|\|\]$", text, re.MULTILINE)) == 4
-    bad = subprocess.run(["tunesmith", "generate", "--form", "ABBA"], capture_output=True, text=True)
+    bad = subprocess.run([*cli, "--form", "ABBA"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--form 'ABBA'" in bad.stderr and "Traceback" not in bad.stderr
