@@ -19,6 +19,7 @@ from ..errors import TunesmithError
 from ..modes import GenerateRequest, Mode
 from ..music.abc.check import check_tune, tune_blocks
 from ..options import Sampling
+from ..render.limits import RenderLimitError
 from .catalog import ModelCatalog, ModelEntry, ModelKind
 from .requests import options_from
 from .store import StoredTune, TuneStore
@@ -169,7 +170,10 @@ class Composer:
         cached = self.store.render(tune_id, kind)
         if cached is not None:
             return cached
-        data = self._render(tune.abc, kind)
+        try:
+            data = self._render(tune.abc, kind)
+        except RenderLimitError as exc:  # the tune asks for too much (too long, too many notes): nothing is kept
+            raise RequestError(exc.status, str(exc)) from None
         self.store.keep_render(tune_id, kind, data)
         return data
 
