@@ -94,6 +94,18 @@ def test_each_limit_holds_at_its_edge_and_names_itself():
         render_midi("X:1\nL:1/4\nQ:1/4=60\nK:C\nC z4 D|\n", limits=limits)
 
 
+def test_audio_of_many_notes_at_once_is_refused_and_its_midi_is_not():
+    """The synthesiser's time grows with the seconds the notes sound added up, not with the piece's length."""
+    chords = "X:1\nL:1/64\nQ:1/4=60\nK:C\n" + " ".join(f"[CEGc]{64 + k}" for k in range(10)) + "|\n"
+    limits = RenderLimits(max_voice_seconds=150)  # 4 notes in 10 chords of 4 to 4.6 s: 171 s of notes, 42.8 s long
+    render_midi(chords, limits=limits)
+    with pytest.raises(RenderLimitError, match=r"sound for 17\d\.\d s added up") as refused:
+        render_wav(chords, limits=limits)
+    assert refused.value.limit == "max_voice_seconds" and "TUNESMITH_MAX_VOICE_SECONDS" in str(refused.value)
+    wav = render_wav(chords, limits=RenderLimits(max_voice_seconds=180))
+    assert wav_seconds(wav) == pytest.approx(685 / 16, abs=1e-3)
+
+
 def test_chord_symbols_count_as_notes_only_when_played():
     tune = 'X:1\nL:1/4\nQ:1/4=60\nK:C\n"C"CDEF|"G"GABc|\n'  # 8 melody notes and two chords
     parts = tune_parts(tune)

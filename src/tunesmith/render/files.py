@@ -120,8 +120,8 @@ def over_limits(abc_texts: list[str], kinds: list[str], options: RenderOptions =
                 if kind == "svg":
                     check_chars(abc, limits)
                     check_svg_chars(abc, limits)
-                else:  # MIDI and WAV: the same notes, tempo and length
-                    check_tune(abc, chords=options.chords, qpm=options.qpm, limits=limits)
+                else:  # MIDI and WAV: the same notes, tempo and length; the WAV's synthesis too
+                    check_tune(abc, chords=options.chords, qpm=options.qpm, audio=kind == "wav", limits=limits)
             except RenderLimitError as exc:
                 refused.setdefault(str(exc), []).append(kind)
             except TunesmithError:

@@ -33,6 +33,7 @@ ENV = {
     "max_seconds": "TUNESMITH_MAX_SECONDS",
     "max_note_seconds": "TUNESMITH_MAX_NOTE_SECONDS",
     "max_events": "TUNESMITH_MAX_EVENTS",
+    "max_voice_seconds": "TUNESMITH_MAX_VOICE_SECONDS",
     "max_chars": "TUNESMITH_MAX_RENDER_CHARS",
     "max_svg_chars": "TUNESMITH_MAX_SVG_CHARS",
     "max_midi_bytes": "TUNESMITH_MAX_MIDI_BYTES",
@@ -47,6 +48,9 @@ class RenderLimits:
     max_seconds: how long a piece may play, in seconds (20 minutes; audio is 44,100 samples a second).
     max_note_seconds: the longest one note or rest may be, in seconds.
     max_events: notes in a piece (melody and accompaniment; tabla strokes; MIDI notes).
+    max_voice_seconds: seconds a WAV's notes sound added up (a chord of four notes for 10 s is 40 s): the
+        synthesiser's time grows with them, not with the length of the piece (21-note chords of 80 different
+        lengths, 20 minutes, took 4.5 minutes). A melody and four-note chords through 20 minutes is 6,000.
     max_chars: characters of one tune's ABC text, checked before it is read.
     max_svg_chars: characters of a tune engraved as sheet music (verovio takes ~0.6 ms a character).
     max_midi_bytes: bytes of a MIDI file played as audio, checked before it is parsed.
@@ -59,6 +63,7 @@ class RenderLimits:
     max_seconds: float = 1200.0
     max_note_seconds: float = 120.0
     max_events: int = 50_000
+    max_voice_seconds: float = 7200.0
     max_chars: int = 100_000
     max_svg_chars: int = 20_000
     max_midi_bytes: int = 1 << 20
@@ -176,6 +181,14 @@ def check_seconds(seconds: Fraction | float, limits: RenderLimits, what: str = "
     if seconds > Fraction(limits.max_seconds):
         raise RenderLimitError(f"{what} lasts {seconds_text(seconds)}; a render may last at most "
                                f"{seconds_text(limits.max_seconds)} ({limits.where('max_seconds')})", "max_seconds")
+
+
+def check_voices(seconds: float, limits: RenderLimits, what: str = "the tune") -> None:
+    """Refuse a WAV whose notes sound for more than `max_voice_seconds` added up."""
+    if seconds > limits.max_voice_seconds:
+        raise RenderLimitError(f"{what}'s notes sound for {seconds_text(seconds)} added up (a chord counts each of its "
+                               f"notes); audio is made of at most {seconds_text(limits.max_voice_seconds)} of notes "
+                               f"({limits.where('max_voice_seconds')})", "max_voice_seconds")
 
 
 def check_note(seconds: Fraction | float, at: Fraction | float, limits: RenderLimits, kind: str = "a note") -> None:

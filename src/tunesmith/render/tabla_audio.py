@@ -127,30 +127,37 @@ def _play(out: np.ndarray, played: list[Hit], seconds_per_matra: float, gain: fl
 
     A choke changes only what the drum rings after the new stroke's start, so
     each drum keeps apart only what it rings from its latest stroke on (a few
-    seconds) and adds what came before into `out`: memory by the stroke, not
-    by the length of the piece.
+    seconds) and adds what came before into `out`; and a stroke's sound is
+    taken only up to where the drum's next stroke has choked it. Memory goes
+    by the stroke and time by the length of the piece, however many strokes
+    ring over each other.
     """
-    ringing = {"dayan": np.zeros(0), "bayan": np.zeros(0)}  # each drum's sound from `since` on
-    since = {"dayan": 0, "bayan": 0}
     choke = np.linspace(1, 0, int(_CHOKE * SAMPLE_RATE))
+    strokes = []  # (start sample, drum, stroke, gain), in time order
     for hit in played:
         start = round(float(hit.start) * seconds_per_matra * SAMPLE_RATE)
-        if start >= len(out):
-            continue
-        for name in hit.strokes:
-            drum = STROKES[name][0]
-            ring, at = ringing[drum], since[drum]
-            done = min(start - at, len(ring))  # what rang before this stroke is final
-            if done > 0:
-                out[at:at + done] += ring[:done]
-            ring = ring[max(start - at, 0):]
-            if len(ring):  # the hand on the skin stops its ringing within a few milliseconds
-                ring = ring[:len(choke)] * choke[:len(ring)]
-            sound = stroke(name, seed)[: len(out) - start]
-            if len(sound) > len(ring):
-                ring = np.concatenate([ring, np.zeros(len(sound) - len(ring))])
-            ring[:len(sound)] += gain * _ACCENT_GAIN[hit.accent] * sound
-            ringing[drum], since[drum] = ring, start
+        if start < len(out):
+            strokes += [(start, STROKES[name][0], name, gain * _ACCENT_GAIN[hit.accent]) for name in hit.strokes]
+    choked = [len(out)] * len(strokes)  # where each stroke's drum is struck next
+    upcoming: dict[str, int] = {}
+    for i in range(len(strokes) - 1, -1, -1):
+        choked[i] = upcoming.get(strokes[i][1], len(out))
+        upcoming[strokes[i][1]] = strokes[i][0]
+    ringing = {"dayan": np.zeros(0), "bayan": np.zeros(0)}  # each drum's sound from `since` on
+    since = {"dayan": 0, "bayan": 0}
+    for (start, drum, name, loudness), until in zip(strokes, choked):
+        ring, at = ringing[drum], since[drum]
+        done = min(start - at, len(ring))  # what rang before this stroke is final
+        if done > 0:
+            out[at:at + done] += ring[:done]
+        ring = ring[max(start - at, 0):]
+        if len(ring):  # the hand on the skin stops its ringing within a few milliseconds
+            ring = ring[:len(choke)] * choke[:len(ring)]
+        sound = stroke(name, seed)[: min(len(out), until + len(choke)) - start]  # past that, choked to silence
+        if len(sound) > len(ring):
+            ring = np.concatenate([ring, np.zeros(len(sound) - len(ring))])
+        ring[:len(sound)] += loudness * sound
+        ringing[drum], since[drum] = ring, start
     for drum, ring in ringing.items():
         out[since[drum]:since[drum] + len(ring)] += ring[: len(out) - since[drum]]
 

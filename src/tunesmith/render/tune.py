@@ -11,7 +11,7 @@ from ..errors import TunesmithError
 from ..music.abc.lexer import length, tokens
 from ..music.abc.to_events import TuneParts, tune_parts
 from ..music.abc.tunes import meter_fraction
-from .audio import events_to_wav, midi_to_wav, timbre_for_program
+from .audio import event_voices, events_to_wav, midi_to_wav, timbre_for_program
 from .limits import RenderLimits, check_chars, check_grid, check_note_events, current
 from .midi import accent, events_to_midi, whole_seconds
 from .tempo import default_qpm
@@ -85,19 +85,24 @@ def _tempo(abc: str, qpm: float | None) -> float:
     return qpm if qpm is not None else default_qpm(abc)
 
 
-def check_tune(abc: str, *, chords: bool = False, qpm: float | None = None,
+def check_tune(abc: str, *, chords: bool = False, qpm: float | None = None, audio: bool = False,
                limits: RenderLimits | None = None) -> TuneParts:
-    """The tune's parts, once its MIDI file and audio are known to be within `limits`.
+    """The tune's parts, once its MIDI file (and with `audio`, its WAV) is known to be within `limits`.
 
-    Refuses (RenderLimitError) a text too long to read, and a tune with too
-    many notes, too long in all, or with a note or rest held too long, at its
-    tempo; other problems (no K:, no notes, a bad Q:) are TunesmithErrors as
-    when it is rendered. Nothing is allocated but the note events.
+    Refuses (RenderLimitError) a text too long or too finely divided to read,
+    and a tune with too many notes, too long in all, or with a note or rest
+    held too long, at its tempo; for audio, one whose different notes would
+    take too long to synthesise. Other problems (no K:, no notes, a bad Q:)
+    are TunesmithErrors as when it is rendered. No audio or MIDI is made.
     """
     limits = current(limits)
     parts = read_tune(abc, limits)
-    check_note_events(parts.melody, parts.accompaniment if chords else [], parts.end,
-                      whole_seconds(_tempo(abc, qpm)), limits)
+    if audio:
+        event_voices(accent(parts.melody, parts.meter, parts.pickup), qpm=_tempo(abc, qpm),
+                     accompaniment=parts.accompaniment if chords else None, end=parts.end, limits=limits)
+    else:
+        check_note_events(parts.melody, parts.accompaniment if chords else [], parts.end,
+                          whole_seconds(_tempo(abc, qpm)), limits)
     return parts
 
 
