@@ -18,7 +18,7 @@ from tunesmith.insight.metrics import overlap
 from tunesmith.modes.midi.measures import NO_HANGING, bar_keys, round_trip
 from tunesmith.modes.midi.measures import profile as midi_profile
 from tunesmith.insight.reference import build_reference, distributions
-from tunesmith.modes.tabla.measures import FLAG_CYCLES, LANDS
+from tunesmith.modes.tabla.measures import FLAG_CYCLES, IN_FORM, LANDS
 from tunesmith.modes.tabla.measures import profile as tabla_profile
 from tunesmith.music.tabla import TALAS
 
@@ -109,21 +109,26 @@ def test_a_copied_composition_is_flagged_with_its_cycle_count(compositions):
     assert (second["flagged"], second["longest_run"]) == (False, 1)
     assert third["flagged"] and third["longest_run"] == FLAG_CYCLES == 2
     assert result["copying"]["flagged"] == 2
-    assert set(result["music"]) == {"bol", "density", "tala", "form"}
+    assert set(result["music"]) == {"bol", "density", "tala", "form", "silent"}
     assert set(result["diversity"]) >= {"cycles", "2-cycle runs", "4-bol runs", "8-bol runs"}
 
 
 def test_tabla_validity_counts_complete_cycles_and_the_landing(compositions):
     comp = next(c for c in compositions.train if len(c.cycles) == 2 and c.tala == "teentaal")
     good = tabla_profile(comp.text)
-    assert good.checker_ok and (good.bars_right, good.bars_total) == (2, 2) and good.checks == {LANDS: True}
+    assert good.checker_ok and (good.bars_right, good.bars_total) == (2, 2)
+    assert good.checks == {LANDS: True, IN_FORM: True}
     first, second, *rest = comp.text.split("\n")[2:]
     short = second.replace(" ||", "").rsplit(" ", 1)[0] + " ||"   # a matra missing in the second cycle
     bad = tabla_profile("\n".join(comp.text.split("\n")[:2] + [first, short] + rest))
-    assert not bad.checker_ok and (bad.bars_right, bad.bars_total) == (1, 2) and bad.checks == {LANDS: False}
+    assert not bad.checker_ok and (bad.bars_right, bad.bars_total) == (1, 2)
+    assert bad.checks == {LANDS: False, IN_FORM: False}
     no_landing = tabla_profile(comp.text.rstrip("\n").rsplit("\n", 1)[0] + "\n")
-    assert no_landing.checker_ok and no_landing.checks == {LANDS: False}
+    assert no_landing.checker_ok and no_landing.checks == {LANDS: False, IN_FORM: False}
     assert good.values["density"] == [len([b for b in m if b != "-"]) for m in comp.matras()]
+    assert good.values["silent"] == [m == ("-",) for m in comp.matras()]
+    # The same cycles called a tihai are not one: no phrase played three times onto sam.
+    assert tabla_profile(comp.text.replace(f"form: {comp.form}", "form: tihai")).checks == {LANDS: True, IN_FORM: False}
 
 
 def test_tabla_statistics_overlap_with_themselves_and_disjoint_talas_do_not(compositions):

@@ -76,14 +76,14 @@ def test_a_music_primer_follows_the_styled_header(tiny_model):
 
 
 def test_more_tunes_than_one_batch(tiny_model):
-    tunes = generate_tunes(tiny_model, MAX_BATCH + 3, seed=0, max_symbols=120)
+    tunes = generate_tunes(tiny_model, MAX_BATCH + 3, seed=0, max_symbols=128)
     assert len(tunes) == MAX_BATCH + 3
     assert tunes[-1].startswith(f"X:{MAX_BATCH + 3}\n")
 
 
 def test_length_cap_cuts_at_a_line_end(tiny_model):
-    for tune in generate_tunes(tiny_model, 4, seed=5, max_symbols=60, sampling=Sampling(temperature=1.5)):
-        assert len(tune) <= 60 + len("Untitled 4") and tune.endswith("\n")
+    for tune in generate_tunes(tiny_model, 4, seed=5, max_symbols=128, sampling=Sampling(temperature=1.5)):
+        assert len(tune) <= 128 + len("Untitled 4") and tune.endswith("\n")
 
 
 def test_argmax_ignores_the_seed(tiny_model):

@@ -133,4 +133,4 @@ def test_check_reports_cycles_and_bols(tmp_path, monkeypatch, capsys):
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     code, out, err = tunesmith(monkeypatch, capsys, "check", "--mode", "tabla", str(empty))
-    assert code == 2 and "empty.txt:1: cycle 1: the file is empty" in err
+    assert code == 2 and "empty.txt: no tabla compositions found; the file is empty" in err

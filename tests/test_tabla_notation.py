@@ -123,7 +123,7 @@ def test_several_compositions_per_file_with_comments(tmp_path):
 def test_bad_files_are_clear_errors(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n# nothing\n")
-    with pytest.raises(TunesmithError, match=r"empty.txt:1: cycle 1: the file is empty"):
+    with pytest.raises(TunesmithError, match=r"empty.txt: no tabla compositions found; a composition is a .tala:. line"):
         read_file(empty)
     bad = tmp_path / "bad.txt"
     bad.write_text(KAIDA.replace("Tin Na", "Tin"))

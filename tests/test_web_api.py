@@ -141,9 +141,12 @@ ERRORS = [
     ("post", "/api/generate", {"n": 0}, 422, "n: between 1 and 8"),
     ("post", "/api/generate", {"n": 9}, 422, "n: between 1 and 8"),
     ("post", "/api/generate", {"n": "two"}, 422, "n: Input should be a valid integer"),
-    ("post", "/api/generate", {"max_length": 9000}, 422, "max_length: between 16 and 8000"),
-    ("post", "/api/generate", {"temperature": 0}, 400, "temperature must be above 0"),
-    ("post", "/api/generate", {"top_p": 1.5}, 400, "top_p must be in (0, 1]"),
+    ("post", "/api/generate", {"max_length": 9000}, 422, "max_length: between 128 and 8000"),
+    ("post", "/api/generate", {"max_length": 100}, 422, "max_length: between 128 and 8000"),
+    ("post", "/api/generate", {"temperature": 0}, 422, "temperature: Input should be greater than 0"),
+    ("post", "/api/generate", {"temperature": 11}, 422, "temperature: Input should be less than or equal to 10"),
+    ("post", "/api/generate", {"top_p": 1.5}, 422, "top_p: Input should be less than or equal to 1"),
+    ("post", "/api/generate", {"length": "1/3"}, 400, "length '1/3': not a unit note length"),
     ("post", "/api/generate", {"meter": "7/0"}, 400, "meter '7/0': not a meter"),
     ("post", "/api/generate", {"key": "H"}, 400, "key 'H': not an ABC key"),
     ("post", "/api/generate", {"model": "nope"}, 400, "model 'nope': no such model; choose one of default, runs/mine"),
@@ -214,7 +217,7 @@ def test_everything_the_pages_load_is_served_here(client, generated):
 def test_generations_beyond_the_limit_wait_then_the_queue_refuses(tmp_path):
     app = create_app(db=tmp_path / "t.db", runs_dir=None, limits=Limits(generations=1, queue=1))
     client = TestClient(app)
-    slots = app.state.composer._slots  # hold the only slot, as a long generation would
+    slots = app.state.composer._generations._slots  # hold the only slot, as a long generation would
     slots.acquire()
     results = []
     waiter = threading.Thread(target=lambda: results.append(

@@ -179,3 +179,19 @@ def test_api_docs_work_offline(page):
     page.locator(".swagger-ui .info .title").wait_for(timeout=20_000)
     assert "tunesmith" in page.locator(".swagger-ui .info .title").inner_text()
     assert page.locator(".opblock-summary-path", has_text="/api/generate").count() == 1
+
+
+def test_pages_load_without_console_errors(page):
+    """Every page loads all it asks for (the favicon too: a missing one was a console error on every page)."""
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    for path in ["/", "/tabla", "/archive", "/docs"]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+    page.goto("/")
+    assert page.evaluate("document.querySelector('link[rel=icon]').href").endswith("/static/favicon.svg")
+    for icon in ["/static/favicon.svg", "/favicon.ico"]:  # the old address, for what asks it without a link
+        answer = page.request.get(icon)
+        assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml"), icon
+    assert not problems, problems

@@ -104,6 +104,11 @@ def test_a_stored_composition_has_its_own_page_and_address(client):
     assert [html.count(f'scope="colgroup">{m}</th>') for m in ("X", "2", "0", "3")] == [1, 1, 1, 1]
     assert html.count('data-mark="X"') == 3                     # sam of both cycles, and the landing
     assert html.count('data-mark="0"') == 2                     # khali of both cycles
+    # The form's parts band the matras, and the legend names them by matra number.
+    g = comp["grid"]
+    parts = [p for cycle in g["cycles"] for v in cycle for p in v["parts"]] + [g["landing_part"]]
+    assert g["in_form"] and all(parts) and html.count("data-part=") == len(parts) == 21
+    assert all(f"{s['name']} {s['from']}–{s['to']}</span>" in html for s in g["sections"])
     missing = client.get(f"/tabla/{comp['id'] + 1000}")
     assert missing.status_code == 404 and f"no tabla composition {comp['id'] + 1000}" in missing.text
     assert client.get(f"/api/tabla/{comp['id'] + 1000}.wav").json() == \
@@ -128,13 +133,14 @@ def test_same_seed_same_compositions_and_the_theka_primer(client):
 
 @pytest.mark.parametrize("body, status, message", [
     ({"tala": "teentall"}, 400, "tala: unknown tala 'teentall'; did you mean 'teentaal'?"),
-    ({"tempo": 0}, 400, "tempo 0: must be above 0"),
-    ({"cycles": 0}, 400, "cycles must be 1 to 64 (got 0)"),
+    ({"tempo": 0}, 422, "tempo: Input should be greater than or equal to 1 (got 0)"),
+    ({"cycles": 0}, 422, "cycles: Input should be greater than or equal to 1 (got 0)"),
+    ({"cycles": 65}, 422, "cycles: Input should be less than or equal to 64 (got 65)"),
     ({"n": 9}, 422, "n: between 1 and 8 compositions per request"),
     ({"tempo": 10, "cycles": 8}, 422, "8 cycles of teentaal at 10 matras per minute last 774 s; at most 300 s"),
     ({"tala": "jhaptaal", "primer": "Dhi Na Dhi | Dhi Na"}, 400, "primer: '|' after matra 3, but jhaptaal"),
     ({"primer": "Dha Dhinn"}, 400, "primer: unknown bol 'Dhinn'; did you mean 'Dhin'?"),
-    ({"temperature": -1}, 400, "temperature must be above 0"),
+    ({"temperature": -1}, 422, "temperature: Input should be greater than 0"),
     ({"model": "default"}, 400, "model 'default': no such tabla model; choose one of tabla"),
     ({"cycles": "four"}, 422, "cycles: Input should be a valid integer"),
 ])
@@ -219,5 +225,5 @@ def test_the_tabla_tab_shows_the_servers_message(page):  # noqa: F811
     page.click("#go")
     error = page.locator("#error")
     error.wait_for(state="visible", timeout=20_000)
-    assert "tempo 0: must be above 0" in error.inner_text()
+    assert "tempo: Input should be greater than or equal to 1 (got 0)" in error.inner_text()
     assert page.locator("#results article").count() == 0

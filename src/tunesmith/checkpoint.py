@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .atomic import folder_atomic
+from .atomic import folder_atomic, settled
 from .codecs import Codec, codec_from_dict
 from .errors import TunesmithError
 from .models import CharRNN, ModelConfig, build_model
@@ -64,16 +64,20 @@ def write_checkpoint(
 
 
 def resolve_model_dir(path: Path) -> Path:
-    """A training run's folder means its best checkpoint; a checkpoint means itself."""
+    """A training run's folder means its best checkpoint; a checkpoint means itself.
+
+    A checkpoint whose writer was killed while swapping it in is read where
+    its previous version was set aside (`atomic.settled`).
+    """
     path = Path(path)
-    if (path / "best" / CONFIG).is_file():
-        return path / "best"
-    return path
+    if (settled(path / "best") / CONFIG).is_file():
+        return settled(path / "best")
+    return settled(path)
 
 
 def read_config(path: Path) -> dict:
-    """config.json of a checkpoint folder, checked to be one of ours."""
-    path = Path(path)
+    """config.json of a checkpoint folder (or the version a killed writer set aside), checked to be one of ours."""
+    path = settled(Path(path))
     if not path.is_dir():
         raise TunesmithError(f"{path}: no such checkpoint folder")
     file = path / CONFIG

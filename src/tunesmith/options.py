@@ -15,6 +15,10 @@ from .errors import TunesmithError
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 0.8
 DEFAULT_MAX_LENGTH = 2000   # symbols per piece
+# The widest settings accepted: at temperature 10 the model's choice is all but uniform (the constraints
+# still hold); a top-k above any vocabulary changes nothing.
+MAX_TEMPERATURE = 10.0
+MAX_TOP_K = 10_000
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,11 @@ class Sampling:
     argmax: bool = False
 
     def check(self) -> None:
-        """Reject values that have no meaning, naming the option."""
-        if not self.temperature > 0:
-            raise TunesmithError(f"--temperature must be above 0 (got {self.temperature}); use --argmax for greedy")
-        if self.top_k is not None and self.top_k < 1:
-            raise TunesmithError(f"--top-k must be at least 1 (got {self.top_k})")
+        """Reject values that have no meaning, or none worth sampling with, naming the option."""
+        if not 0 < self.temperature <= MAX_TEMPERATURE:  # also refuses NaN and infinity
+            raise TunesmithError(f"--temperature must be above 0 and at most {MAX_TEMPERATURE:g} "
+                                 f"(got {self.temperature}); use --argmax for greedy")
+        if self.top_k is not None and not 1 <= self.top_k <= MAX_TOP_K:
+            raise TunesmithError(f"--top-k must be between 1 and {MAX_TOP_K} (got {self.top_k})")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise TunesmithError(f"--top-p must be in (0, 1] (got {self.top_p})")

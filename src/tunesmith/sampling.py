@@ -22,6 +22,13 @@ from .options import Sampling
 # A lazy row is settled in one vectorised pass over its likeliest symbols
 # when they decide the draw; otherwise it is walked one symbol at a time.
 _TOP = 24
+# The least temperature divided by: below it a float32 logit over it overflows float64 to inf, and inf - inf
+# is NaN, which no mask holds back. Any temperature this low is greedy already.
+_LEAST_TEMPERATURE = 1e-200
+
+
+def _temperature(sampling: Sampling) -> float:
+    return max(sampling.temperature, _LEAST_TEMPERATURE)
 
 
 class LazyMask(Protocol):
@@ -40,7 +47,7 @@ class LazyMask(Protocol):
 
 def filter_logits(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
     """Tempered logits (float64) with what top-k and top-p drop set to -inf."""
-    logits = logits.astype(np.float64) / sampling.temperature
+    logits = logits.astype(np.float64) / _temperature(sampling)
     vocab = logits.shape[-1]
     if sampling.top_k is not None and sampling.top_k < vocab:
         kth = np.partition(logits, vocab - sampling.top_k, axis=-1)[:, vocab - sampling.top_k, None]
@@ -97,7 +104,7 @@ def _choose_lazy(logits: np.ndarray, uniform: np.ndarray | None, masks: list[Laz
     down the whole vocabulary that checks what is unchecked as it goes
     (`_nucleus`).
     """
-    scaled = np.divide(logits, sampling.temperature, dtype=np.float64)
+    scaled = np.divide(logits, _temperature(sampling), dtype=np.float64)
     rows, vocab = scaled.shape
     top = min(_TOP, vocab)
     everything = np.arange(rows)

@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .atomic import recover_folder, settled
 from .checkpoint import TRAINING_STATE, load_checkpoint, read_config, read_tensors, write_checkpoint
 from .codecs import Codec
 from .corpus.load import Corpus, load_corpus
@@ -131,6 +132,8 @@ class Trainer:
                                    TimeElapsedColumn, TimeRemainingColumn)
 
         cfg, p = self.config, self.progress
+        for folder in ("best", "latest"):  # a run killed while writing them left traces beside them
+            recover_folder(self.out / folder)
         per_epoch = make_streams(self.train_ids, cfg.batch, cfg.seq, epoch_seed(cfg.seed, 0)).batches
         bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]:.3f}  {task.fields[rate]:,.0f} sym/s"),
@@ -226,7 +229,7 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
         raise TunesmithError(f"--codec {codec_name}: mode {chosen.name} takes {', '.join(codecs)}")
     codec_class = codecs[codec_name]
     out = Path(out)
-    if (out / "latest").exists():
+    if settled(out / "latest").exists():
         raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
     corpus = load_corpus(corpus_specs, limit, chosen.name)
     # The vocabulary covers held-out tunes too, so that every held-out symbol
@@ -240,7 +243,7 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
 def resume_trainer(out: Path, epochs: int | None = None) -> Trainer:
     """The run in `out` exactly as it was saved, optionally with a new epoch total."""
     out = Path(out)
-    latest = out / "latest"
+    latest = settled(out / "latest")  # a run killed while writing latest/ resumes from the one before
     config = read_config(latest)
     for key in ("corpus", "train", "progress"):
         if not isinstance(config.get(key), dict):

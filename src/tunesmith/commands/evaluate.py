@@ -18,8 +18,10 @@ def evaluate(
     n: int = typer.Option(200, "-n", help="How many pieces each model writes for the report."),
     seed: int = typer.Option(0, help="Seed of the generated pieces."),
     max_length: int = typer.Option(DEFAULT_MAX_LENGTH, help="Cap on symbols per generated piece."),
-    temperature: float = typer.Option(DEFAULT_TEMPERATURE, help="Sampling temperature of the generated pieces."),
-    top_p: float = typer.Option(DEFAULT_TOP_P, help="Nucleus sampling of the generated pieces; 1 is off."),
+    temperature: Optional[float] = typer.Option(None, help="Sampling temperature of the generated pieces "
+                                                          f"(default: the mode's, {DEFAULT_TEMPERATURE} for ABC)."),
+    top_p: Optional[float] = typer.Option(None, help="Nucleus sampling of the generated pieces; 1 is off "
+                                                     f"(default: the mode's, {DEFAULT_TOP_P} for ABC)."),
     output: Path = typer.Option(..., "-o", "--output", help="Report folder to write (replaced if it holds a report)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
 ) -> None:
@@ -27,12 +29,10 @@ def evaluate(
     from ..insight.evaluate import Settings
     from ..insight.evaluate import evaluate as run_evaluation
     from ..insight.report import write_report
-    from ..options import Sampling
 
     set_threads(threads)
     models = list(model) or [model_path(None)]
-    settings = Settings(n=n, seed=seed, heldout=heldout, max_length=max_length,
-                        sampling=Sampling(temperature=temperature, top_p=top_p))
+    settings = Settings(n=n, seed=seed, heldout=heldout, max_length=max_length, temperature=temperature, top_p=top_p)
     report = run_evaluation(models, settings, log=err)
     files = write_report(report, output)
     for m in report["models"]:

@@ -7,6 +7,9 @@ from typing import Optional
 
 import typer
 
+from ..errors import TunesmithError
+from .runtime import err
+
 
 def report(result) -> None:
     """A RenderReport on stderr: say what was written and which tunes failed; exit 1 when any did (the rest are written)."""
@@ -29,7 +32,7 @@ def render(
     soundfont: Optional[Path] = typer.Option(None, "--soundfont", help="A .sf2 SoundFont to play the WAV with (default: the built-in synthesiser)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Refuse tunes that play longer (default: $TUNESMITH_MAX_SECONDS, else 1200; other limits: docs/robustness.md)."),
 ) -> None:
-    """Write a MIDI, WAV and SVG (sheet music) file for every tune: <file>-<X>-<title>.<ext>; exit 1 if any tune fails.
+    """Write a MIDI, WAV and SVG (sheet music) file for every tune: <file>-<X>-<title>.<ext>; exit 1 if any tune fails, 2 if a file cannot be read.
 
     A tune beyond a render limit (too long, too many notes, too large) refuses the whole batch: exit 2, nothing written.
     """
@@ -40,8 +43,18 @@ def render(
     kinds = parse_kinds(to)
     options = RenderOptions(program=program, chords=chords, qpm=qpm, soundfont=soundfont)
     limits = RenderLimits.from_env(max_seconds=max_seconds)
-    batches = [(path, tunes_to_render(path)) for path in files]  # every file read before anything is written
-    # ... and every tune checked against the limits: a refusal writes nothing
+    # Every file is read before anything is written. A file that cannot be read (or holds no tune)
+    # is reported on its own `error:` line and the others are still rendered; the exit status is 2.
+    batches, unreadable = [], 0
+    for path in files:
+        try:
+            batches.append((path, tunes_to_render(path)))
+        except TunesmithError as exc:
+            err(f"error: {exc}")
+            unreadable += 1
+    if not batches:
+        raise typer.Exit(2)  # as any command's user error: its `error:` lines and nothing else
+    # ... and every tune is checked against the render limits: a tune beyond them writes nothing at all
     refuse_over_limits([f"{path}: {problem}" for path, tunes in batches
                         for problem in over_limits(tunes, kinds, options, limits)],
                        sum(len(tunes) for _, tunes in batches))
@@ -52,4 +65,11 @@ def render(
         total.written += result.written
         total.failed += [f"{path}: {problem}" for problem in result.failed]
         total.tunes += result.tunes
-    report(total)
+    try:
+        report(total)  # exits 1 when a tune could not be rendered
+    except typer.Exit:
+        if not unreadable:
+            raise
+    if unreadable:  # the worst status wins
+        err(f"{unreadable} of {len(files)} files could not be read")
+        raise typer.Exit(2)

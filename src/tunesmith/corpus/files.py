@@ -1,39 +1,87 @@
-"""Read ABC tunes from the user's files and folders, with clear errors."""
+"""Read ABC tunes from the user's files and folders, with clear errors.
+
+Every command that reads an ABC file (`check`, `render`, `train --corpus`,
+`visualize --text`, `evaluate --heldout`) goes through `read_text` and the
+same idea of what a tune is (`music.abc.tunes.tune_paragraphs`), so that a
+file with no tune in it is one error (`errors.no_pieces`) everywhere.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from ..errors import TunesmithError
-from ..music.abc.tunes import Tune, parse_tunes
+from ..errors import TunesmithError, no_pieces
+from ..music.abc.tunes import Block, Tune, canonical_tune, tune_paragraphs
 
 ABC_SUFFIXES = (".abc", ".ABC")
+ABC_TUNES = "ABC tunes"
+ABC_HINT = "a tune starts with an X: line (e.g. X:1) and has a header ending with a K: line (e.g. K:D), then music"
 
 
-def read_text(path: Path) -> str:
-    """A file's text (UTF-8, else Latin-1); binary or empty files are errors."""
+def read_text(path: Path, what: str = "ABC text") -> str:
+    """A file's text (UTF-8, else Latin-1); a file that cannot be read or is binary is an error.
+
+    An empty file is read as "": the caller finds no piece in it and says so
+    (`errors.no_pieces`), in the words of its own mode.
+    """
     try:
-        data = path.read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise TunesmithError(f"{path}: cannot read ({exc.strerror})") from None
-    if not data.strip():
-        raise TunesmithError(f"{path}: the file is empty")
     if b"\x00" in data[:65536]:
-        raise TunesmithError(f"{path}: a binary file, not ABC text")
+        raise TunesmithError(f"{path}: a binary file, not {what}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
 
 
+def _why_not(block: Block) -> str:
+    """Why canonical_tune leaves a block out, in words."""
+    lines = block.lines[1:] if block.numbered else block.lines
+    if any(line.startswith("V:") or "[V:" in line for line in lines):
+        return "has several voices (V:), which tunesmith leaves out"
+    if not any(line.startswith("K:") for line in lines):
+        return "has no K: line"
+    return "has no music after its K: line"
+
+
+def _blocks_of(path: Path) -> tuple[str, list[Block], list[Block]]:
+    """(text, every tune block, the blocks that read as tunes) of one file; warns of tunes without X:."""
+    text = read_text(path)
+    blocks = tune_paragraphs(text)
+    usable = [b for b in blocks if canonical_tune(list(b.lines), 1) is not None]
+    unnumbered = [b.line for b in usable if not b.numbered]
+    if unnumbered:
+        where = ", ".join(map(str, unnumbered[:5])) + (" ..." if len(unnumbered) > 5 else "")
+        print(f"warning: {path}: {len(unnumbered)} tune(s) without an X: line (line {where}); read as tunes",
+              file=sys.stderr)
+    return text, blocks, usable
+
+
+def abc_tune_blocks(path: Path) -> list[list[str]]:
+    """The cleaned lines of every tune of an ABC file that can be read; a file with none is an error.
+
+    A tune without its `X:` line is read (with a warning on stderr); tunes
+    with several voices, no `K:` or no music are left out, and when nothing
+    is left the error says why (`tunesmith check` shows where).
+    """
+    text, blocks, usable = _blocks_of(path)
+    if not usable:
+        hint = ABC_HINT
+        if len(blocks) == 1:
+            hint = f"the tune at line {blocks[0].line} {_why_not(blocks[0])} (see `tunesmith check`)"
+        elif blocks:
+            hint = (f"none of its {len(blocks)} tunes can be read; the first, at line {blocks[0].line}, "
+                    f"{_why_not(blocks[0])} (see `tunesmith check`)")
+        raise no_pieces(path, ABC_TUNES, hint, text)
+    return [list(b.lines) for b in usable]
+
+
 def tunes_in_file(path: Path) -> list[Tune]:
-    """Every tune in one ABC file, canonical; a file with none is an error."""
-    tunes = parse_tunes(read_text(path))
-    if not tunes:
-        raise TunesmithError(
-            f"{path}: no ABC tunes found (a tune starts with an X: line and has a K: line before its music)"
-        )
-    return tunes
+    """Every tune in one ABC file, canonical, numbered from 1; a file with none is an error."""
+    return [canonical_tune(block, n) for n, block in enumerate(abc_tune_blocks(path), 1)]  # type: ignore[misc]
 
 
 def abc_files(folder: Path) -> list[Path]:
@@ -42,7 +90,7 @@ def abc_files(folder: Path) -> list[Path]:
 
 
 def tunes_from_path(path: Path) -> list[Tune]:
-    """Tunes from a file, or from every .abc file in a folder."""
+    """Tunes from a file, or from every .abc file in a folder (files without tunes in a folder are skipped)."""
     if not path.exists():
         raise TunesmithError(f"{path}: no such file or folder")
     if path.is_file():
@@ -52,7 +100,8 @@ def tunes_from_path(path: Path) -> list[Tune]:
         raise TunesmithError(f"{path}: the folder has no .abc files")
     tunes: list[Tune] = []
     for file in files:
-        tunes.extend(parse_tunes(read_text(file)))
+        usable = _blocks_of(file)[2]  # numbered per file, as parse_tunes does; load_corpus renumbers
+        tunes.extend(canonical_tune(list(b.lines), n) for n, b in enumerate(usable, 1))  # type: ignore[misc]
     if not tunes:
         raise TunesmithError(f"{path}: none of its {len(files)} .abc files holds an ABC tune")
     return tunes

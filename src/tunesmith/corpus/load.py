@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import TunesmithError
@@ -24,8 +25,8 @@ class Corpus:
     mode: str = "abc"
 
     def describe(self) -> dict:
-        """What a checkpoint records about the data it saw."""
-        return {
+        """What a checkpoint records about the data it saw (and what its mode keeps of the training pieces)."""
+        record = {
             "sources": self.sources,
             "limit": self.limit,
             "tunes": len(self.tunes),
@@ -35,6 +36,17 @@ class Corpus:
             "train_hash": corpus_hash(self.train),
             "held_out_hash": corpus_hash(self.held_out),
         }
+        if self.profile is not None:
+            record["profile"] = self.profile
+        return record
+
+    @cached_property
+    def profile(self) -> dict | None:
+        """What the mode keeps of the training pieces for generation (`Mode.profile`); made once."""
+        from ..modes import get_mode
+
+        make = get_mode(self.mode).profile
+        return None if make is None else make(self.train)
 
 
 def source_tunes(spec: str) -> list[Tune]:

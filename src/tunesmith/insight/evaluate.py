@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -38,7 +38,9 @@ class Settings:
     seed: int = 0
     heldout: Path | None = None
     max_length: int = 2000
-    sampling: Sampling = Sampling()
+    temperature: float | None = None    # None: the mode's default
+    top_p: float | None = None          # None: the mode's default; 1 is off
+    sampling: Sampling | None = None    # what was used: the above over the mode's defaults (set by `evaluate`)
 
 
 def _judge(mode: str) -> tuple[str, Callable[[str], bool]] | None:
@@ -256,7 +258,6 @@ def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] 
     """The whole report's data for one or more models, side by side."""
     if settings.n < 1:
         raise TunesmithError(f"-n must be at least 1 (got {settings.n})")
-    settings.sampling.check()
     if settings.heldout is not None and not Path(settings.heldout).exists():
         raise TunesmithError(f"--heldout {settings.heldout}: no such file or folder")
     start = time.perf_counter()
@@ -267,6 +268,11 @@ def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] 
     if len(modes) > 1:
         raise TunesmithError(f"--model: the models write different kinds of music ({', '.join(modes)}); "
                              "evaluate compares models of one mode side by side")
+    defaults = get_mode(modes[0]).sampling
+    settings = replace(settings, sampling=replace(
+        defaults, temperature=defaults.temperature if settings.temperature is None else settings.temperature,
+        top_p=defaults.top_p if settings.top_p is None else settings.top_p))
+    settings.sampling.check()
     with reference_pool() as pool:
         references = {}
         for ckpt in ckpts:

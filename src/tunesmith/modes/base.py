@@ -134,25 +134,43 @@ class Generated:
 
 @dataclass
 class CheckReport:
-    """One checked file: per piece a dict with number, title, line and problems.
+    """One checked file: per piece a dict with number, title, line, problems and warnings.
 
-    Each problem is a dict with at least line, col (1-based) and message; a mode
-    may add where in the music it is (abc: bar, tabla: cycle).
+    Each problem or warning is a dict with at least line, col (1-based) and
+    message; a mode may add where in the music it is (abc: bar, tabla: cycle).
+    A problem fails the check (exit 1); a warning is something read past (an
+    ABC tune without its X: line) and does not. A piece without a number
+    (number "") is named by its line.
     """
 
     file: str
     pieces: list[dict[str, Any]]
     label: str = "piece "   # how a piece is named before its number: "tune X:", "composition "
+    piece: str = "piece"    # what one is called where it has no number: "tune"
+
+    def __post_init__(self) -> None:
+        for p in self.pieces:
+            p.setdefault("warnings", [])  # every piece has both lists, whatever the mode
 
     @property
     def bad(self) -> int:
         """How many pieces have problems."""
         return sum(bool(p["problems"]) for p in self.pieces)
 
+    @property
+    def warned(self) -> int:
+        """How many pieces have warnings."""
+        return sum(bool(p["warnings"]) for p in self.pieces)
+
     def lines(self) -> list[str]:
-        """One `file:line:col: piece: message` line per problem, for people."""
-        return [f"{self.file}:{q['line']}:{q['col']}: {self.label}{p['number']} ({p['title']}): {q['message']}"
-                for p in self.pieces for q in p["problems"]]
+        """One `file:line:col: piece: message` line per problem (and `...: warning: message` per warning), for people."""
+        out = []
+        for p in self.pieces:
+            name = f"{self.label}{p['number']}" if p["number"] != "" else f"{self.piece} at line {p['line']}"
+            found = [(q, "") for q in p["problems"]] + [(q, "warning: ") for q in p["warnings"]]
+            for q, level in sorted(found, key=lambda f: (f[0]["line"], f[0]["col"])):
+                out.append(f"{self.file}:{q['line']}:{q['col']}: {name} ({p['title']}): {level}{q['message']}")
+        return out
 
 
 # -- the mode itself ---------------------------------------------------------------------
@@ -205,8 +223,11 @@ class Mode:
     piece: str = "piece"                                      # what one piece is called: tune, composition
     primer_help: str = "The start of the piece, in the mode's notation."
     max_length: int = 2000                                    # default cap on symbols per piece
+    min_length: int = 16                                      # the least cap a piece can be written in
     sampling: Sampling = Sampling()                           # default sampling
     web: WebTab | None = None                                 # its own tab in the web app, if any
+    profile: Callable[[list[Any]], dict] | None = None        # what generation keeps from the training pieces
+    # ^ besides the weights (ABC: the table of headers), stored in the checkpoint's corpus record
 
     @property
     def unit(self) -> str:

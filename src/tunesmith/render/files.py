@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..atomic import write_bytes_atomic, write_text_atomic
-from ..corpus.files import read_text
+from ..corpus.files import abc_tune_blocks
 from ..errors import TunesmithError
-from ..music.abc.tunes import canonical_tune, split_blocks
 from .audio import check_soundfont
 from .limits import RenderLimitError, RenderLimits, check_chars, check_svg_chars, current
 from .sheet import render_svg
@@ -194,11 +193,8 @@ def render_files(abc_texts: list[str], kinds: list[str] | tuple[str, ...] | str,
 def tunes_to_render(path: Path) -> list[str]:
     """The tunes of an ABC file as written (Q: and chord symbols kept), cleaned of comments.
 
-    Tunes with several voices (V:) are left out: the renderers play one line.
+    Tunes with several voices (V:) are left out: the renderers play one line. A
+    tune without its X: line is rendered (with a warning); a file with no tune
+    is the error every command gives for it (`corpus.files.abc_tune_blocks`).
     """
-    blocks = split_blocks(read_text(path))
-    tunes = ["\n".join(block) + "\n" for n, block in enumerate(blocks, 1) if canonical_tune(block, n) is not None]
-    if not tunes:
-        raise TunesmithError(f"{path}: no single-voice ABC tunes found (a tune starts with X: and has a K: line "
-                             "before its music)")
-    return tunes
+    return ["\n".join(block) + "\n" for block in abc_tune_blocks(path)]

@@ -1,102 +1,37 @@
-"""ABC -> SVG sheet music, engraved by verovio in a worker process.
+"""ABC -> SVG sheet music, engraved by verovio in worker processes.
 
 Verovio can abort or segfault on malformed ABC, and a C++ crash cannot be
-caught in Python; so it runs in a child process (`sheet_worker.py`) that is
-started once and kept warm (starting it costs about 0.2 s, a render a few
-tens of milliseconds). A tune that crashes or hangs the worker gives a
-TunesmithError; the next render starts a fresh worker.
+caught in Python; so it runs in child processes (`sheet_worker.py`), started
+once and kept warm (starting one costs about 0.06 s, a render a few tens of
+milliseconds). `sheet_pool.py` shares them among callers, with a deadline per
+render; a tune that crashes or hangs verovio gives a TunesmithError and its
+process is replaced. The web app has a pool of its own (`web/service.py`);
+this module's default pool serves the CLI.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
-import os
 import re
-import selectors
-import signal
-import subprocess
-import sys
 import threading
-import time
-from pathlib import Path
 
 from ..errors import TunesmithError
 from ..music.abc.lexer import tokens
+from .sheet_pool import SheetPool
 
-WORKER = Path(__file__).with_name("sheet_worker.py")
 DEFAULT_WIDTH = 2100  # verovio page units (at scale 40, about 840 px): a score that reads on a laptop
 _TUNE_RE = re.compile(r"^K:", re.MULTILINE)
 _NOTE_RE = re.compile(r"[A-Ga-g]")
+_default: SheetPool | None = None
+_default_lock = threading.Lock()
 
 
-class SheetWorker:
-    """One warm verovio process, used by one caller at a time."""
-
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen | None = None
-        self._lock = threading.Lock()
-        self._pending = b""
-
-    def render(self, abc: str, timeout: float, width: int = DEFAULT_WIDTH) -> str:
-        """The SVG of one tune; a crash or a timeout is a TunesmithError, never the caller's death."""
-        with self._lock:
-            deadline = time.monotonic() + timeout
-            proc = self._start(deadline)
-            request = json.dumps({"abc": abc, "width": width}) + "\n"
-            try:
-                proc.stdin.write(request.encode("utf-8"))
-                proc.stdin.flush()
-            except BrokenPipeError:
-                pass  # it died between two renders; the read below reports it
-            answer = self._answer(deadline, timeout)
-        if "error" in answer:
-            raise TunesmithError(f"sheet music: {answer['error']}; `tunesmith check` shows what is wrong")
-        return answer["svg"]
-
-    def close(self) -> None:
-        """Stop the worker (the next render starts a new one)."""
-        proc, self._proc, self._pending = self._proc, None, b""
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-    def _start(self, deadline: float) -> subprocess.Popen:
-        if self._proc is not None and self._proc.poll() is None:
-            return self._proc
-        self.close()
-        self._proc = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, bufsize=0)
-        ready = self._answer(deadline, None)
-        if "ready" not in ready:
-            raise TunesmithError(f"sheet music: the verovio worker did not start ({ready})")
-        return self._proc
-
-    def _answer(self, deadline: float, timeout: float | None) -> dict:
-        """The next line from the worker, or an error if it dies or the deadline passes."""
-        proc = self._proc
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in self._pending:
-                left = deadline - time.monotonic()
-                if left <= 0 or not selector.select(left):
-                    self.close()
-                    limit = f"{timeout:g} s" if timeout is not None else "its start-up time"
-                    raise TunesmithError(f"sheet music: verovio took longer than {limit}; the tune was abandoned")
-                chunk = os.read(proc.stdout.fileno(), 1 << 20)
-                if not chunk:
-                    code = proc.wait()
-                    self.close()
-                    how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-                    raise TunesmithError(f"sheet music: verovio crashed on this tune ({how}); "
-                                         "`tunesmith check` shows what is wrong with it")
-                self._pending += chunk
-        line, _, self._pending = self._pending.partition(b"\n")
-        return json.loads(line)
-
-
-_worker = SheetWorker()
-atexit.register(_worker.close)
+def default_pool() -> SheetPool:
+    """The pool renders use when given none (made on first use: most commands never draw a score)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = SheetPool()
+        return _default
 
 
 def engravable(abc: str) -> str:
@@ -118,13 +53,18 @@ def engravable(abc: str) -> str:
     return "".join(kept)
 
 
-def render_svg(abc: str, *, timeout: float = 20.0) -> str:
-    """SVG sheet music of one tune's ABC text (title, meter, key and notes), engraved by verovio."""
+def render_svg(abc: str, *, timeout: float = 20.0, arrived: float | None = None, pool: SheetPool | None = None) -> str:
+    """SVG sheet music of one tune's ABC text (title, meter, key and notes), engraved by verovio.
+
+    It answers within `timeout` seconds of `arrived` (a `time.monotonic()`,
+    default now), in `pool` (default `default_pool()`); `SheetBusy` when the
+    pool had no time for it, any other TunesmithError when the tune is at fault.
+    """
     if timeout <= 0:
         raise TunesmithError(f"timeout {timeout:g}: give a positive number of seconds")
-    header, _, body = abc.partition("\nK:")
+    _, _, body = abc.partition("\nK:")
     if not _TUNE_RE.search(abc) or not _NOTE_RE.search(body.partition("\n")[2]):
         raise TunesmithError("sheet music: not an ABC tune (it needs a K: line and notes after it)")
     if not abc.lstrip().startswith("X:"):
         abc = "X:1\n" + abc  # verovio needs the X: line a tune starts with
-    return _worker.render(engravable(abc), timeout)
+    return (pool or default_pool()).render(engravable(abc), DEFAULT_WIDTH, timeout=timeout, arrived=arrived)

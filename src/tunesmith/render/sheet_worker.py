@@ -2,11 +2,15 @@
 
 Verovio is C++ and aborts or segfaults on some malformed ABC (an unclosed
 chord symbol, text with no tune), which would take the caller down with it;
-so it runs here, and `sheet.py` restarts this process when it dies.
+so it runs here, and `sheet_pool.py` restarts this process when it dies.
 
-Protocol: one JSON object per line each way. Request `{"abc": ..., "width": ...}`;
-answer `{"svg": ...}` or `{"error": ...}`. Nothing else may reach the
-answer pipe, so verovio's own output goes to stderr.
+Protocol: one JSON object per line each way. Request `{"abc": ..., "width": ...,
+"alarm": seconds}`; answer `{"svg": ...}` or `{"error": ...}`. Nothing else may
+reach the answer pipe, so verovio's own output goes to stderr.
+
+`alarm` is how long this process may live with the tune: the pool kills it at
+the tune's deadline, and the alarm (SIGALRM, whose default action ends the
+process even while verovio holds the GIL) ends it should the pool be gone.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
+
+NICENESS = 10  # added to the server's priority (see main)
 
 # Options for a score on a web page or a file: one page as tall as the tune,
 # no page footer, the title from T:, notes at a size that reads on a screen.
@@ -58,6 +65,9 @@ def stack(pages: list[str]) -> str:
 
 def main() -> None:
     """Answer render requests from stdin until it closes."""
+    # A tune that hangs verovio spins a core until its deadline; at a lower priority it slows no generation
+    # or page of the server beside it (a render that does not hang takes milliseconds either way).
+    os.nice(NICENESS)
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything verovio prints goes to stderr, not into the answers
     import verovio
@@ -68,7 +78,10 @@ def main() -> None:
     answers.flush()
     for line in sys.stdin:
         request = json.loads(line)
-        answers.write(json.dumps(render(toolkit, request["abc"], int(request.get("width", 2100)))) + "\n")
+        signal.alarm(int(request.get("alarm", 0)))
+        answer = render(toolkit, request["abc"], int(request.get("width", 2100)))
+        signal.alarm(0)
+        answers.write(json.dumps(answer) + "\n")
         answers.flush()
 
 

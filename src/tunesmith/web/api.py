@@ -10,12 +10,12 @@ from enum import Enum
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..music.abc.check import check_text
 from ..modes.abc import MODE as ABC
 from .catalog import ABC_MODELS
-from .requests import request_model
+from .requests import MAX_ID, Body, Text, request_model, text
 from .service import MEDIA_TYPES, Composer, problems_of
 from .store import StoredTune
 
@@ -30,22 +30,22 @@ def composer(request: Request) -> Composer:
 GenerateIn = request_model(ABC, "GenerateIn")
 
 
-class AbcIn(BaseModel):
+class AbcIn(Body):
     """One tune's ABC text."""
 
-    abc: str = Field(..., description="The text of one tune, from its X: line.")
+    abc: Text = text(description="The text of one tune, from its X: line.")
 
 
 class SaveIn(AbcIn):
     """An edited tune to keep."""
 
-    parent: int | None = Field(None, description="The tune it was edited from.")
+    parent: int | None = Field(None, strict=True, description="The tune it was edited from.")
 
 
-class CheckIn(BaseModel):
+class CheckIn(Body):
     """ABC text with one or more tunes."""
 
-    abc: str
+    abc: Text = text(description="ABC text: one tune or several, each from its X: line.")
 
 
 class Kind(str, Enum):
@@ -107,7 +107,7 @@ def save(body: SaveIn, c: Composer = Depends(composer)) -> dict:
 
 
 @router.get("/tunes")
-def recent(limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+def recent(limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=MAX_ID),
            c: Composer = Depends(composer)) -> dict:
     """Stored tunes, newest first."""
     return {"total": c.store.count(),

@@ -3,20 +3,22 @@
 Everything the browser loads (scripts, styles, the API docs' swagger-ui) is
 served from here, so the app works with no internet. Errors are JSON
 `{"detail": message}`: 400 bad input, 404 unknown tune, 413 too large,
-422 malformed request or tune, 503 too many generations waiting.
+422 malformed request or tune, 503 busy (too many generations or renders waiting; with
+Retry-After).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import math
 from pathlib import Path
 
 import fastapi_offline
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
@@ -51,11 +53,12 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return JSONResponse({"detail": _printable(str(exc))}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(TunesmithError)
     async def bad_input(request: Request, exc: TunesmithError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse({"detail": _printable(str(exc))}, status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -68,6 +71,11 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
                                    swagger_css_url="/static/swagger/swagger-ui.css",
                                    swagger_favicon_url="/static/swagger/favicon.png",
                                    swagger_ui_parameters={"validatorUrl": None})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """The icon pages link to (base.html); served here too for what asks the old address."""
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
@@ -100,30 +108,80 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
 
     @app.get("/archive", response_class=HTMLResponse, include_in_schema=False)
     def archive(request: Request, page: int = 1, c: Composer = Depends(composer)) -> HTMLResponse:
-        per_page, page = 50, max(page, 1)
-        total = c.store.count()
+        per_page, total = 50, c.store.count()
+        pages = max(1, -(-total // per_page))
+        page = min(max(page, 1), pages)  # a page past either end shows the nearest one
         tunes = c.store.recent(per_page, (page - 1) * per_page)
         return templates.TemplateResponse(request, "archive.html", {
-            "tunes": tunes, "page": page, "pages": max(1, -(-total // per_page)), "total": total})
+            "tunes": tunes, "page": page, "pages": pages, "total": total})
 
     return app
 
 
 def validation_message(exc: RequestValidationError) -> str:
-    """One readable line from pydantic's errors, naming each field: `n: Input should be a valid integer`."""
+    """One readable line from pydantic's errors, naming each field: `n: Input should be a valid integer (got "1")`."""
     parts = []
     for err in exc.errors():
-        if err.get("type") == "json_invalid":
+        kind, loc = err.get("type"), tuple(err.get("loc", ()))
+        if kind == "json_invalid":
             parts.append(f"request body: not valid JSON ({err.get('ctx', {}).get('error', 'malformed')})")
             continue
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid request"))
-    return "; ".join(parts) or "invalid request"
+        if loc == ("body",) and kind in ("model_attributes_type", "dict_type", "model_type", "missing"):
+            given = err.get("input")
+            if kind == "missing" or given in (None, b"", ""):
+                what = "nothing"
+            elif isinstance(given, (bytes, bytearray)):  # not sent as JSON
+                what = "no JSON"
+            else:
+                what = f"a JSON {_JSON_KINDS.get(type(given), 'value')}"
+            parts.append(f"request body: send a JSON object of the request's fields, with Content-Type: "
+                         f"application/json (got {what})")
+            continue
+        where = ".".join(str(p) for p in loc if p not in ("body", "query", "path"))
+        message = err.get("msg", "invalid")
+        if kind == "extra_forbidden":
+            message = "not a field of this request"
+        elif kind == "string_unicode":  # a field's name with a lone surrogate
+            where, message = where or "request body", "a field's name is not Unicode text; send text as UTF-8"
+        given = err.get("input")
+        if kind != "missing" and isinstance(given, (bool, int, float, str)) and len(repr(given)) <= 40:
+            message += f" (got {json.dumps(given, ensure_ascii=True) if not isinstance(given, float) else given})"
+        parts.append(f"{where}: {message}" if where else message)
+    return _printable("; ".join(parts) or "invalid request")
+
+
+_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def jsonable(errors: list) -> list:
-    """pydantic's error list with anything JSON cannot hold (an exception in `ctx`) as text."""
-    return json.loads(json.dumps(errors, default=str))
+    """pydantic's error list as JSON can hold it: an exception in `ctx` as text, a number JSON has no
+    spelling for (inf, nan) as text, text with lone surrogates escaped, long input cut short."""
+    return _jsonable(errors)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {_printable(str(k)): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, int):
+        return value if -2**63 <= value < 2**64 else _short(str(value))  # JSON has big numbers; not every reader
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("utf-8", "backslashreplace")
+    return _printable(_short(str(value)))
+
+
+def _short(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+
+def _printable(text: str) -> str:
+    """`text` with lone surrogates as \\udXXX escapes: a response must encode as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class BodyLimit:

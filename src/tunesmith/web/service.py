@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -20,6 +21,7 @@ from ..modes import GenerateRequest, Mode
 from ..music.abc.check import check_tune, tune_blocks
 from ..options import Sampling
 from ..render.limits import RenderLimitError
+from ..render.sheet_pool import SheetBusy, SheetPool
 from .catalog import ModelCatalog, ModelEntry, ModelKind
 from .requests import options_from
 from .store import StoredTune, TuneStore
@@ -37,22 +39,65 @@ _ACTIVE_SVG = re.compile(r"<\s*(script|foreignObject|iframe)\b|<[^>]*\son[a-z]+\
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may ask of the server; the defaults suit a laptop shared by a few people."""
+    """What one request may ask of the server; the defaults suit a laptop shared by a few people.
+
+    Sheet music (`render/sheet_pool.py`): `render_workers` verovio processes
+    draw it and up to `render_queue` more renders wait; a render answers within
+    `render_timeout` seconds of its arrival, a tune verovio cannot finish by
+    then is abandoned (and its failure kept with the stored tune), and a render
+    that finds no room, or spends its time waiting, is a 503 with Retry-After.
+    Each kind of work holds a bounded share of the server's 40 threads: sheet
+    music `2 * render_workers + render_queue` (tunes set aside included),
+    generations `generations + queue`, audio `audio + queue`.
+    """
 
     max_tunes: int = 8              # tunes per generate request
     max_chars: int = 8000           # characters per tune (typed, or generated: caps --max-length)
     max_body: int = 64 * 1024       # bytes per request body
-    render_timeout: float = 15.0    # seconds for one sheet-music render
+    render_timeout: float = 15.0    # seconds for one sheet-music render, from the request's arrival (waiting included)
+    render_workers: int = 2         # verovio processes drawing sheet music for the requests as they come
+    render_queue: int = 8           # sheet-music renders waiting for one; beyond that the oldest gets 503
     generations: int = 2            # generations running at once; the others wait their turn
-    queue: int = 8                  # generations waiting; beyond that the server says it is busy
+    audio: int = 2                  # audio renders running at once, in slots of their own (never a generation's)
+    queue: int = 8                  # generations (or audio renders) waiting; beyond that the server says it is busy
 
 
 class RequestError(TunesmithError):
-    """A request the server refuses, with the HTTP status that says why."""
+    """A request the server refuses, with the HTTP status that says why (and, when busy, when to come back)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds, for a Retry-After header
+
+
+class Turns:
+    """Slots for one kind of heavy work: `slots` run at once, `queue` more wait, beyond that 503 busy."""
+
+    def __init__(self, slots: int, queue: int, noun: str):
+        self.queue, self.noun = queue, noun
+        self._slots = threading.BoundedSemaphore(slots)
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+
+    @contextmanager
+    def turn(self):
+        """A slot: wait in line for one, or refuse when the line is full."""
+        if not self._slots.acquire(blocking=False):
+            with self._waiting_lock:
+                if self._waiting >= self.queue:
+                    raise RequestError(503, f"busy: {self._waiting} {self.noun} are waiting; try again in a minute",
+                                       retry_after=60)
+                self._waiting += 1
+            try:
+                self._slots.acquire()
+            finally:
+                with self._waiting_lock:
+                    self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 def one_tune(abc: str, limits: Limits) -> str:
@@ -87,13 +132,19 @@ def problems_of(abc: str) -> list[dict]:
 
 
 class Composer:
-    """The web app's work: models, the tune store, renders, and the generation queue."""
+    """The web app's work: models, the tune store, renders, and the generation queue.
+
+    Generations, audio renders and sheet music each wait in a line of their
+    own, so that no kind of work waits behind another (a tune that hangs
+    verovio holds up no generation); each line is bounded, which keeps the
+    server's threads for the requests that need none of them.
+    """
 
     def __init__(self, catalog: ModelCatalog, store: TuneStore, limits: Limits = Limits()):
         self.catalog, self.store, self.limits = catalog, store, limits
-        self._slots = threading.BoundedSemaphore(limits.generations)
-        self._waiting = 0
-        self._waiting_lock = threading.Lock()
+        self._generations = Turns(limits.generations, limits.queue, "generations")
+        self._audio = Turns(limits.audio, limits.queue, "audio renders")
+        self.sheets = SheetPool(limits.render_workers, limits.render_queue)
 
     def compose(self, mode: Mode, body: BaseModel, kind: ModelKind) -> tuple[int, ModelEntry, list]:
         """New pieces in `mode` from a request made by `requests.request_model`: (seed used, model, pieces).
@@ -104,8 +155,9 @@ class Composer:
         lim, noun = self.limits, mode.piece + "s"
         if not 1 <= body.n <= lim.max_tunes:
             raise RequestError(422, f"n: between 1 and {lim.max_tunes} {noun} per request (asked for {body.n})")
-        if body.max_length is not None and not 16 <= body.max_length <= lim.max_chars:
-            raise RequestError(422, f"max_length: between 16 and {lim.max_chars} symbols (got {body.max_length})")
+        if body.max_length is not None and not mode.min_length <= body.max_length <= lim.max_chars:
+            raise RequestError(422, f"max_length: between {mode.min_length} and {lim.max_chars} symbols "
+                                    f"(got {body.max_length})")
         if body.primer is not None and len(body.primer) > lim.max_chars:
             raise RequestError(413, f"primer: {len(body.primer)} characters; at most {lim.max_chars}")
         entry = self.catalog.find(body.model, kind)
@@ -124,23 +176,13 @@ class Composer:
             raise TunesmithError(field_names(str(exc))) from None
         return seed, entry, pieces
 
-    @contextmanager
     def turn(self):
-        """A slot to run a model in: wait in line for one, or refuse when the line is full."""
-        if not self._slots.acquire(blocking=False):
-            with self._waiting_lock:
-                if self._waiting >= self.limits.queue:
-                    raise RequestError(503, f"busy: {self._waiting} generations are waiting; try again in a minute")
-                self._waiting += 1
-            try:
-                self._slots.acquire()
-            finally:
-                with self._waiting_lock:
-                    self._waiting -= 1
-        try:
-            yield
-        finally:
-            self._slots.release()
+        """A slot to run a model in: wait in line for one, or refuse (503) when the line is full."""
+        return self._generations.turn()
+
+    def audio_turn(self):
+        """A slot to render audio in, apart from the generations' slots: wait in line, or 503."""
+        return self._audio.turn()
 
     def save(self, abc: str, parent: int | None) -> StoredTune:
         """Store an edited tune (a new tune; its parent stays as it was)."""
@@ -158,22 +200,38 @@ class Composer:
 
     def preview_svg(self, abc: str) -> str:
         """Sheet music of a tune that is not stored (the editor's live view)."""
-        from ..render import render_svg
-
-        return inert_svg(render_svg(one_tune(abc, self.limits), timeout=self.limits.render_timeout))
+        arrived = time.monotonic()
+        return self._svg(one_tune(abc, self.limits), arrived)
 
     def file(self, tune_id: int, kind: str) -> bytes:
-        """A stored tune as a file of `kind` (abc, mid, wav, svg); renders are made once and kept."""
+        """A stored tune as a file of `kind` (abc, mid, wav, svg); renders are made once and kept.
+
+        So is sheet music that failed: a stored tune never changes, so it
+        would fail again (an edit is a new tune, and gets a fresh try). A
+        render refused for want of time (503) is not the tune's fault and is
+        not kept. Only sheet music's failures are kept: audio's depend on
+        limits that a restart may change.
+        """
+        arrived = time.monotonic()
         tune = self.tune(tune_id)
         if kind == "abc":
             return tune.abc.encode("utf-8")
         cached = self.store.render(tune_id, kind)
         if cached is not None:
             return cached
+        failure = self.store.render_failure(tune_id, kind)
+        if failure is not None:
+            raise TunesmithError(failure)
         try:
-            data = self._render(tune.abc, kind)
+            data = self._render(tune.abc, kind, arrived)
+        except RequestError:
+            raise
         except RenderLimitError as exc:  # the tune asks for too much (too long, too many notes): nothing is kept
             raise RequestError(exc.status, str(exc)) from None
+        except TunesmithError as exc:
+            if kind == "svg":
+                self.store.keep_render_failure(tune_id, kind, str(exc))
+            raise
         self.store.keep_render(tune_id, kind, data)
         return data
 
@@ -184,14 +242,24 @@ class Composer:
         except TunesmithError as exc:
             return None, str(exc)
 
-    def _render(self, abc: str, kind: str) -> bytes:
-        from ..render import render_midi, render_svg, render_wav
+    def _render(self, abc: str, kind: str, arrived: float) -> bytes:
+        from ..render import render_midi, render_wav
 
         if kind == "svg":
-            return inert_svg(render_svg(abc, timeout=self.limits.render_timeout)).encode("utf-8")
+            return self._svg(abc, arrived).encode("utf-8")
         if kind == "mid":
             return render_midi(abc)
         if kind == "wav":
-            return render_wav(abc)
+            with self.audio_turn():
+                return render_wav(abc)
         raise RequestError(404, f"no file kind {kind!r}; choose abc, mid, wav or svg")
+
+    def _svg(self, abc: str, arrived: float) -> str:
+        """Sheet music from the app's pool, within the render timeout of the request's arrival; busy is 503."""
+        from ..render import render_svg
+
+        try:
+            return inert_svg(render_svg(abc, timeout=self.limits.render_timeout, arrived=arrived, pool=self.sheets))
+        except SheetBusy as exc:
+            raise RequestError(503, str(exc), retry_after=exc.retry_after) from None
 

@@ -52,7 +52,22 @@ CREATE TABLE IF NOT EXISTS composition_renders (
     data BLOB NOT NULL,
     PRIMARY KEY (composition, kind)
 );
+-- Renders that failed (a tune that crashes or hangs verovio), kept so that a view of the tune shows why at once.
+CREATE TABLE IF NOT EXISTS render_failures (
+    tune INTEGER NOT NULL REFERENCES tunes(id),
+    kind TEXT NOT NULL,            -- 'svg'
+    message TEXT NOT NULL,
+    PRIMARY KEY (tune, kind)
+);
 """
+
+
+# SQLite's INTEGER is a signed 64-bit number: an id past it names no row (and sqlite3 cannot even pass it).
+_ID_RANGE = range(-2**63, 2**63)
+
+
+def _storable(number: int) -> bool:
+    return number in _ID_RANGE
 
 
 def default_db_path() -> Path:
@@ -130,12 +145,16 @@ class TuneStore:
 
     def get(self, tune_id: int) -> StoredTune | None:
         """The tune with this id, or None."""
+        if not _storable(tune_id):
+            return None
         with closing(self._connect()) as db:
             row = db.execute("SELECT * FROM tunes WHERE id = ?", (tune_id,)).fetchone()
         return _row(row) if row else None
 
     def recent(self, limit: int = 50, offset: int = 0) -> list[StoredTune]:
         """The newest tunes first."""
+        if not (_storable(limit) and _storable(offset)):
+            return []
         with closing(self._connect()) as db:
             rows = db.execute("SELECT * FROM tunes ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return [_row(r) for r in rows]
@@ -147,6 +166,8 @@ class TuneStore:
 
     def render(self, tune_id: int, kind: str) -> bytes | None:
         """A cached render of a tune, or None."""
+        if not _storable(tune_id):
+            return None
         with closing(self._connect()) as db:
             row = db.execute("SELECT data FROM renders WHERE tune = ? AND kind = ?", (tune_id, kind)).fetchone()
         return bytes(row[0]) if row else None
@@ -155,6 +176,18 @@ class TuneStore:
         """Cache a render of a tune (a stored tune never changes, so it stays right)."""
         with closing(self._connect()) as db, db:
             db.execute("INSERT OR REPLACE INTO renders (tune, kind, data) VALUES (?, ?, ?)", (tune_id, kind, data))
+
+    def render_failure(self, tune_id: int, kind: str) -> str | None:
+        """Why a render of a tune failed before, or None."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT message FROM render_failures WHERE tune = ? AND kind = ?", (tune_id, kind)).fetchone()
+        return row[0] if row else None
+
+    def keep_render_failure(self, tune_id: int, kind: str, message: str) -> None:
+        """Keep why a render of a tune failed (the tune never changes, so it would fail again)."""
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR REPLACE INTO render_failures (tune, kind, message) VALUES (?, ?, ?)",
+                       (tune_id, kind, message))
 
     def add_composition(self, text: str, *, title: str, tala: str, model: str | None = None,
                         params: dict | None = None) -> StoredComposition:
@@ -170,6 +203,8 @@ class TuneStore:
 
     def get_composition(self, comp_id: int) -> StoredComposition | None:
         """The tabla composition with this id, or None."""
+        if not _storable(comp_id):
+            return None
         with closing(self._connect()) as db:
             row = db.execute("SELECT * FROM compositions WHERE id = ?", (comp_id,)).fetchone()
         if row is None:
@@ -179,6 +214,8 @@ class TuneStore:
 
     def composition_render(self, comp_id: int, kind: str) -> bytes | None:
         """A cached render of a composition, or None."""
+        if not _storable(comp_id):
+            return None
         with closing(self._connect()) as db:
             row = db.execute("SELECT data FROM composition_renders WHERE composition = ? AND kind = ?",
                              (comp_id, kind)).fetchone()

@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..modes.tabla import MODE as TABLA
+from ..modes.tabla.forms import read_form
+from ..modes.tabla.plans import longest
 from ..music.tabla.notation import Composition, read_text
 from ..music.tabla.talas import TALAS, get_tala
 from .api import composer
@@ -65,15 +67,32 @@ def find_model(catalog: ModelCatalog, name: str | None) -> ModelEntry:
     return catalog.find(name, TABLA_MODELS)
 
 
+def _band(name: str) -> str:
+    """The colour band of a form's section: theme, variation, tihai (its phrases and lead), gap, theka, body."""
+    if name.startswith("tihai") or name.startswith("phrase"):
+        return "tihai"
+    return name.split()[0]
+
+
 def grid(comp: Composition) -> dict:
-    """The composition laid out for the page: per cycle its vibhags, each with its mark and its matras' bols."""
+    """The composition laid out for the page: per cycle its vibhags, each with its mark and its matras' bols,
+    each matra with the part of the form it is in (forms.read_form: theme, variation 2, tihai phrase 1, gap ...)."""
     tala = TALAS[comp.tala]
     starts = (0,) + tala.boundaries
-    cycles = [[{"mark": mark, "matras": [list(m) for m in cycle[start:start + length]]}
+    reading = read_form(comp)
+    part = {i: s.name for s in reading.sections for i in range(s.start, s.end)}
+
+    n = tala.matras
+    cycles = [[{"mark": mark, "matras": [list(m) for m in cycle[start:start + length]],
+                "parts": [part.get(c * n + start + j, "") for j in range(length)]}
                for mark, start, length in zip(tala.marks, starts, tala.vibhags)]
-              for cycle in comp.cycles]
+              for c, cycle in enumerate(comp.cycles)]
+    sections = [{"name": s.name, "band": _band(s.name), "from": s.start + 1, "to": s.end}
+                for s in reading.sections if s.name != "gap"]
     return {"tala": tala.name, "matras": tala.matras, "vibhags": list(tala.vibhags), "marks": list(tala.marks),
-            "cycles": cycles, "landing": list(comp.landing) if comp.landing is not None else None}
+            "cycles": cycles, "landing": list(comp.landing) if comp.landing is not None else None,
+            "landing_part": part.get(len(comp.cycles) * n, ""),
+            "form": comp.form, "in_form": reading.in_form, "sections": sections}
 
 
 def _read(stored: StoredComposition) -> Composition:
@@ -105,10 +124,13 @@ def composition(c: Composer, comp_id: int) -> StoredComposition:
 def generate(c: Composer, body: TablaIn) -> tuple[int, list[StoredComposition]]:
     """New compositions, stored; returns the seed used and them. Waits for a free generation slot."""
     tala = get_tala(body.tala, "tala")
-    if body.tempo > 0 and body.cycles >= 1:  # out of range, the tabla mode says why
-        seconds = (body.cycles * tala.matras + 1) * 60 / body.tempo
+    # Without cycles each form takes its own length: the longest of them must fit too.
+    cycles = longest(tala) if body.cycles is None else body.cycles
+    if body.tempo > 0 and cycles >= 1:  # out of range, the tabla mode says why
+        seconds = (cycles * tala.matras + 1) * 60 / body.tempo
         if seconds > MAX_AUDIO_SECONDS:
-            raise RequestError(422, f"cycles, tempo: {body.cycles} cycles of {tala.name} at {body.tempo:g} matras "
+            upto = "up to " if body.cycles is None else ""
+            raise RequestError(422, f"cycles, tempo: {upto}{cycles} cycles of {tala.name} at {body.tempo:g} matras "
                                     f"per minute last {seconds:.0f} s; at most {MAX_AUDIO_SECONDS:.0f} s here "
                                     "(fewer cycles or a faster tempo)")
     seed, entry, comps = c.compose(TABLA, body, TABLA_MODELS)
@@ -134,9 +156,9 @@ def composition_file(c: Composer, comp_id: int, kind: str) -> bytes:
     try:
         if kind == "mid":
             data = composition_midi(comp, comp.tempo)
-        else:  # audio is the heavy render: measured first, then it waits its turn with the generations
+        else:  # audio is the heavy render: measured, then it waits its turn with other audio (never a generation's)
             check_composition(comp, comp.tempo, theka=bool(p.get("theka")))
-            with c.turn():
+            with c.audio_turn():
                 data = composition_wav(comp, comp.tempo, theka=bool(p.get("theka")), drone=bool(p.get("drone")),
                                        seed=int(p.get("seed", 0)))
     except RenderLimitError as exc:  # too long or too many strokes to render: refused, nothing kept

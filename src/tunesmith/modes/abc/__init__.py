@@ -15,7 +15,7 @@ from ...codecs.abc_chars import CharCodec
 from ...codecs.abc_tokens import TokenCodec
 from ...errors import TunesmithError
 from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab, imported
-from .options import Style
+from .options import MIN_LENGTH, Style
 
 
 def _corpora() -> dict[str, str]:
@@ -45,10 +45,13 @@ def _dedupe(tunes: list) -> list:
 
 
 def _write(ckpt, req: GenerateRequest) -> list[str]:
+    from . import forms, headers
     from .writer import generate_tunes
 
     return generate_tunes(ckpt, req.n, seed=req.seed, sampling=req.sampling, style=MODE.options_of(req),
-                          primer=req.primer, max_symbols=MODE.max_length_of(req), free=req.free)
+                          primer=req.primer, max_symbols=MODE.max_length_of(req), free=req.free,
+                          headers=None if req.free else headers.table_of(ckpt.meta),
+                          forms=None if req.free else forms.table_of(ckpt.meta))
 
 
 def _generate(ckpt, req: GenerateRequest) -> Generated:
@@ -72,12 +75,25 @@ def _generate(ckpt, req: GenerateRequest) -> Generated:
     return Generated(message=message, pieces=tunes)
 
 
+def _profile(tunes: list) -> dict:
+    """What ABC generation keeps of the training tunes besides the weights: their headers and forms."""
+    from .forms import FormTable
+    from .headers import HeaderTable
+
+    return {"headers": HeaderTable.of_tunes(tunes).to_json(), "forms": FormTable.of_tunes(tunes).to_json()}
+
+
 def _check_file(path: Path) -> CheckReport:
-    from ...corpus.files import read_text
+    """Every tune of an ABC file, a tune without its X: line with a warning; no tune at all is an error."""
+    from ...corpus.files import ABC_HINT, ABC_TUNES, read_text
+    from ...errors import no_pieces
     from ...music.abc.check import check_text
 
-    reports = check_text(read_text(path))  # unreadable input: TunesmithError
-    return CheckReport(str(path), [r.to_dict() for r in reports], label="tune X:")
+    text = read_text(path)  # unreadable input: TunesmithError
+    reports = check_text(text, unnumbered=True)
+    if not reports:
+        raise no_pieces(path, ABC_TUNES, ABC_HINT, text)  # as render and train say it
+    return CheckReport(str(path), [r.to_dict() for r in reports], label="tune X:", piece="tune")
 
 
 MODE = Mode(
@@ -100,8 +116,10 @@ MODE = Mode(
     suffix="abc",
     renders=("midi", "wav", "svg"),
     piece="tune",
+    min_length=MIN_LENGTH,
     primer_help="The start of the music (or, starting with X:, of the whole tune).",
     web=WebTab(path="/", title="Compose"),
+    profile=_profile,
 )
 
 __all__ = ["MODE", "Style"]

@@ -16,11 +16,19 @@ import weakref
 import numpy as np
 
 from ...codecs.base import Codec
+from ...errors import TunesmithError
 from ...music.abc.wellformed import (HEADER_PREFIXES, HEADER_VALUES, State, can_end, feed_text, mask_key, may_end_now,
                                   reader_of)
 
 _UNSEEN = object()
-_FIELD_START = re.compile(r"[A-Z](?::|\Z)")
+# A header line starts with a field: a capital letter, then a colon. Not X:, which starts another tune.
+_FIELD_START = re.compile(r"(?!X)[A-Z](?::|\Z)")
+_KEY_START = re.compile(r"K(?::|\Z)")
+# What MaskCache.finish tries, in its order: ends of repeats and bars, rests longest first, notes, closers.
+_FINISH_LENGTHS = ("16", "8", "4", "2", "", "/", "//", "12", "6", "3")
+_FINISH_MOVES = (":|", "|]", "|", *("z" + w for w in _FINISH_LENGTHS), *("c" + w for w in _FINISH_LENGTHS),
+                 '"', "!", "}", "]", ")", "[2", "\n")
+_FINISH_STATES = 5_000    # states searched at most (a few dozen find an ending in every case tried)
 _CACHES: "weakref.WeakKeyDictionary[Codec, MaskCache]" = weakref.WeakKeyDictionary()
 # Outside chord symbols, decorations and field lines (and unless a tie asks
 # for one spelling), the automaton treats every note letter alike, and every
@@ -141,8 +149,10 @@ class MaskCache:
         self.rows = 0
         self.masks: dict[State, StateMask] = {}      # by mask_key: what is computed
         self.nodes: dict[State, Node] = {}           # by the state itself
-        self.fields: dict[str, np.ndarray] = {}                 # field_mask, by the line so far
+        self.fields: dict[tuple[str, bool], np.ndarray] = {}    # field_mask, by the line so far and key_only
         self.headers: dict[tuple[str, str], np.ndarray] = {}    # header_mask, by field and value so far
+        self._newline: np.ndarray | None = None
+        self.encode = codec.encode
 
     def _new_row(self) -> int:
         if self.rows == len(self.table):
@@ -180,15 +190,57 @@ class MaskCache:
         found = self.step(self.node(state), symbol)
         return None if found is None else found.state
 
-    def field_mask(self, line: str) -> np.ndarray | None:
-        """At the start of a header line: a field (a capital letter, then a colon). None further on."""
+    def field_mask(self, line: str, key_only: bool = False) -> np.ndarray | None:
+        """At the start of a header line: a field (a capital letter but X, then a colon). None further on.
+
+        `key_only`: the K: field only (a header that has run long ends now).
+        """
         if len(line) > 1:
             return None
-        found = self.fields.get(line)
+        found = self.fields.get((line, key_only))
         if found is None:
-            found = self.fields[line] = np.fromiter(
-                (_FIELD_START.match(line + sym) is not None for sym in self.symbols), dtype=bool, count=len(self.symbols))
+            start = _KEY_START if key_only else _FIELD_START
+            found = self.fields[(line, key_only)] = np.fromiter(
+                (start.match(line + sym) is not None for sym in self.symbols), dtype=bool, count=len(self.symbols))
         return found
+
+    def finish(self, state: State) -> list[int] | None:
+        """A short text (as ids) after which a tune in `state` may end; for a tune near its length cap.
+
+        A depth-first search, likeliest ending first: a repeat's or the tune's
+        end, a bar line, the longest rest that fits (a note where a rest may
+        not come: a tie, a broken rhythm, a chord symbol waiting for its note),
+        what closes a chord symbol, decoration, grace notes or chord. Every
+        move is fed to the automaton, so the text keeps the tune well-formed.
+        None when no ending is found (none by design).
+        """
+        ties = tuple(state.tie + w for w in _FINISH_LENGTHS) if state.tie is not None else ()
+        moves = [m for m in (*ties, *_FINISH_MOVES) if self._spelled(m)]
+        stack, seen = [("", state)], {state}
+        while stack and len(seen) < _FINISH_STATES:
+            text, s = stack.pop()
+            if text and (may_end_now(s) or (s.ctx == "body" and s.linestart and can_end(s))):
+                return self.encode(text, "the tune's ending")
+            after = [(move, feed_text(s, move)) for move in moves]
+            for move, next_state in reversed(after):  # the first move is tried first
+                if next_state is not None and next_state not in seen:
+                    seen.add(next_state)
+                    stack.append((text + move, next_state))
+        return None
+
+    def _spelled(self, text: str) -> bool:
+        """The codec can write `text`."""
+        try:
+            self.encode(text, "the tune's ending")
+        except TunesmithError:
+            return False
+        return True
+
+    def newline_mask(self) -> np.ndarray:
+        """Only the end of the line."""
+        if self._newline is None:
+            self._newline = np.array([sym == "\n" for sym in self.symbols], dtype=bool)
+        return self._newline
 
     def header_mask(self, line: str) -> np.ndarray | None:
         """While the model writes a K:, M: or L: line itself: only values tunesmith can read. None elsewhere."""

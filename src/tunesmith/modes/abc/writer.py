@@ -20,8 +20,11 @@ from ...errors import TunesmithError
 from ...generate import QueuedWriter, write_batched
 from ...music.abc.wellformed import closed, feed_text, initial_state
 from ...options import DEFAULT_MAX_LENGTH, Sampling
+from .forms import Form, FormTable
+from .headers import HeaderTable
 from .masks import MaskCache, Node, mask_cache
-from .options import Style
+from .options import MIN_LENGTH, Style
+from .sections import Sections
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 # A line of music: not a field line (K:, M:, P: ...), and with a note in it.
 _MUSIC_LINE = re.compile(r"(?![A-Za-z+]:)[^\n]*[A-Ga-g]")
 _OPTION = {"M": "meter", "L": "length", "R": "rhythm", "K": "key"}
+FINISH_ROOM = 96
 
 
 @dataclass(frozen=True)
@@ -71,11 +75,16 @@ def build_plan(primer: str | None, style: Style) -> list[Segment]:
 
 
 class AbcWriter(QueuedWriter):
-    """One tune being written: its plan, forced symbols, and what it has so far."""
+    """One tune being written: its plan, forced symbols, and what it has so far.
+
+    With a `form` (and the rules), the tune is written in it: see `sections.Sections`.
+    """
 
     def __init__(self, plan: deque, newline: int, decode: Callable[[list[int]], str], max_symbols: int,
-                 vocab_size: int = 0, rules: MaskCache | None = None):
+                 vocab_size: int = 0, rules: MaskCache | None = None, form: Form | None = None,
+                 encode: Callable[[str], list[int]] | None = None, rng: np.random.Generator | None = None):
         super().__init__(max_symbols)
+        self.encode = encode
         self.plan = plan                # (mode, forced ids) pairs still to come
         self.newline = newline          # id of "\n"
         self.decode = decode            # the codec's: lines are judged by their text
@@ -88,6 +97,15 @@ class AbcWriter(QueuedWriter):
         self.node: Node | None = None       # the automaton's state while the body is being written
         self.safe_end: int | None = None    # the last length at which the tune could have ended well-formed
         self.broke_rules = False            # forced text (a primer) broke the constraints: sampled freely after it
+        # The header gets a quarter of the cap (the training tunes' headers are a tenth of a 2000-symbol
+        # cap); past it, the line ends and a K: line follows, so that the body has room to end well-formed.
+        self.header_budget = max_symbols // 4
+        self.bar_end: int | None = None     # the last length at which the tune could have ended, mid-line too
+        # A tune that could not have ended yet this close to the cap is ended by the writer (MaskCache.finish):
+        # closing what is open and a 64-unit bar with rests, a repeat and a second ending takes under 64 symbols.
+        self.finish_room = min(FINISH_ROOM, max_symbols // 2)
+        self.finishing = False
+        self.sections = None if form is None or rules is None else Sections(self, form, rng or np.random.default_rng())
         self._advance()
 
     def _advance(self) -> None:
@@ -100,21 +118,33 @@ class AbcWriter(QueuedWriter):
                 return
         self.mode = "body"
 
+    def push(self, sampled: int) -> int:
+        """As QueuedWriter's, but in a form a bar line where the part is complete closes the part."""
+        if self.sections is not None:
+            self.sections.before_push(sampled)
+        return super().push(sampled)
+
     def take(self, sym: int, forced: bool) -> None:
-        """Step the automaton, wrap up a wandering tune, and follow the plan line by line."""
+        """Step the automaton, follow the form or wrap up a wandering tune, and follow the plan line by line."""
         node = self.node
         if node is not None:
+            before = node.state
             node = self.rules.step(node, sym)
             if node is None:
                 self.broke_rules = True
             elif node.state.ctx == "end":
                 self.done = True
-            elif node.can_end and node.state.linestart:
-                self.safe_end = len(self.ids)
+            else:
+                if node.can_end and node.state.linestart:
+                    self.safe_end = len(self.ids)
+                if node.may_end_now or node.can_end:  # after a bar line, mid-line too
+                    self.bar_end = len(self.ids)
+            if self.sections is not None and node is not None and not self.done:
+                node = self.sections.after_step(before, node)
             # 99 % of training tunes are shorter than a third of the default cap
             # (610 characters of 2000): a tune past that is likely wandering. It
             # opens no new repeat or ending, and ends at the first bar line where it may.
-            if node is not None and len(self.ids) >= self.max_symbols // 3 and not self.done and not self.queue:
+            elif node is not None and len(self.ids) >= self.max_symbols // 3 and not self.done and not self.queue:
                 if not node.state.closing:
                     node = self.rules.node(closed(node.state))
                 if node.may_end_now:
@@ -127,6 +157,8 @@ class AbcWriter(QueuedWriter):
                 self.body_start = len(self.ids)
                 if self.rules is not None:
                     self.node = self.rules.node(initial_state(self.decode(self.ids)))
+                    if self.sections is not None:
+                        self.node = self.sections.start(self.node, self.decode(self.ids))
             if not forced:
                 # A blank line before any music cannot be sampled (see may_not_end_line).
                 if self.mode == "line":
@@ -145,18 +177,30 @@ class AbcWriter(QueuedWriter):
         if self.queue:
             return None
         if self.node is not None:
+            if (self.safe_end is None and self.bar_end is None and not self.finishing
+                    and self.max_symbols - len(self.ids) <= self.finish_room):
+                # Near the cap with nowhere to cut back to: the writer ends the tune itself, the shortest way.
+                self.finishing = True
+                ending = self.rules.finish(self.node.state)
+                if ending:
+                    self.queue.extend(ending)
+                    return None
             # Checked lazily; at a dead end (none by design) the sampler draws
             # freely and `push` finds the rules broken.
-            return self.node
+            return self.node if self.sections is None else self.sections.mask(self.node)
         if self.rules is not None and self.body_start is None:
             line = self.decode(self.ids[self.line_start:])
             # Before K:, every line the model writes is a field line (else
             # the tune's music would start with no key and no constraints).
-            header = self.rules.field_mask(line) if self.mode == "header" else None
+            # A header past its share of the length cap ends: its line now, then a K: line.
+            long = len(self.ids) >= self.header_budget
+            header = self.rules.field_mask(line, key_only=long and not line) if self.mode == "header" else None
             if header is None and line:
                 header = self.rules.header_mask(line)
             if header is not None:
                 return header
+            if long and line:
+                return self.rules.newline_mask()
         if not self.may_not_end_line():
             return None
         allowed = np.ones(self.vocab_size, dtype=bool)
@@ -176,17 +220,22 @@ class AbcWriter(QueuedWriter):
     def tune(self, number: int) -> str:
         """The tune written, numbered X:`number`; a truncated one cut back to where it was last whole."""
         ids = self.ids
-        if self.truncated and self.safe_end is not None and not self.broke_rules:
-            ids = ids[: self.safe_end]
+        if self.truncated and not self.broke_rules:
+            if self.safe_end is not None:
+                ids = ids[: self.safe_end]
+            elif self.bar_end is not None:  # no line ended where the tune could: cut after the bar line
+                ids = ids[: self.bar_end] + [self.newline]
         return finish_tune(self.decode(ids), number, self.truncated)
 
 
-def abc_writer(ckpt: "Checkpoint", plan: list[Segment], max_symbols: int, free: bool = False) -> AbcWriter:
-    """An ABC writer for one plan; well-formed unless `free`."""
+def abc_writer(ckpt: "Checkpoint", plan: list[Segment], max_symbols: int, free: bool = False,
+               form: Form | None = None, rng: np.random.Generator | None = None) -> AbcWriter:
+    """An ABC writer for one plan; well-formed unless `free`, in `form` when one is given (`rng`: its echoes)."""
     codec = ckpt.codec
     rules = None if free else mask_cache(codec)
     encoded = deque((seg.mode, codec.encode(seg.text, seg.where)) for seg in plan)
-    return AbcWriter(encoded, codec.index["\n"], codec.decode, max_symbols, vocab_size=len(codec), rules=rules)
+    return AbcWriter(encoded, codec.index["\n"], codec.decode, max_symbols, vocab_size=len(codec), rules=rules,
+                     form=form, encode=codec.encode, rng=rng)
 
 
 def check_primer(primer: str, style: Style) -> None:
@@ -230,16 +279,48 @@ def finish_tune(text: str, number: int, truncated: bool) -> str:
 
 def generate_tunes(ckpt: "Checkpoint", n: int, *, seed: int = 0, sampling: Sampling = Sampling(),
                    style: Style = Style(), primer: str | None = None, max_symbols: int = DEFAULT_MAX_LENGTH,
-                   free: bool = False) -> list[str]:
-    """`n` new tunes in ABC, each a complete text numbered X:1..n."""
+                   free: bool = False, headers: HeaderTable | None = None,
+                   forms: FormTable | None = None) -> list[str]:
+    """`n` new tunes in ABC, each a complete text numbered X:1..n.
+
+    With a header table (see `headers`), each tune's M:, L:, R: and K: are
+    drawn from it, agreeing with the style's fixed fields and the primer;
+    each tune has the style's form, or one drawn from `forms` for its meter
+    and rhythm (`--free`: neither, the model writes as it likes).
+    """
     if n < 1:
         raise TunesmithError(f"-n must be at least 1 (got {n})")
-    if max_symbols < 16:
-        raise TunesmithError(f"--max-length must be at least 16 symbols (got {max_symbols})")
+    if max_symbols < MIN_LENGTH:
+        raise TunesmithError(f"--max-length must be at least {MIN_LENGTH} symbols (got {max_symbols})")
     sampling.check()
     style = style.checked()
     plan = build_plan(primer, style)
+    forced = sum(len(ckpt.codec.encode(seg.text, seg.where)) for seg in plan if seg.mode == "force")
+    if forced > max_symbols // 2:
+        raise TunesmithError(f"--max-length {max_symbols}: the header and primer asked for take {forced} symbols, "
+                             "more than half of it; leave room for the music (a longer --max-length, a shorter --primer)")
     if primer and not free:
         check_primer(primer, style)
-    writers = write_batched(ckpt, n, lambda: abc_writer(ckpt, plan, max_symbols, free), sampling, seed)
+    rng = np.random.default_rng(seed)
+    if headers is None or (primer or "").startswith("X:"):
+        styles = [style] * n
+    else:
+        fits = None if not primer else (lambda s: feed_text(initial_state(f"M:{s.meter}\nL:{s.length}\n"), primer)
+                                        is not None)
+        styles = [headers.draw(style, rng, fits) for _ in range(n)]
+    asked = style.the_form()
+    # A primer that writes its own section lines (or the whole header) keeps the model's form.
+    own_sections = bool(primer) and (primer.startswith("X:") or any(b in primer for b in (":", "||", "[|", "|]")))
+    if free or asked == "none" or (asked is None and forms is None) or own_sections:
+        shapes = [None] * n
+    else:
+        shapes = [asked if asked is not None else forms.draw(s.meter, s.rhythm, rng) for s in styles]
+    jobs = iter([(build_plan(primer, s), shape, np.random.default_rng([seed, i])) for i, (s, shape)
+                 in enumerate(zip(styles, shapes))])
+
+    def new_writer() -> AbcWriter:
+        plan, shape, echoes = next(jobs)
+        return abc_writer(ckpt, plan, max_symbols, free, shape, echoes)
+
+    writers = write_batched(ckpt, n, new_writer, sampling, seed)
     return [w.tune(number) for number, w in enumerate(writers, 1)]

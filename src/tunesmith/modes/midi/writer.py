@@ -1,10 +1,22 @@
-"""The MIDI mode's writer: masks that keep every bar, note and ending well formed.
+"""The MIDI mode's writer: masks that keep every bar, note and ending well formed, and end it as music ends.
 
 The writer reads its own tokens with the grammar's `TextReader` and masks
 what would break the piece: positions rise within a bar and stay inside it,
 each pitch gets a duration, pitches at one position rise, a piece ends only
 on a bar line once every note has ended, and with `--bars`/`--seconds` no
 note lasts past the forced end.
+
+A piece also ends as a chorale does, on a cadence: its last bar closes with
+a chord let go together, sounding at least a beat, that with the silence
+after it fills at least a half note before the bar line
+(`fidelity.closes`), the tonic in the bass. In that bar no onset may come
+after the last place where such a chord fits; there every note sounds to
+the end over the tonic, and notes struck before it end by then or sound to
+the end with it. Without --bars the model may end the piece after such a
+bar from MIN_BARS, the first from SETTLE_BARS ends it, and from LONGEST_BARS
+on every bar is asked to close. Silence inside a piece comes only as a
+breath after a held chord: otherwise the next onset comes before the sound
+stops and a bar does not end early.
 """
 
 from __future__ import annotations
@@ -19,62 +31,17 @@ import numpy as np
 from ...errors import TunesmithError
 from ...generate import QueuedWriter, write_batched
 from ...music.midi import (DEFAULT_QPM, MAX_DURATION, STEPS_PER_BEAT, GridNote, MidiPiece, TextReader, TokenError,
-                           bar_steps, normal_piece, piece_from_text, read_midi, split_token)
+                           bar_steps, normal_piece, piece_from_text, read_midi)
 from ..base import GenerateRequest
+from .fidelity import closes, hold_steps, tonic
+from .tables import Tables
 
 TOKENS_PER_BAR = 200   # length cap per asked-for bar, far above a four-voice bar (~40 tokens)
-
-class Tables:
-    """A codec's tokens sorted by kind, and a cache of masks per grammar state (shared by a batch)."""
-
-    def __init__(self, codec):
-        self.vocab = codec.vocab
-        self.newline, self.bar = codec.index["\n"], codec.index.get("Bar")
-        kinds: dict[str, list[tuple[int, object]]] = {}
-        for i, token in enumerate(codec.vocab):
-            if token != "\n":
-                kind, value = split_token(token)
-                kinds.setdefault(kind, []).append((i, value))
-        missing = [k for k in ("Bar", "Tempo", "TS", "Pos", "Vel", "Pitch", "Dur") if k not in kinds]
-        kinds.setdefault("Drum", [])  # a model that never saw drums
-        if missing:
-            raise TunesmithError(f"this MIDI model's vocabulary has no {', '.join(missing)} tokens")
-
-        def table(kind, key=lambda v: v):
-            ids = np.array([i for i, _ in kinds[kind]], dtype=int)
-            return ids, np.array([key(v) for _, v in kinds[kind]], dtype=int)
-
-        self.tempo = table("Tempo")
-        self.ts = table("TS", lambda v: bar_steps(*v) or 0)
-        self.pos = table("Pos")
-        self.vel = table("Vel")
-        self.pitch = table("Pitch")
-        self.drum = table("Drum")
-        self.dur = table("Dur")
-        self.min_dur = int(self.dur[1].min())
-        self.cache: dict[tuple, np.ndarray] = {}
-
-    def notes(self, last_pitch: int, last_drum: int, held: frozenset[int]) -> list[np.ndarray]:
-        """Pitch and drum ids that may come next at a position: rising, drums after pitches, none still sounding."""
-        pitch_ids, pitches = self.pitch
-        drum_ids, drums = self.drum
-        out = [drum_ids[(drums > last_drum) & ~np.isin(-1 - drums, list(held))]]
-        if last_drum < 0:
-            out.append(pitch_ids[(pitches > last_pitch) & ~np.isin(pitches, list(held))])
-        return out
-
-    def allow(self, *groups) -> np.ndarray:
-        """A mask allowing the given ids (arrays or single ids)."""
-        mask = np.zeros(len(self.vocab), dtype=bool)
-        for g in groups:
-            mask[g] = True
-        return mask
-
-    def nearest_tempo(self, qpm: float) -> int:
-        """Id of the model's tempo token nearest to `qpm`."""
-        ids, values = self.tempo
-        return int(ids[np.abs(values - qpm).argmin()])
-
+# Where a piece without --bars may end: Bach's chorales run 10 to 31 bars (the held-out ones; median 16),
+# and a model left alone sometimes stops after 2 bars or runs to the length cap.
+MIN_BARS = 8        # the model may end at a cadence from here
+SETTLE_BARS = 12    # ... and the first cadence from here ends it
+LONGEST_BARS = 16   # from here every bar is asked to close with a cadence
 
 class MidiWriter(QueuedWriter):
     """One MIDI piece being written: the sampler's writer (ids, done, push, mask)."""
@@ -88,17 +55,41 @@ class MidiWriter(QueuedWriter):
         self.tempo = tempo              # the tempo the user asked for
         self.free = free
         self.reader = TextReader()
-        self.ends: dict[int, int] = {}  # pitch -> where its latest note ends
-        self._seen = 0                  # notes of the reader already in `ends`
+        self.latest: dict[int, GridNote] = {}  # pitch (drums as -1-key) -> its latest note
+        self._seen = 0                  # notes of the reader already in `latest`
+        self._tonic: tuple[int, int | None] = (-1, None)  # (bar, the tonic of the notes up to it)
+
+    def _update(self) -> None:
+        for n in self.reader.notes[self._seen:]:
+            self.latest[-1 - n.pitch if n.drum else n.pitch] = n
+        self._seen = len(self.reader.notes)
 
     def _held(self) -> frozenset[int]:
         """Pitches still sounding at the current position: striking one again would cut it short in MIDI."""
         r = self.reader
-        for n in r.notes[self._seen:]:
-            self.ends[-1 - n.pitch if n.drum else n.pitch] = n.start + n.duration  # drums as -1-key
-        self._seen = len(r.notes)
+        self._update()
         now = r.bar_start + r.pos
-        return frozenset(p for p, end in self.ends.items() if end > now and (p < 0 or p > r.last_pitch))
+        return frozenset(p for p, n in self.latest.items()
+                         if n.start + n.duration > now and (p < 0 or p > r.last_pitch))
+
+    def tonic(self) -> int | None:
+        """The tonic's pitch class of the notes so far, fixed once per bar (the key a cadence lands on)."""
+        r = self.reader
+        if self._tonic[0] != r.bar:
+            self._tonic = (r.bar, tonic(r.notes))
+        return self._tonic[1]
+
+    def cadence(self, bar_end: int) -> bool:
+        """Does the latest onset close the piece: a closing chord (`fidelity.closes`) with the tonic in the bass?"""
+        r = self.reader
+        if not r.notes or r.notes[-1].start < r.bar_start:
+            return False
+        onset = r.notes[-1].start
+        if not self._breath(bar_end):
+            return False
+        pitched = [n.pitch for n in self.latest.values() if n.start <= onset < n.start + n.duration and not n.drum]
+        key = self.tonic()
+        return bool(pitched) and (key is None or min(pitched) % 12 == key)
 
     @property
     def end_step(self) -> int | None:
@@ -107,6 +98,43 @@ class MidiWriter(QueuedWriter):
         if self.bars is None or r.bar < 0:
             return None
         return r.bar_start + (self.bars - r.bar) * r.bar_len
+
+    def closing(self) -> tuple[int, int] | None:
+        """(end step, latest closing position) when the current bar must close the piece; else None."""
+        r = self.reader
+        if r.bar < 0 or r.phase in ("line_start", "end"):
+            return None
+        bar_end = r.bar_start + r.bar_len
+        if self.bars is not None:
+            if self.end_step != bar_end:
+                return None
+        elif r.bar + 1 < LONGEST_BARS:
+            return None
+        last = self.tables.last_close(r.bar_len)
+        return None if last is None else (bar_end, last)
+
+    def _breath(self, bar_end: int, hold: bool = False) -> bool:
+        """Does the latest onset's chord close a phrase (`fidelity.closes`)? `hold`: and sound a half note
+        itself (silence inside a piece follows only such a held chord, as a breath; the last chord may be a
+        quarter let go before the bar line, as after a pickup)."""
+        r = self.reader
+        if not r.notes:
+            return False
+        onset = r.notes[-1].start
+        self._update()
+        sounding = [n for n in self.latest.values() if n.start <= onset < n.start + n.duration]
+        if hold and any(n.start + n.duration - onset < hold_steps(r.bar_len) for n in sounding):
+            return False
+        return closes(onset, sounding, bar_end, r.bar_len)
+
+    def _bass(self) -> int | None:
+        """The pitch class the next note must have: the tonic, as the bass of the chord at the last place a
+        closing chord fits (that chord is forced to sound to the end: it is the cadence); else None."""
+        r = self.reader
+        closing = self.closing()
+        if closing is None or r.pos != closing[1] or r.last_pitch >= 0 or r.last_drum >= 0:
+            return None
+        return self.tonic()
 
     def take(self, sym: int, forced: bool) -> None:
         """Read the id (the sampled one or the next primer id) with the grammar's reader."""
@@ -139,22 +167,52 @@ class MidiWriter(QueuedWriter):
         if phase == "tempo":
             key = ("tempo", None if self.tempo is None else t.nearest_tempo(self.tempo))
         elif phase == "line_start":
-            must_end = self.bars is not None and r.bar + 1 >= self.bars
-            can_end = self.bars is None and r.notes and r.max_end <= r.now
+            if self.bars is not None:
+                must_end, can_end = r.bar + 1 >= self.bars, False
+            else:  # the model ends it after a bar that closes with a cadence, and must once it is long
+                can_end = (r.bar + 1 >= MIN_BARS and bool(r.notes) and r.max_end <= r.now
+                           and self.cadence(r.now))
+                must_end = can_end and r.bar + 1 >= SETTLE_BARS
             key = ("line_start", must_end, bool(can_end))
         elif phase in ("bar", "bar_ts", "dur"):
             limit = r.bar_len if end is None else min(r.bar_len, end - r.bar_start - t.min_dur + 1)
-            last_bar = end is not None and r.bar_start + r.bar_len >= end
+            closing = self.closing()
+            bar_end = r.bar_start + r.bar_len
+            # Silence only as a breath after a phrase's closing chord: while another onset can come before
+            # the sound stops, the next onset comes by then and the bar does not end early.
+            reach = r.max_end - r.bar_start
+            quiet = bool(r.notes) and r.max_end < bar_end and bool(((t.pos[1] > r.pos) & (t.pos[1] <= reach)).any())
+            if quiet and self._breath(bar_end, hold=True):
+                quiet = False
+            if quiet:
+                limit = min(limit, reach + 1)
+            if closing is None:
+                newline = not quiet and (
+                    phase == "dur" or not (end is not None and r.bar_start + r.bar_len >= end and not r.notes))
+            else:  # no onset after the last place a closing chord fits; the bar ends once one sounds
+                last = closing[1]
+                limit = min(limit, last + 1)
+                # (at the last place, the chord is forced to sound to the end over the tonic: it may end the bar
+                # as it is; past it, only after a primer, the bar may end as it can)
+                newline = (phase == "dur" and (r.pos >= last or self.cadence(bar_end))) or (r.pos > last and bool(r.notes))
             ts = phase == "bar" and r.bar > 0 and self.bars is None
             held = self._held() if phase == "dur" else frozenset()
-            key = (phase, r.pos, limit, r.last_pitch if phase == "dur" else -1, ts, last_bar and not r.notes, held,
+            key = (phase, r.pos, limit, r.last_pitch if phase == "dur" else -1, ts, newline, held,
                    r.last_drum if phase == "dur" else -1)
         elif phase == "pos":
-            key = ("pos", r.velocity is not None, self._held())
+            key = ("pos", r.velocity is not None, self._held(), self._bass())
         elif phase == "vel":
-            key = ("vel", r.last_pitch, self._held(), r.last_drum)
+            key = ("vel", r.last_pitch, self._held(), r.last_drum, self._bass())
         elif phase == "pitch":
-            key = ("pitch", MAX_DURATION if end is None else end - r.bar_start - r.pos)
+            closing = self.closing()
+            if closing is not None:
+                bar_end, last = closing
+                # A note of this bar ends by the last place a closing chord fits, or sounds to the end with
+                # that chord; from there on every note sounds to the end.
+                longest = bar_end - r.bar_start - r.pos
+                key = ("pitch", longest, max(last - r.pos, 0))
+            else:
+                key = ("pitch", MAX_DURATION if end is None else end - r.bar_start - r.pos, None)
         else:
             key = (phase,)
         mask = t.cache.get(key)
@@ -175,10 +233,10 @@ class MidiWriter(QueuedWriter):
             _, must_end, can_end = key
             return t.allow(t.newline) if must_end else t.allow(t.bar, *([t.newline] if can_end else []))
         if phase in ("bar", "bar_ts", "dur"):
-            _, pos, limit, last_pitch, ts, need_note, held, last_drum = key
+            _, pos, limit, last_pitch, ts, newline, held, last_drum = key
             ids, values = t.pos
             groups = [ids[(values > pos) & (values < limit)]]
-            if not need_note or phase == "dur":
+            if newline:
                 groups.append(t.newline)
             if ts:
                 groups.append(t.ts[0][t.ts[1] > 0])
@@ -189,11 +247,14 @@ class MidiWriter(QueuedWriter):
                     groups.append(t.vel[0])
             return t.allow(*groups)
         if phase == "pos":
-            return t.allow(t.vel[0], *(t.notes(-1, -1, key[2]) if key[1] else []))
+            return t.allow(t.vel[0], *(t.notes(-1, -1, key[2], key[3]) if key[1] else []))
         if phase == "vel":
-            return t.allow(*t.notes(key[1], key[3], key[2]))
+            return t.allow(*t.notes(key[1], key[3], key[2], key[4]))
         if phase == "pitch":
-            return t.allow(t.dur[0][t.dur[1] <= key[1]])
+            _, longest, short = key
+            values = t.dur[1]
+            allowed = values <= longest if short is None else (values <= short) | (values == longest)
+            return t.allow(t.dur[0][allowed])
         return t.allow(t.newline)
 
     def piece(self, title: str) -> MidiPiece:

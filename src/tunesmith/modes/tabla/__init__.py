@@ -14,6 +14,7 @@ from ...atomic import write_bytes_atomic, write_text_atomic
 from ...codecs.tabla_bols import BolCodec
 from ...errors import TunesmithError
 from ...music.tabla.notation import Composition
+from ...options import Sampling
 from ..base import Generated, GenerateRequest, Mode, WebTab, deferred, imported
 from .corpus import check_file, corpora, count, dedupe, load_source
 from .options import RENDERS, TablaOptions
@@ -73,6 +74,9 @@ MODE = Mode(
     measures=imported("tunesmith.modes.tabla.measures", "MEASURES"),
     suffix="tabla",
     renders=RENDERS,
+    # top-p 1: the rarer forms (relas, tukdas, thekas) come back, and the forms, their lengths and the bols
+    # come closest to the corpus's (the search in docs/tabla.md, benchmarks/tabla_forms.py --search).
+    sampling=Sampling(top_p=1.0),
     piece="composition",
     primer_help="'theka' for one cycle of the tala's theka, or the first bols (Dha Dha Ti Ta | ...); "
                 "a first line 'form: kaida' fixes the form.",

@@ -57,5 +57,6 @@ def dedupe(pieces: list[Composition]) -> list[Composition]:
 
 
 def check_file(path: Path) -> CheckReport:
-    """Every composition of a notation file against its tala."""
-    return CheckReport(str(path), [r.to_dict() for r in read_file(Path(path))], label="composition ")
+    """Every composition of a notation file against its tala; a file with none is the error training gives."""
+    return CheckReport(str(path), [r.to_dict() for r in read_file(Path(path))], label="composition ",
+                       piece="composition")

@@ -9,6 +9,10 @@ compositions are only 1 or 2 cycles long (a kaida theme and its khali
 half), so 2 identical cycles in a row is a whole composition copied, the
 tabla counterpart of 4 bars of a reel.
 
+Each composition is also checked against its `form:` line (forms.py: the
+rules the corpus is built by), and its silent matras are a statistic of
+their own, compared with the corpus's like the bols.
+
 Generation for the report goes through the mode's own writer. The writer
 forces the `tala:` line it is asked for, so a report of one tala would say
 nothing about the model's talas; each composition's tala is instead drawn
@@ -28,9 +32,11 @@ from ...insight.measures import Measures, PieceProfile
 from ...music.tabla.bols import SILENCE
 from ...music.tabla.notation import cycle_text, read_text
 from ...music.tabla.talas import TALAS
+from .forms import read_form
 
 FLAG_CYCLES = 2
 LANDS = "compositions landing on sam (a struck bol after the last cycle)"
+IN_FORM = "compositions in their form (forms.read_form: a tihai's phrase three times onto sam, a kaida's theme, khali halves and closing tihai ...)"
 
 
 def profile(text: str, check: bool = True) -> PieceProfile:
@@ -50,6 +56,7 @@ def profile(text: str, check: bool = True) -> PieceProfile:
             "density": [sum(b != SILENCE for b in m) for m in matras],
             "tala": [comp.tala],
             "form": [comp.form] if comp.form else [],
+            "silent": [m == (SILENCE,) for m in matras],
         }
     else:  # unreadable: its cycle lines as written, so that copying and counts still see something
         result.bars = [" ".join(line.split()) for line in text.split("\n") if line.rstrip().endswith("||")]
@@ -60,7 +67,7 @@ def profile(text: str, check: bool = True) -> PieceProfile:
         result.bars_total = max([cycles] + [p.cycle for p in problems])
         result.bars_right = result.bars_total - len({p.cycle for p in problems if p.cycle >= 1})
         landed = comp is not None and comp.landing is not None and comp.landing != (SILENCE,)
-        result.checks = {LANDS: landed}
+        result.checks = {LANDS: landed, IN_FORM: comp is not None and bool(read_form(comp).in_form)}
     return result
 
 
@@ -93,6 +100,7 @@ STATISTICS = {
     "density": ("bols per matra (0 = silent)", lambda p: p.values.get("density", [])),
     "tala": ("tala", lambda p: p.values.get("tala", [])),
     "form": ("form", lambda p: p.values.get("form", [])),
+    "silent": ("silent matras (True: a whole matra of silence)", lambda p: p.values.get("silent", [])),
 }
 
 MEASURES = Measures(

@@ -2,7 +2,9 @@
 
 Reads the raw file (not the cleaned corpus form), so that positions point
 into the user's own text. A tune starts at an `X:` line and ends at a blank
-line; text outside tunes is ignored.
+line; text outside tunes is ignored. Reading a file (`check_text(...,
+unnumbered=True)`), a block without its `X:` line that plainly is a tune
+(`tunes.reads_as_tune`) is checked too, with a warning that its `X:` is missing.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .bars import bars_of, wrong_length_bars
 from .lexer import tokens
-from .tunes import KEY_RE, meter_fraction
+from .tunes import KEY_RE, clean_line, has_music, meter_fraction, reads_as_tune
 
 _CLEF_OR_MORE = re.compile(r"\s+.*$")  # "K:D clef=treble" -> "D"
 
@@ -29,14 +31,19 @@ class Problem:
     message: str
 
 
+# Said of a tune read without its X: line; a warning, not a problem: the tune is read and checked.
+NO_X_WARNING = "no X: line before this tune; read as a tune (ABC starts every tune with one, e.g. X:1)"
+
+
 @dataclass(frozen=True)
 class TuneReport:
-    """A tune of a file and its problems."""
+    """A tune of a file, its problems, and its warnings (things read past, that do not fail the check)."""
 
-    number: str
+    number: str          # its X: value; "" when it has no X: line
     title: str
     line: int
     problems: list[Problem]
+    warnings: list[Problem] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON form."""
@@ -64,7 +71,7 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
                 key = _CLEF_OR_MORE.sub("", tok.text[2:].strip())
                 if key and not KEY_RE.match(key.replace(" ", "")):
                     problems.append(Problem(*where, f"unknown key K:{key}"))
-                header, key_seen = False, True
+                header, key_seen, key_at = False, True, where
             continue
         if tok.kind == "bar":
             if chord_open is not None:
@@ -89,6 +96,9 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
     if not key_seen:
         problems.append(Problem(first_line, 1, 0, "missing K: field (the header must end with K:)"))
         return problems
+    if not _music_after_key(text):
+        # The corpus and the renderers skip such a tune (there is nothing to learn or play).
+        problems.append(Problem(*key_at, "no music after the K: line (a tune needs notes)"))
     problems += repeats.end()
     for pending in (chord_open, grace_open):
         if pending is not None:
@@ -98,6 +108,13 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
                                 f"bar {bar.index + 1} has {bar.in_meter_units(found)}, "
                                 f"the meter needs {bar.in_meter_units(bar.expected)}"))
     return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+def _music_after_key(text: str) -> bool:
+    """Whether notes follow the first K: line, by the test the corpus reader uses (`tunes.has_music`)."""
+    lines = [line for line in map(clean_line, text.split("\n")) if line is not None]
+    first_key = next((i for i, line in enumerate(lines) if line.startswith("K:")), len(lines))
+    return has_music(lines[first_key + 1:])
 
 
 class _Repeats:
@@ -137,22 +154,38 @@ class _Repeats:
         return []
 
 
-def tune_blocks(text: str) -> list[tuple[int, str]]:
-    """(first line number, text) of every tune in a file's raw text."""
-    blocks, current, start = [], None, 0
+def tune_blocks(text: str, unnumbered: bool = False) -> list[tuple[int, str]]:
+    """(first line number, text) of every tune in a file's raw text.
+
+    The blocks are the corpus reader's (`tunes.tune_paragraphs`: the same
+    lines start and end them), with the user's raw lines. With `unnumbered`,
+    a block without an `X:` line that reads as a tune is one too.
+    """
+    blocks: list[tuple[int, str]] = []
+    current: list[str] = []     # raw lines
+    cleaned: list[str] = []     # the same, as the corpus reads them (comment lines left out)
+    start = 0
+
+    def close() -> None:
+        if cleaned and (cleaned[0].startswith("X:") or unnumbered and reads_as_tune(cleaned)):
+            blocks.append((start, "\n".join(current) + "\n"))
+        current.clear()
+        cleaned.clear()
+
     for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
-        if line.startswith("X:"):
+        clean = clean_line(line)
+        if clean is None:  # a comment line: part of the tune it is in, if any
             if current:
-                blocks.append((start, "\n".join(current) + "\n"))
-            current, start = [line], number
-        elif not line.strip():
-            if current:
-                blocks.append((start, "\n".join(current) + "\n"))
-            current = None
-        elif current is not None:
+                current.append(line)
+            continue
+        if clean.startswith("X:") or not clean:
+            close()
+        if clean:
+            if not current:
+                start = number
             current.append(line)
-    if current:
-        blocks.append((start, "\n".join(current) + "\n"))
+            cleaned.append(clean)
+    close()
     return blocks
 
 
@@ -165,12 +198,15 @@ def _report(block: tuple[int, str]) -> TuneReport:
     start, text = block
     lines = text.split("\n")
     title = next((line[2:].strip() for line in lines if line.startswith("T:")), "")
-    return TuneReport(lines[0][2:].strip(), title, start, check_tune(text, start))
+    first = clean_line(lines[0]) or ""
+    numbered = first.startswith("X:")
+    warnings = [] if numbered else [Problem(start, 1, 0, NO_X_WARNING)]
+    return TuneReport(first[2:].strip() if numbered else "", title, start, check_tune(text, start), warnings)
 
 
-def check_text(text: str) -> list[TuneReport]:
-    """A report for every tune of a file."""
-    blocks = tune_blocks(text)
+def check_text(text: str, unnumbered: bool = False) -> list[TuneReport]:
+    """A report for every tune of a file (with `unnumbered`, tunes without an X: line too, with a warning)."""
+    blocks = tune_blocks(text, unnumbered)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if len(text) < _PARALLEL_CHARS or cores < 2:
         return [_report(block) for block in blocks]

@@ -14,12 +14,16 @@ Everything else goes: `%` comments and `%%` directives, free text between
 tunes, header fields about the source (B: N: Z: S: ...), lyrics lines,
 non-ASCII letters (folded to ASCII), trailing blanks and runs of spaces.
 A tune is a block that starts with `X:` and ends at a blank line (ABC 2.1).
+A block without its `X:` line is read as a tune too when it plainly is one
+(`reads_as_tune`: a header ending with `K:`, or music after a `K:` line);
+the commands that read files warn about it.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -87,6 +91,8 @@ class Tune:
 
 def to_ascii(text: str) -> str:
     """Fold accented letters to ASCII and drop what has no ASCII form."""
+    if text.isascii():
+        return text  # the common case, at no cost (NFKD leaves ASCII as it is)
     folded = unicodedata.normalize("NFKD", text)
     return folded.encode("ascii", "ignore").decode("ascii")
 
@@ -104,31 +110,85 @@ def _clean_line(line: str) -> str:
     return re.sub(r" {2,}", " ", line).strip()
 
 
-def split_blocks(text: str) -> list[list[str]]:
-    """Split ABC text into raw tune blocks: lines from `X:` up to a blank line.
+def clean_line(raw: str) -> str | None:
+    """One raw line as the corpus reads it (comment removed, ASCII, single spaces).
 
-    Comment-only lines and `%%` directives vanish without ending a tune; free
-    text outside tunes is dropped.
+    None for a comment or `%%` directive line: it neither holds music nor
+    ends a tune, where a blank line does.
     """
-    blocks: list[list[str]] = []
-    current: list[str] | None = None
-    for raw in to_ascii(text).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if raw.lstrip().startswith("%"):
-            continue  # a comment or directive line is not a blank line
-        line = _clean_line(strip_comment(raw))
-        if re.match(r"^X:", line):
-            if current:
-                blocks.append(current)
-            current = [line]
-        elif not line:
-            if current:
-                blocks.append(current)
-            current = None
-        elif current is not None:
+    if raw.lstrip().startswith("%"):
+        return None
+    return _clean_line(strip_comment(raw))
+
+
+def has_music(lines: Sequence[str]) -> bool:
+    """Whether any of these (cleaned) lines is music: a line with a note letter that is not a field."""
+    return any(NOTE_RE.search(line) for line in lines if not FIELD_RE.match(line))
+
+
+def reads_as_tune(lines: Sequence[str]) -> bool:
+    """Whether a block of cleaned lines *without* an `X:` line is a tune that lost its `X:`.
+
+    It is when it opens with a header, field lines only (`T:`, `M:`, ...)
+    up to a `K:` line, and that header has more than the `K:` line or music
+    follows it. Free text is not, even when it names a key and has letters
+    after it ("This is a book of tunes.", "K:D is a key.").
+    """
+    lines = [line for line in lines if line]
+    for i, line in enumerate(lines):
+        if not FIELD_RE.match(line) or re.match(r"^[A-Ga-g]:[|:]", line):  # "B:|" is music, not a field
+            return False
+        if line.startswith("K:"):
+            return i > 0 or has_music(lines[i + 1:])
+    return False
+
+
+@dataclass(frozen=True)
+class Block:
+    """The cleaned lines of one tune as split from a text, and the 1-based line it starts on."""
+
+    line: int
+    lines: tuple[str, ...]
+
+    @property
+    def numbered(self) -> bool:
+        """Whether it starts with its `X:` line (else it was read as a tune without one)."""
+        return self.lines[0].startswith("X:")
+
+
+def tune_paragraphs(text: str) -> list[Block]:
+    """Split ABC text into raw tune blocks, with where each starts.
+
+    A block runs from an `X:` line up to a blank line; a run of lines without
+    an `X:` that `reads_as_tune` is a block too. Comment-only lines and `%%`
+    directives vanish without ending a tune; other free text is dropped.
+    """
+    blocks: list[Block] = []
+    current: list[str] = []
+    start = 0
+
+    def close() -> None:
+        if current and (current[0].startswith("X:") or reads_as_tune(current)):
+            blocks.append(Block(start, tuple(current)))
+        current.clear()
+
+    for number, raw in enumerate(to_ascii(text).replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        line = clean_line(raw)
+        if line is None:
+            continue
+        if line.startswith("X:") or not line:
+            close()
+        if line:
+            if not current:
+                start = number
             current.append(line)
-    if current:
-        blocks.append(current)
+    close()
     return blocks
+
+
+def split_blocks(text: str) -> list[list[str]]:
+    """The lines of every tune block of a text (see `tune_paragraphs`)."""
+    return [list(block.lines) for block in tune_paragraphs(text)]
 
 
 def normalize_rhythm(value: str) -> str | None:
@@ -172,8 +232,8 @@ def default_unit(meter: str | None) -> str:
 def canonical_tune(block: list[str], number: int) -> Tune | None:
     """Canonical form of one raw block, or None when it is not a tune.
 
-    A block is a tune when it has a `K:` line and at least one note after it.
-    Tunes with several voices (`V:`) are left out: the models here write one
+    A block is a tune when it has a `K:` line and at least one note after it;
+    its first line is its `X:` line, if it has one. Tunes with several voices (`V:`) are left out: the models here write one
     melody line, and interleaved voices would teach them broken bars.
     """
     if any(line.startswith("V:") or "[V:" in line for line in block):
@@ -181,7 +241,7 @@ def canonical_tune(block: list[str], number: int) -> Tune | None:
     fields: dict[str, str] = {}
     body: list[str] = []
     in_body = False
-    for line in block[1:]:
+    for line in block[1:] if block and block[0].startswith("X:") else block:
         match = FIELD_RE.match(line)
         if not in_body:
             if not match:
@@ -197,7 +257,7 @@ def canonical_tune(block: list[str], number: int) -> Tune | None:
                 body.append(f"{match.group(1)}:{match.group(2).strip()}")
         else:
             body.append(line)
-    if "K" not in fields or not any(NOTE_RE.search(b) for b in body if not FIELD_RE.match(b)):
+    if "K" not in fields or not has_music(body):
         return None
     meter = fields["M"].replace(" ", "") if fields.get("M") else None
     unit = fields["L"].replace(" ", "") if fields.get("L") else default_unit(meter)

@@ -111,6 +111,8 @@ class State(NamedTuple):
     deco: bool = False           # the next note carries a decoration (`.`, `~`, `!x!`)
     carried: bool = False        # this bar began with the rest of a short bar before a section line
     pair: bool = False           # the next note ends a broken-rhythm pair: a note, not a rest or chord
+    sectioned: bool = False      # the writer places repeats and section lines (a form): only `|` is the tune's
+    line_rest: bool = False      # the rest being read began a line: `z:` there would make a field line
 
 
 _FIELD_INDEX = {name: i for i, name in enumerate(State._fields)}
@@ -152,6 +154,7 @@ def can_end(s: State) -> bool:
     # The last bar may be short when it and the pickup make one bar.
     last_ok = s.t == 0 or (s.pick > 0 and s.bar_len is not None and s.t + s.pick == s.bar_len)
     return (s.ctx == "body" and s.music and not s.pickup and last_ok and s.after_bar and s.rep != 1
+            and not s.sectioned
             and s.volta in (0, 2) and s.tie is None and s.forced is None and s.prepaid == 0
             and s.tup == 0 and not s.need)
 
@@ -273,7 +276,7 @@ def _timed(s: State, kind: str, written: str, spelling: str | None) -> State | N
     return s._replace(ctx="body", tok="", t=t, forced=forced, prepaid=prepaid, tup=tup, tup_notes=tup_notes,
                       tie=None, need=False, deco=False, pair=False,
                       prev=(kind, written, spelling, s.forced is None and not s.tup and not s.deco), music=True,
-                      linestart=False, after_bar="", twice=False)
+                      linestart=False, after_bar="", twice=False, line_rest=False)
 
 
 # -- handlers: each reads one character in one context ----------------------
@@ -304,7 +307,8 @@ def _body(s: State, ch: str) -> State | None:
     if ch in _ACC or ch in _NOTE or ch == "z":
         if not _note_room(s) or (s.tie is not None and not s.tie.startswith(ch)):
             return None
-        return s._replace(ctx="note", tok=ch, linestart=False, prev=None, after_bar="", twice=False)
+        return s._replace(ctx="note", tok=ch, linestart=False, prev=None, after_bar="", twice=False,
+                          line_rest=ch == "z" and s.linestart and not indented)
     if ch == "-":
         if s.prev is None or s.prev[0] != "n" or not s.prev[3] or s.tie is not None:
             return None
@@ -374,6 +378,8 @@ def _again(s: State, ch: str) -> State | None:
 def _note(s: State, ch: str) -> State | None:
     tok = s.tok + ch
     if s.tok == "z" or (s.tok.startswith("z")):
+        if ch == ":" and s.line_rest and s.tok == "z":
+            return None  # a line starting `z:` is a field line (`B:|` is music, `z:|` is not)
         if ch in "0123456789/":
             return s._replace(tok=tok) if _length_prefix_ok(s, tok[1:]) else None
         return _again(_timed(s, "r", s.tok[1:], None), ch)
@@ -550,6 +556,8 @@ def _bar_done(s: State) -> State | None:
             return None
         carry = s.t
     rep, volta = s.rep, s.volta
+    if s.sectioned and (bar != "|" or (not s.carried and 0 < 2 * s.t - (s.bar_len or 0) and s.t < (s.bar_len or 0))):
+        return None  # in a form the writer places section lines, and a pickup is at most half a bar
     if s.closing and (bar in ("|:", "::", "|1") or (rep == 1 and bar not in (":|", ":|2"))):
         return None
     if rep == 1 and bar in ("||", "|]", "[|"):

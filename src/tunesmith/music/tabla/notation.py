@@ -19,7 +19,9 @@ Dha
   tala's (4+4+4+4 in teentaal).
 - A single matra after the last `||` is the sam the composition lands on.
 - `#` starts a comment; a blank line ends a composition, so a file can hold
-  many.
+  many. A block with neither a header line nor bols (a note in prose) is not
+  a composition; a file with no composition is one error everywhere
+  (`errors.no_pieces`).
 
 The *canonical* text (`Composition.text`, what the models learn) has the
 `tala` and `form` lines, then one cycle per line with every vibhag marked,
@@ -32,7 +34,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import TunesmithError
+from ...errors import TunesmithError, no_pieces
 from .bols import COMPOUNDS, SILENCE, normalise, split_joined, suggest
 from .talas import TALAS, Tala, find_tala, get_tala, unknown_tala_message
 
@@ -42,6 +44,8 @@ MAX_TEMPO = 1000.0
 _TOKEN = re.compile(r"\|\||\||\[|\]|[^\s\[\]|]+")
 _HEADER = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?)\s*:\s*(.*?)\s*$")
 _FORM = re.compile(r"[a-z][a-z-]*")
+TABLA_PIECES = "tabla compositions"
+TABLA_HINT = "a composition is a 'tala:' line and cycles of bols ending with '||'"
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,7 @@ class Reading:
 
 
 def _blocks(text: str) -> list[list[tuple[int, str]]]:
-    """Compositions of a text: runs of non-blank lines (comments removed), with 1-based line numbers."""
+    """Compositions of a text: runs of non-blank lines (comments removed) that `_is_composition`, with 1-based line numbers."""
     blocks: list[list[tuple[int, str]]] = [[]]
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].rstrip()
@@ -242,7 +246,28 @@ def _blocks(text: str) -> list[list[tuple[int, str]]]:
             blocks[-1].append((number, line))
         elif not raw.strip() and blocks[-1]:
             blocks.append([])
-    return [b for b in blocks if b]
+    return [b for b in blocks if b and _is_composition(b)]
+
+
+def _is_composition(block: list[tuple[int, str]]) -> bool:
+    """Whether a block is a composition (perhaps a faulty one) rather than other text.
+
+    It is when it has a header line (`tala:`, `title:` ...), a vibhag or cycle
+    mark, or when at least half of its words are bols (so that a misspelt bol
+    is still reported, while a sentence that happens to hold "take" is not).
+    """
+    words = []
+    for _, line in block:
+        match = _HEADER.match(line)
+        if match and match.group(1).lower() in HEADER_KEYS:
+            return True
+        for tok in _TOKEN.findall(line):
+            if tok in ("|", "||"):
+                return True
+            if tok not in ("[", "]"):
+                words.append(tok)
+    bols = [w for w in words if (normalise(w) or SILENCE) != SILENCE or split_joined(w) is not None]
+    return 2 * len(bols) >= len(words) > 0 and bool(bols)
 
 
 def _header(key: str, value: str, line: int, fields: dict, problems: list[Problem]) -> None:
@@ -313,17 +338,17 @@ def read_text(text: str) -> list[Reading]:
 
 
 def read_file(path: Path) -> list[Reading]:
-    """Every composition in a file; an unreadable, binary or empty file is a TunesmithError."""
+    """Every composition in a file; an unreadable or binary file, or one without a composition, is a TunesmithError."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise TunesmithError(f"{path}: cannot read ({exc.strerror})") from None
     if b"\x00" in data[:65536]:
         raise TunesmithError(f"{path}: a binary file, not tabla notation")
-    readings = read_text(data.decode("utf-8", errors="replace"))
+    text = data.decode("utf-8", errors="replace")
+    readings = read_text(text)
     if not readings:
-        raise TunesmithError(f"{path}:1: cycle 1: the file is empty; a composition is a 'tala:' line "
-                             "and cycles of bols ending with '||'")
+        raise no_pieces(path, TABLA_PIECES, TABLA_HINT, text)
     return readings
 
 

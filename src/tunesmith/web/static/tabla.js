@@ -10,13 +10,23 @@ function el(tag, className, text) {
   return node;
 }
 
-// One matra: its bols side by side (several share the cell), "-" a silent matra.
-function matraCell(matra, first, mark) {
+// The colour band of a part of the form (as tabla_card.html's band()): tihai phrases and lead, theme, gap ...
+function band(part) {
+  return part.startsWith("tihai") || part.startsWith("phrase") ? "tihai" : part.split(" ")[0];
+}
+
+// One matra: its bols side by side (several share the cell), "-" a silent matra; banded by its part of the form.
+function matraCell(matra, first, mark, part) {
   const td = el("td", "matra");
   td.classList.toggle("vibhag-start", first);
   td.classList.toggle("shared", matra.length > 1);
   td.classList.toggle("rest", matra.length === 1 && matra[0] === "-");
   if (mark) td.dataset.mark = mark;
+  if (part) {
+    td.classList.add(`band-${band(part)}`);
+    td.dataset.part = part;
+    td.title = part;
+  }
   for (const bol of matra) td.append(el("span", "bol", bol));
   return td;
 }
@@ -52,7 +62,8 @@ function buildGrid(g) {
     number.scope = "row";
     row.append(number);
     for (const vibhag of cycle) {
-      vibhag.matras.forEach((matra, j) => row.append(matraCell(matra, j === 0, j === 0 ? vibhag.mark : "")));
+      vibhag.matras.forEach((matra, j) => row.append(matraCell(matra, j === 0, j === 0 ? vibhag.mark : "",
+                                                               vibhag.parts ? vibhag.parts[j] : "")));
     }
     body.append(row);
   });
@@ -60,11 +71,19 @@ function buildGrid(g) {
     const row = el("tr", "landing");
     const label = el("th", "cycle-no", "sam");
     label.scope = "row";
-    row.append(label, matraCell(g.landing, true, g.marks[0]));
+    row.append(label, matraCell(g.landing, true, g.marks[0], g.landing_part || ""));
     body.append(row);
   }
   table.append(body);
   return table;
+}
+
+// "kaida: theme 1–16, variation 1 17–32, tihai phrase 1 33–37 ...": the form's parts by matra number.
+function buildLegend(g) {
+  const p = el("p", "form-parts");
+  if (g.form) p.append(`${g.form}${g.in_form === false ? " (not in its form)" : ""}${g.sections.length ? ":" : ""}`);
+  for (const s of g.sections || []) p.append(" ", el("span", `part band-${s.band}`, `${s.name} ${s.from}–${s.to}`));
+  return p;
 }
 
 // "teentaal, 4 cycles at 90 matras a minute, kaida, by tabla, seed 7", as the composition's page says it.
@@ -84,7 +103,7 @@ function compositionCard(c) {
   link.href = c.url;
   link.textContent = `#${c.id}`;
   card.querySelector(".meta").textContent = describeComposition(c);
-  card.querySelector(".grid-wrap").replaceChildren(buildGrid(c.grid));
+  card.querySelector(".grid-wrap").replaceChildren(buildGrid(c.grid), buildLegend(c.grid));
   card.querySelector("audio").src = c.files.wav;
   for (const kind of ["txt", "wav", "mid"]) card.querySelector(`.dl-${kind}`).href = c.files[kind];
   card.querySelector("pre.text").textContent = c.text;
