@@ -53,6 +53,7 @@ bench: $(STAMP) tools
 	$(BIN)/python benchmarks/wellformed.py
 	$(BIN)/python benchmarks/check_agreement.py
 	$(BIN)/python benchmarks/render_speed.py
+	$(BIN)/python benchmarks/fuzz_render.py
 	$(BIN)/python benchmarks/midi_encode.py
 	$(BIN)/python benchmarks/web_latency.py
 	$(BIN)/python benchmarks/evaluate_speed.py

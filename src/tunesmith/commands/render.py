@@ -30,12 +30,19 @@ def render(
     program: int = typer.Option(0, "--program", help="General MIDI program of the melody, 0-127 (0 piano, 40 violin, 73 flute)."),
     qpm: Optional[float] = typer.Option(None, "--qpm", help="Tempo in quarter notes per minute (default: Q:, else usual for the rhythm)."),
     soundfont: Optional[Path] = typer.Option(None, "--soundfont", help="A .sf2 SoundFont to play the WAV with (default: the built-in synthesiser)."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Refuse tunes that play longer (default: $TUNESMITH_MAX_SECONDS, else 1200; other limits: docs/robustness.md)."),
 ) -> None:
-    """Write a MIDI, WAV and SVG (sheet music) file for every tune: <file>-<X>-<title>.<ext>; exit 1 if any tune fails, 2 if a file cannot be read."""
-    from ..render.files import RenderOptions, RenderReport, parse_kinds, render_into, tunes_to_render
+    """Write a MIDI, WAV and SVG (sheet music) file for every tune: <file>-<X>-<title>.<ext>; exit 1 if any tune fails, 2 if a file cannot be read.
+
+    A tune beyond a render limit (too long, too many notes, too large) refuses the whole batch: exit 2, nothing written.
+    """
+    from ..render.files import (RenderOptions, RenderReport, over_limits, parse_kinds, refuse_over_limits,
+                                render_into, tunes_to_render)
+    from ..render.limits import RenderLimits
 
     kinds = parse_kinds(to)
     options = RenderOptions(program=program, chords=chords, qpm=qpm, soundfont=soundfont)
+    limits = RenderLimits.from_env(max_seconds=max_seconds)
     # Every file is read before anything is written. A file that cannot be read (or holds no tune)
     # is reported on its own `error:` line and the others are still rendered; the exit status is 2.
     batches, unreadable = [], 0
@@ -47,9 +54,14 @@ def render(
             unreadable += 1
     if not batches:
         raise typer.Exit(2)  # as any command's user error: its `error:` lines and nothing else
+    # ... and every tune is checked against the render limits: a tune beyond them writes nothing at all
+    refuse_over_limits([f"{path}: {problem}" for path, tunes in batches
+                        for problem in over_limits(tunes, kinds, options, limits)],
+                       sum(len(tunes) for _, tunes in batches))
     total = RenderReport()
     for path, tunes in batches:
-        result = render_into(tunes, kinds, output if output is not None else path.parent, path.stem, options)
+        result = render_into(tunes, kinds, output if output is not None else path.parent, path.stem, options,
+                             limits, checked=True)
         total.written += result.written
         total.failed += [f"{path}: {problem}" for problem in result.failed]
         total.tunes += result.tunes

@@ -3,6 +3,13 @@
 A file is named `<stem>-<X number>-<slug of the title>.<ext>`, e.g.
 `jigs-3-the-kesh.mid`. A tune that cannot be rendered does not stop the
 others: it is listed in the report, and its files are not written.
+
+The render limits (`limits.py`) are checked for every tune of a batch
+before anything is written: a tune beyond them (too long, too many notes,
+too large a text) refuses the whole batch with a RenderLimitError naming
+each such tune and the limit, and no file is written. A limit is a
+setting the user can raise, and a refusal comes at once, not after the
+other tunes have been rendered.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from ..atomic import write_bytes_atomic, write_text_atomic
 from ..corpus.files import abc_tune_blocks
 from ..errors import TunesmithError
 from .audio import check_soundfont
+from .limits import RenderLimitError, RenderLimits, check_chars, check_svg_chars, current
 from .sheet import render_svg
-from .tune import render_midi, render_wav
+from .tune import check_tune, render_midi, render_wav
 
 EXTENSIONS = {"midi": ".mid", "wav": ".wav", "svg": ".svg"}
 _ALIASES = {"mid": "midi", "audio": "wav", "sheet": "svg"}
@@ -75,24 +83,74 @@ def tune_label(abc: str) -> tuple[str, str]:
         (title.group(1).strip() if title else "")
 
 
-def render_one(abc: str, kind: str, options: RenderOptions = RenderOptions()) -> bytes | str:
-    """One tune as `kind` (midi, wav, svg): bytes for MIDI and WAV, text for SVG."""
+def render_one(abc: str, kind: str, options: RenderOptions = RenderOptions(),
+               limits: RenderLimits | None = None) -> bytes | str:
+    """One tune as `kind` (midi, wav, svg): bytes for MIDI and WAV, text for SVG.
+
+    A tune beyond `limits` (default: RenderLimits.from_env()) is a RenderLimitError.
+    """
+    limits = current(limits)
     if kind == "midi":
-        return render_midi(abc, program=options.program, chords=options.chords, qpm=options.qpm)
+        return render_midi(abc, program=options.program, chords=options.chords, qpm=options.qpm, limits=limits)
     if kind == "wav":
         return render_wav(abc, program=options.program, chords=options.chords, qpm=options.qpm,
-                          soundfont=options.soundfont)
+                          soundfont=options.soundfont, limits=limits)
     if kind == "svg":
+        check_chars(abc, limits)
+        check_svg_chars(abc, limits)  # verovio's time grows with the text: refused before it is sent
         return render_svg(abc)
     raise TunesmithError(f"{kind!r} is not a kind; choose from {', '.join(EXTENSIONS)}")
 
 
+def over_limits(abc_texts: list[str], kinds: list[str], options: RenderOptions = RenderOptions(),
+                limits: RenderLimits | None = None) -> list[str]:
+    """The tunes that some kind of render would refuse for a limit: "X:3 (title): midi, wav: why", one per tune.
+
+    Only limits are checked (nothing is rendered); a tune that fails otherwise
+    (no K: line, no notes, a bad Q:) is left for the render to report.
+    """
+    limits = current(limits)
+    found = []
+    for abc in abc_texts:
+        number, title = tune_label(abc)
+        refused: dict[str, list[str]] = {}  # message -> the kinds it refuses
+        for kind in kinds:
+            try:
+                if kind == "svg":
+                    check_chars(abc, limits)
+                    check_svg_chars(abc, limits)
+                else:  # MIDI and WAV: the same notes, tempo and length; the WAV's synthesis too
+                    check_tune(abc, chords=options.chords, qpm=options.qpm, audio=kind == "wav", limits=limits)
+            except RenderLimitError as exc:
+                refused.setdefault(str(exc), []).append(kind)
+            except TunesmithError:
+                pass
+        found += [f"X:{number} ({title or 'untitled'}): {', '.join(k)}: {why}" for why, k in refused.items()]
+    return found
+
+
+def refuse_over_limits(problems: list[str], tunes: int) -> None:
+    """Raise one RenderLimitError listing `problems` (from `over_limits`) when there are any."""
+    if problems:
+        n = len(problems)
+        which = "the tune exceeds" if tunes == 1 else f"{n} of {tunes} tunes exceed{'s' if n == 1 else ''}"
+        raise RenderLimitError(f"{which} a render limit; nothing was written: " + "; ".join(problems))
+
+
 def render_into(abc_texts: list[str], kinds: list[str], folder: Path, stem: str,
-                options: RenderOptions = RenderOptions()) -> RenderReport:
-    """Write each tune as each kind into `folder`; every file whole or not at all."""
+                options: RenderOptions = RenderOptions(), limits: RenderLimits | None = None,
+                checked: bool = False) -> RenderReport:
+    """Write each tune as each kind into `folder`; every file whole or not at all.
+
+    Every tune is first checked against `limits` (default: RenderLimits.from_env()), unless the caller
+    has (`checked`): a tune beyond them is a RenderLimitError, and nothing is written.
+    """
+    limits = current(limits)
     options.check()
     if options.soundfont is not None and "wav" in kinds:
         check_soundfont(Path(options.soundfont))  # once, before anything is written
+    if not checked:
+        refuse_over_limits(over_limits(abc_texts, kinds, options, limits), len(abc_texts))
     report = RenderReport(tunes=len(abc_texts))
     used: set[str] = set()
     for abc in abc_texts:
@@ -105,7 +163,7 @@ def render_into(abc_texts: list[str], kinds: list[str], folder: Path, stem: str,
         used.add(name)
         for kind in kinds:
             try:
-                data = render_one(abc, kind, options)
+                data = render_one(abc, kind, options, limits)
             except TunesmithError as exc:
                 report.failed.append(f"X:{number} ({title or 'untitled'}): {kind}: {exc}")
                 continue
@@ -116,15 +174,16 @@ def render_into(abc_texts: list[str], kinds: list[str], folder: Path, stem: str,
 
 
 def render_files(abc_texts: list[str], kinds: list[str] | tuple[str, ...] | str, output_path: Path,
-                 options: RenderOptions = RenderOptions()) -> list[Path]:
+                 options: RenderOptions = RenderOptions(), limits: RenderLimits | None = None) -> list[Path]:
     """Render tunes beside the ABC file `output_path` (out/new.abc -> out/new-1-<title>.mid ...); the paths written.
 
     Tunes that cannot be rendered are a TunesmithError listing them, raised
-    after the other tunes' files are written.
+    after the other tunes' files are written; a tune beyond `limits` is a
+    RenderLimitError, raised before any file is written.
     """
     kinds = parse_kinds(kinds if isinstance(kinds, str) else ",".join(kinds), "--render")
     output_path = Path(output_path)
-    report = render_into(abc_texts, kinds, output_path.parent, output_path.stem, options)
+    report = render_into(abc_texts, kinds, output_path.parent, output_path.stem, options, limits)
     if report.failed:
         raise TunesmithError(f"{len(report.failed)} renders failed ({len(report.written)} files written beside "
                              f"{output_path}): " + "; ".join(report.failed))

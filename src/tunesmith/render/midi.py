@@ -17,6 +17,7 @@ import mido
 
 from ..errors import TunesmithError
 from ..music.events import NoteEvent, total_length
+from .limits import RenderLimits, check_note_events, current
 
 TICKS_PER_BEAT = 480                 # per quarter note: triplets and quintuplets land on whole ticks
 TICKS_PER_WHOLE = 4 * TICKS_PER_BEAT
@@ -25,16 +26,32 @@ DOWNBEAT_ACCENT = 16                 # velocity added on the first beat of a bar
 BEAT_ACCENT = 8                      # ... and on the other strong beats
 
 
-def tempo_microseconds(qpm: float) -> int:
-    """The MIDI tempo (microseconds per quarter note) for `qpm`; the WAV uses the same rounded value."""
-    if not 1 <= qpm <= 2000:
+MAX_TEMPO_MICROSECONDS = 0xFFFFFF    # a MIDI file keeps a quarter note's length in 24 bits: 3.58 qpm at the slowest
+
+
+def _microseconds(qpm: float) -> int:
+    if not 1 <= qpm <= 2000:  # NaN fails too
         raise TunesmithError(f"tempo {qpm:g} quarter notes per minute is out of range (1..2000)")
     return round(60_000_000 / qpm)
 
 
+def tempo_microseconds(qpm: float) -> int:
+    """The MIDI tempo (microseconds per quarter note) for `qpm`; the WAV uses the same rounded value."""
+    microseconds = _microseconds(qpm)
+    if microseconds > MAX_TEMPO_MICROSECONDS:
+        raise TunesmithError(f"tempo {qpm:g} quarter notes per minute: a MIDI file plays at least "
+                             f"{60_000_000 / MAX_TEMPO_MICROSECONDS:.2f}")
+    return microseconds
+
+
 def seconds_per_whole(qpm: float) -> float:
-    """How long a whole note lasts at `qpm`, as the MIDI file will play it."""
-    return 4 * tempo_microseconds(qpm) / 1_000_000
+    """How long a whole note lasts at `qpm`, as the MIDI file plays it (audio may be slower than MIDI allows)."""
+    return 4 * _microseconds(qpm) / 1_000_000
+
+
+def whole_seconds(qpm: float) -> Fraction:
+    """seconds_per_whole, exactly: for measuring a piece of any length against the render limits."""
+    return Fraction(4 * _microseconds(qpm), 1_000_000)
 
 
 def meter_parts(meter: Fraction | str | None) -> tuple[int, int] | None:
@@ -89,37 +106,45 @@ def _ticks(t: Fraction) -> int:
 
 
 def _track(events: list[NoteEvent], channel: int, program: int, name: str) -> mido.MidiTrack:
-    messages = []  # (absolute tick, order, message): note-offs before note-ons at the same tick
+    messages = []  # (absolute tick, order, pitch, velocity): note-offs before note-ons at the same tick
     for e in events:
         start, end = _ticks(e.start), _ticks(e.start + e.duration)
         if end <= start:
             end = start + 1  # a note shorter than a tick still sounds
-        messages.append((start, 1, mido.Message("note_on", channel=channel, note=e.pitch, velocity=e.velocity)))
-        messages.append((end, 0, mido.Message("note_off", channel=channel, note=e.pitch, velocity=0)))
+        messages.append((start, 1, e.pitch, e.velocity))
+        messages.append((end, 0, e.pitch, 0))
     messages.sort(key=lambda m: (m[0], m[1]))
     track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0),
                             mido.Message("program_change", channel=channel, program=program, time=0)])
     now = 0
-    for tick, _, message in messages:
-        track.append(message.copy(time=tick - now))
+    for tick, on, pitch, velocity in messages:
+        # Pitches and velocities were checked in events_to_midi: mido's own checks of every message
+        # were three quarters of the time of a long tune.
+        track.append(mido.Message("note_on" if on else "note_off", skip_checks=True, channel=channel, note=pitch,
+                                  velocity=velocity, time=tick - now))
         now = tick
     return track
 
 
 def events_to_midi(melody: list[NoteEvent], *, qpm: float, program: int = 0,
                    accompaniment: list[NoteEvent] | None = None, meter: Fraction | str | None = None,
-                   pickup: Fraction = Fraction(0), end: Fraction | None = None) -> bytes:
+                   pickup: Fraction = Fraction(0), end: Fraction | None = None,
+                   limits: RenderLimits | None = None) -> bytes:
     """A MIDI file of a melody (and an optional accompaniment) at `qpm` quarter notes per minute.
 
     `meter` writes a time signature and accents the strong beats (`pickup`:
     how short the first bar is); `end` is where the piece ends when it is
-    after the last note (a final rest).
+    after the last note (a final rest). A piece beyond `limits` (default:
+    RenderLimits.from_env()) is a RenderLimitError.
     """
     if not 0 <= program <= 127:
         raise TunesmithError(f"--program {program}: a General MIDI program is 0..127")
+    check_note_events(melody, accompaniment or [], end or Fraction(0), whole_seconds(qpm), current(limits))
     for e in [*melody, *(accompaniment or [])]:
         if not 0 <= e.pitch <= 127:
             raise TunesmithError(f"pitch {e.pitch} at {e.start} whole notes is outside MIDI's 0..127")
+        if not 0 <= e.velocity <= 127:
+            raise TunesmithError(f"velocity {e.velocity} at {e.start} whole notes is outside MIDI's 0..127")
     song = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     tempo_track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo_microseconds(qpm), time=0)])
     parts = meter_parts(meter)

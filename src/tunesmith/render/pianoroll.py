@@ -5,12 +5,23 @@ from __future__ import annotations
 import io
 
 from ..music.midi import STEPS_PER_BEAT, MidiPiece
+from .limits import RenderLimits, check_events, current
 
 _NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
-def pianoroll_png(piece: MidiPiece, title: str = "", width: float = 12.0, height: float = 5.0) -> bytes:
-    """PNG bytes of the piece's notes (darker is louder; drums in orange), with bar lines and C's marked."""
+def check_pianoroll(piece: MidiPiece, limits: RenderLimits | None = None) -> None:
+    """Refuse a piece of more notes than `limits` allow (matplotlib draws each: its time grows with them)."""
+    check_events(len(piece.notes), current(limits), "the piece")
+
+
+def pianoroll_png(piece: MidiPiece, title: str = "", width: float = 12.0, height: float = 5.0,
+                  limits: RenderLimits | None = None) -> bytes:
+    """PNG bytes of the piece's notes (darker is louder; drums in orange), with bar lines and C's marked.
+
+    A piece of more notes than `limits` allow (default: RenderLimits.from_env()) is a RenderLimitError.
+    """
+    check_pianoroll(piece, limits)
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed, and no window ever opens

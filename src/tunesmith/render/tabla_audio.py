@@ -27,21 +27,29 @@ elsewhere, 15 less for the light strokes Ra, Te, Ki):
 | Ka, Ke, Ki, Kat (bayan, closed) | 66 | Low Timbale |
 
 A bol on both drums is two notes at once (Dha = 60 + 64).
+
+A composition is measured against the render limits (`limits.py`: its
+length at the tempo, its strokes) before anything is allocated; the mix is
+float32, and each drum keeps only its last few seconds of ringing apart
+from the mix, so a WAV of N samples peaks at about 6N bytes.
 """
 
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 from functools import lru_cache
 
 import mido
 import numpy as np
 
+from ..errors import TunesmithError
 from ..music.tabla.bols import STROKES
-from ..music.tabla.notation import Composition
+from ..music.tabla.notation import Composition, Matra
 from ..music.tabla.talas import TALAS
 from ..music.tabla.timing import Hit, hits
-from .audio import PEAK, SAMPLE_RATE, wav_bytes
+from .audio import PEAK, SAMPLE_RATE, pcm16, wav_file
+from .limits import RenderLimits, check_events, check_seconds, current
 
 DAYAN_HZ = 277.18          # C#4, a common tuning of the dayan's Sa
 BAYAN_HZ = 98.0            # the bayan's open pitch before the glide
@@ -115,25 +123,43 @@ def stroke(name: str, seed: int = 0) -> np.ndarray:
 
 
 def _play(out: np.ndarray, played: list[Hit], seconds_per_matra: float, gain: float, seed: int) -> None:
-    """Add the strokes to `out`; a stroke chokes what its drum still rings from earlier strokes."""
-    drums = {"dayan": np.zeros(len(out)), "bayan": np.zeros(len(out))}
-    rung = {"dayan": 0, "bayan": 0}          # where each drum's ringing ends
+    """Add the strokes to `out`; a stroke chokes what its drum still rings from earlier strokes.
+
+    A choke changes only what the drum rings after the new stroke's start, so
+    each drum keeps apart only what it rings from its latest stroke on (a few
+    seconds) and adds what came before into `out`; and a stroke's sound is
+    taken only up to where the drum's next stroke has choked it. Memory goes
+    by the stroke and time by the length of the piece, however many strokes
+    ring over each other.
+    """
     choke = np.linspace(1, 0, int(_CHOKE * SAMPLE_RATE))
+    strokes = []  # (start sample, drum, stroke, gain), in time order
     for hit in played:
         start = round(float(hit.start) * seconds_per_matra * SAMPLE_RATE)
-        if start >= len(out):
-            continue
-        for name in hit.strokes:
-            drum = drums[STROKES[name][0]]
-            end = rung[STROKES[name][0]]
-            if end > start:   # the hand on the skin stops its ringing within a few milliseconds
-                fade = choke[: end - start]
-                drum[start:start + len(fade)] *= fade
-                drum[start + len(fade):end] = 0
-            sound = stroke(name, seed)[: len(out) - start]
-            drum[start:start + len(sound)] += gain * _ACCENT_GAIN[hit.accent] * sound
-            rung[STROKES[name][0]] = max(end, start + len(sound))
-    out += drums["dayan"] + drums["bayan"]
+        if start < len(out):
+            strokes += [(start, STROKES[name][0], name, gain * _ACCENT_GAIN[hit.accent]) for name in hit.strokes]
+    choked = [len(out)] * len(strokes)  # where each stroke's drum is struck next
+    upcoming: dict[str, int] = {}
+    for i in range(len(strokes) - 1, -1, -1):
+        choked[i] = upcoming.get(strokes[i][1], len(out))
+        upcoming[strokes[i][1]] = strokes[i][0]
+    ringing = {"dayan": np.zeros(0), "bayan": np.zeros(0)}  # each drum's sound from `since` on
+    since = {"dayan": 0, "bayan": 0}
+    for (start, drum, name, loudness), until in zip(strokes, choked):
+        ring, at = ringing[drum], since[drum]
+        done = min(start - at, len(ring))  # what rang before this stroke is final
+        if done > 0:
+            out[at:at + done] += ring[:done]
+        ring = ring[max(start - at, 0):]
+        if len(ring):  # the hand on the skin stops its ringing within a few milliseconds
+            ring = ring[:len(choke)] * choke[:len(ring)]
+        sound = stroke(name, seed)[: min(len(out), until + len(choke)) - start]  # past that, choked to silence
+        if len(sound) > len(ring):
+            ring = np.concatenate([ring, np.zeros(len(sound) - len(ring))])
+        ring[:len(sound)] += loudness * sound
+        ringing[drum], since[drum] = ring, start
+    for drum, ring in ringing.items():
+        out[since[drum]:since[drum] + len(ring)] += ring[: len(out) - since[drum]]
 
 
 @lru_cache(maxsize=8)
@@ -148,49 +174,75 @@ def _string(freq: float, seed: int) -> np.ndarray:
     return tone * np.exp(-t / 2.5) / 4
 
 
-def _drone(length: int, seed: int) -> np.ndarray:
-    """A tanpura-like drone: Pa, Sa, Sa, low Sa plucked in turn, one a second."""
+def _add_drone(out: np.ndarray, gain: float, seed: int) -> None:
+    """Add a tanpura-like drone to `out`: Pa, Sa, Sa, low Sa plucked in turn, one a second."""
     sa = DAYAN_HZ / 2
     strings = (sa * 0.75, sa, sa, sa / 2)
-    out = np.zeros(length + 4 * SAMPLE_RATE)
-    for k, start in enumerate(range(0, length, SAMPLE_RATE)):
-        tone = _string(strings[k % 4], seed)
-        out[start:start + len(tone)] += tone
-    return out[:length]
+    for k, start in enumerate(range(0, len(out), SAMPLE_RATE)):
+        tone = _string(strings[k % 4], seed)[: len(out) - start]
+        out[start:start + len(tone)] += gain * tone
+
+
+def check_composition(comp: Composition, tempo: float, *, theka: bool = False,
+                      limits: RenderLimits | None = None) -> list[Matra]:
+    """The composition's matras, once its length at `tempo` and its strokes (doubled by a `theka` underneath)
+    are within `limits` (default: RenderLimits.from_env()); else a RenderLimitError. Nothing is allocated."""
+    limits = current(limits)
+    if not 0 < tempo <= 10_000:  # NaN fails too
+        raise TunesmithError(f"tempo {tempo:g}: give a positive number of matras per minute")
+    matras = comp.matras()
+    what = f"the composition ({len(matras)} matras at {tempo:g} a minute)"
+    check_seconds(len(matras) * Fraction(60) / Fraction(tempo), limits, what)
+    strokes = sum(len(hit.strokes) for hit in hits(matras, TALAS[comp.tala]))
+    check_events(strokes * (2 if theka else 1), limits, what, "strokes")
+    return matras
 
 
 def composition_audio(comp: Composition, tempo: float, *, theka: bool = False, drone: bool = False,
-                      seed: int = 0) -> np.ndarray:
-    """Float audio of a composition at `tempo` matras per minute, exactly matras x 60 / tempo seconds long."""
+                      seed: int = 0, limits: RenderLimits | None = None) -> np.ndarray:
+    """Float32 audio of a composition at `tempo` matras per minute, exactly matras x 60 / tempo seconds long.
+
+    A composition beyond `limits` (default: RenderLimits.from_env()) is a RenderLimitError, before any audio is made.
+    """
     from ..music.tabla.notation import theka as theka_of
 
     tala = TALAS[comp.tala]
-    matras = comp.matras()
+    matras = check_composition(comp, tempo, theka=theka, limits=limits)
     seconds_per_matra = 60.0 / tempo
-    out = np.zeros(round(len(matras) * seconds_per_matra * SAMPLE_RATE))
+    out = np.zeros(round(len(matras) * seconds_per_matra * SAMPLE_RATE), dtype=np.float32)
     _play(out, hits(matras, tala), seconds_per_matra, 1.0, seed)
     if theka:
         loop = theka_of(tala) * (len(matras) // tala.matras + 1)
         _play(out, hits(loop[: len(matras)], tala), seconds_per_matra, THEKA_GAIN, seed + 1)
     if drone:
-        out += DRONE_GAIN * np.abs(out).max(initial=1.0) * _drone(len(out), seed)
+        _add_drone(out, DRONE_GAIN * max(float(out.max(initial=1.0)), -float(out.min(initial=0.0))), seed)
     fade = min(len(out), int(_END_FADE * SAMPLE_RATE))
     out[len(out) - fade:] *= np.linspace(1, 0, fade)
-    peak = np.abs(out).max(initial=0.0)
-    return out * (PEAK / peak) if peak > 0 else out
+    peak = max(float(out.max(initial=0.0)), -float(out.min(initial=0.0)))
+    if peak > 0:
+        out *= PEAK / peak
+    return out
 
 
 def composition_wav(comp: Composition, tempo: float, *, theka: bool = False, drone: bool = False,
-                    seed: int = 0) -> bytes:
+                    seed: int = 0, limits: RenderLimits | None = None) -> bytes:
     """A 16-bit mono WAV of the composition (see composition_audio)."""
-    return wav_bytes(composition_audio(comp, tempo, theka=theka, drone=drone, seed=seed))
+    # the float audio is freed once its 16-bit samples are made, before the file is
+    return wav_file(pcm16(composition_audio(comp, tempo, theka=theka, drone=drone, seed=seed, limits=limits)))
 
 
-def composition_midi(comp: Composition, tempo: float) -> bytes:
-    """A Standard MIDI File of the composition on the percussion channel (the note map is in the module docstring)."""
+def composition_midi(comp: Composition, tempo: float, limits: RenderLimits | None = None) -> bytes:
+    """A Standard MIDI File of the composition on the percussion channel (the note map is in the module docstring).
+
+    A composition beyond `limits` (default: RenderLimits.from_env()) is a RenderLimitError.
+    """
     tala = TALAS[comp.tala]
+    matras = check_composition(comp, tempo, limits=limits)
+    if not 60_000_000 / 0xFFFFFF <= tempo:  # MIDI keeps a beat's length in 24 bits of microseconds
+        raise TunesmithError(f"tempo {tempo:g}: a MIDI file plays at least {60_000_000 / 0xFFFFFF:.2f} matras "
+                             "a minute")
     events = []
-    for hit in hits(comp.matras(), tala):
+    for hit in hits(matras, tala):
         on = round(hit.start * TICKS_PER_MATRA)
         off = on + max(1, round(hit.length * TICKS_PER_MATRA) - 1)
         velocity = (80, 95, 110)[hit.accent]
@@ -207,7 +259,7 @@ def composition_midi(comp: Composition, tempo: float) -> bytes:
     for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):  # note-offs before note-ons at a tick
         track.append(message.copy(time=tick - now))
         now = tick
-    end = len(comp.matras()) * TICKS_PER_MATRA
+    end = len(matras) * TICKS_PER_MATRA
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_MATRA, tracks=[track])
     buffer = io.BytesIO()

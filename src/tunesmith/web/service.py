@@ -20,6 +20,7 @@ from ..errors import TunesmithError
 from ..modes import GenerateRequest, Mode
 from ..music.abc.check import check_tune, tune_blocks
 from ..options import Sampling
+from ..render.limits import RenderLimitError
 from ..render.sheet_pool import SheetBusy, SheetPool
 from .catalog import ModelCatalog, ModelEntry, ModelKind
 from .requests import options_from
@@ -225,6 +226,8 @@ class Composer:
             data = self._render(tune.abc, kind, arrived)
         except RequestError:
             raise
+        except RenderLimitError as exc:  # the tune asks for too much (too long, too many notes): nothing is kept
+            raise RequestError(exc.status, str(exc)) from None
         except TunesmithError as exc:
             if kind == "svg":
                 self.store.keep_render_failure(tune_id, kind, str(exc))

@@ -142,7 +142,8 @@ def generate(c: Composer, body: TablaIn) -> tuple[int, list[StoredComposition]]:
 
 def composition_file(c: Composer, comp_id: int, kind: str) -> bytes:
     """A stored composition as a file: its text, MIDI, or WAV with the layers it was asked with (made once, kept)."""
-    from ..render.tabla_audio import composition_midi, composition_wav
+    from ..render.limits import RenderLimitError
+    from ..render.tabla_audio import check_composition, composition_midi, composition_wav
 
     stored = composition(c, comp_id)
     if kind == "txt":
@@ -151,13 +152,17 @@ def composition_file(c: Composer, comp_id: int, kind: str) -> bytes:
     if cached is not None:
         return cached
     comp = _read(stored)
-    if kind == "mid":
-        data = composition_midi(comp, comp.tempo)
-    else:  # audio is the heavy render: it waits its turn with other audio, never in a generation's slot
-        p = stored.params
-        with c.audio_turn():
-            data = composition_wav(comp, comp.tempo, theka=bool(p.get("theka")), drone=bool(p.get("drone")),
-                                   seed=int(p.get("seed", 0)))
+    p = stored.params
+    try:
+        if kind == "mid":
+            data = composition_midi(comp, comp.tempo)
+        else:  # audio is the heavy render: measured, then it waits its turn with other audio (never a generation's)
+            check_composition(comp, comp.tempo, theka=bool(p.get("theka")))
+            with c.audio_turn():
+                data = composition_wav(comp, comp.tempo, theka=bool(p.get("theka")), drone=bool(p.get("drone")),
+                                       seed=int(p.get("seed", 0)))
+    except RenderLimitError as exc:  # too long or too many strokes to render: refused, nothing kept
+        raise RequestError(exc.status, str(exc)) from None
     c.store.keep_composition_render(comp_id, kind, data)
     return data
 

@@ -61,6 +61,10 @@ def _generate(ckpt, req: GenerateRequest) -> Generated:
     text = "\n".join(tunes)
     if req.output is None:
         return Generated(stdout=text, pieces=tunes)
+    if req.render:  # a tune beyond a render limit writes nothing, the tunes neither (the same seed rewrites them)
+        from ...render.files import over_limits, parse_kinds, refuse_over_limits
+
+        refuse_over_limits(over_limits(tunes, parse_kinds(",".join(req.render), "--render")), len(tunes))
     write_text_atomic(req.output, text)
     message = f"wrote {len(tunes)} tunes to {req.output}"
     if req.render:

@@ -28,6 +28,23 @@ def _outputs(output: Path, n: int) -> list[Path]:
     return [output.with_name(f"{output.stem}-{i}{output.suffix}") for i in range(1, n + 1)]
 
 
+def _check_renders(outputs: list, kinds: tuple[str, ...]) -> None:
+    """Every piece's renders against the render limits, before any file is written: a refusal leaves none."""
+    from ...render.audio import midi_voices
+    from ...render.limits import RenderLimitError, RenderLimits
+    from ...render.pianoroll import check_pianoroll
+
+    limits = RenderLimits.from_env()
+    for piece, path, data in outputs:
+        try:
+            if "wav" in kinds:
+                midi_voices(data, limits)  # its length, notes and longest note, as midi_to_wav measures them
+            if "pianoroll" in kinds:
+                check_pianoroll(piece, limits)
+        except RenderLimitError as exc:
+            raise RenderLimitError(f"{path}: {exc}; nothing was written", exc.limit) from None
+
+
 def _generate(ckpt, req: GenerateRequest) -> Generated:
     opt = MODE.options_of(req)
     unknown = [k for k in req.render if k not in RENDERS]
@@ -44,9 +61,12 @@ def _generate(ckpt, req: GenerateRequest) -> Generated:
     if req.output.suffix.lower() == ".txt":
         write_text_atomic(req.output, text)
         return Generated(message=f"wrote {len(pieces)} pieces to {req.output}", pieces=[p.text for p in pieces])
+    outputs = [(piece, path, midi_bytes(piece, qpm=opt.tempo))
+               for piece, path in zip(pieces, _outputs(req.output, len(pieces)))]
+    if req.render:
+        _check_renders(outputs, req.render)
     written = []
-    for piece, path in zip(pieces, _outputs(req.output, len(pieces))):
-        data = midi_bytes(piece, qpm=opt.tempo)
+    for piece, path, data in outputs:
         write_bytes_atomic(path, data)
         written.append(path)
         if "wav" in req.render:

@@ -21,7 +21,8 @@ from .options import RENDERS, TablaOptions
 
 
 def _generate(ckpt, req: GenerateRequest) -> Generated:
-    from ...render.tabla_audio import composition_midi, composition_wav
+    from ...render.limits import RenderLimitError
+    from ...render.tabla_audio import check_composition, composition_midi, composition_wav
 
     pieces = MODE.write(ckpt, req)
     texts = [p.file_text() if isinstance(p, Composition) else p for p in pieces]
@@ -33,9 +34,15 @@ def _generate(ckpt, req: GenerateRequest) -> Generated:
     files: list[tuple[Path, bytes]] = []
     kinds = set(req.render)
     for i, piece in enumerate(pieces, 1):
-        stem = req.output.stem if len(pieces) == 1 else f"{req.output.stem}-{i}"
         if kinds and not isinstance(piece, Composition):
             raise TunesmithError(f"composition {i} does not check (--free), so it cannot be rendered; drop --render")
+        if kinds & {"wav", "midi"}:  # every composition measured before any is rendered or written
+            try:
+                check_composition(piece, piece.tempo, theka="theka" in kinds and "wav" in kinds)
+            except RenderLimitError as exc:
+                raise RenderLimitError(f"composition {i}: {exc}; nothing was written", exc.limit) from None
+    for i, piece in enumerate(pieces, 1):
+        stem = req.output.stem if len(pieces) == 1 else f"{req.output.stem}-{i}"
         if "wav" in kinds:
             wav = composition_wav(piece, piece.tempo, drone="drone" in kinds, theka="theka" in kinds, seed=req.seed)
             files.append((req.output.with_name(stem + ".wav"), wav))
