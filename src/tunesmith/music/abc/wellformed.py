@@ -354,9 +354,9 @@ def _body(s: State, ch: str) -> State | None:
             return None
         return s._replace(ctx="grace", tok="", prev=None, linestart=False, after_bar="", twice=False)
     if ch == "(":
-        if s.slur >= 3 and _paren(s, "3") is None:
-            return None
-        return s._replace(ctx="paren", prev=None, linestart=False)
+        opened = s._replace(ctx="paren", prev=None, linestart=False)
+        # Only where what a slur or tuplet must open on can follow (a note, or a tuplet's digit).
+        return opened if any(_paren(opened, c) is not None for c in "C234") else None
     if ch == ")":
         return s._replace(slur=s.slur - 1, linestart=False) if s.slur > 0 else None
     if ch == "[":
@@ -500,8 +500,10 @@ def _paren(s: State, ch: str) -> State | None:
         if room is not None and _SMALLEST * q > room:
             return None
         return s._replace(ctx="body", tup=q, tup_notes=p, need=True)
-    if s.slur >= 3 or ch in "|:\n\\":
-        return None  # a slur opens on music (never before a bar line or line end in the corpus)
+    if s.slur >= 2 or ch in "|:\n\\) ":
+        # A slur opens on music: in the 4,399 corpus tunes never before a bar line, a line end, a space
+        # or its own close (`()`), and never three deep (`(((`).
+        return None
     return _body(s._replace(ctx="body", slur=s.slur + 1), ch)
 
 
