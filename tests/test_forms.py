@@ -79,8 +79,6 @@ def test_by_default_each_tune_has_a_form_of_the_corpus_and_ends_well(shipped):
 
 
 @pytest.mark.skipif(not available(), reason="abc2midi is installed by `make tools`")
-@pytest.mark.xfail(strict=True, reason="known defect, left for the next session: the automaton lets a decoration "
-                   "hold free text (!.g2(BG))A2d2!) that abc2midi reads as malformed notes (1 of these 20 tunes)")
 def test_abc2midi_accepts_the_tunes_in_a_form(shipped):
     ok, _ = pass_rate(write(shipped, 20, 8, form="AABB", part_bars="4,8"))
     assert ok == 1

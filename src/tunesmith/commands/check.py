@@ -7,9 +7,14 @@ status is the worst of all files: 2 when any could not be read, else 1 when
 any piece has a problem, else 0 (warnings, such as an ABC tune without its
 X: line, do not fail a check).
 
+--lint (ABC) makes constructs folk tunes do not write problems too (each
+message starts with its rule, e.g. `[empty-slur]`); --form (ABC) adds a line
+per tune with its form: parts and their bars, repeats, the tonic ending.
+
 --json prints one object, file name -> the list of its pieces (number, title,
-line, problems, warnings; each problem or warning has line, col and message),
-or -> {"error": message} for a file that could not be read.
+line, problems, warnings; each problem or warning has line, col and message;
+with --form, "form": parts, bars, repeated_bars, repeat_closes, ends_on_tonic,
+key, text), or -> {"error": message} for a file that could not be read.
 """
 
 from __future__ import annotations
@@ -26,18 +31,26 @@ def check(
     files: list[Path] = typer.Argument(..., help="Files to check."),
     mode: str = typer.Option("abc", help="abc (tunes: bars, keys, meters, chords), midi (MIDI files, token texts) or tabla (cycles, vibhags, bols)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output: file -> pieces, or -> {\"error\": ...}."),
+    lint: bool = typer.Option(False, "--lint", help="ABC: constructs folk tunes do not write ((((, (), a slur before a bar line, a decoration ABC 2.1 does not define) are problems too."),
+    form: bool = typer.Option(False, "--form", help="ABC: report each tune's form (parts and their bars, repeats, whether it ends on the tonic)."),
 ) -> None:
     """Check ABC tunes, MIDI files (or their event text) or tabla compositions; exit 1 when any piece has problems, 2 when a file cannot be read."""
     import json
 
-    from ..modes import get_mode
+    from ..modes import all_modes, get_mode
 
     chosen = get_mode(mode)
+    levels = {name: True for name, given in (("lint", lint), ("form", form)) if given}
+    for name in levels:
+        if name not in chosen.check_levels:
+            having = ", ".join(m.name for m in all_modes() if name in m.check_levels)
+            err(f"error: --{name} is for mode {having}; mode {chosen.name} has no {name} level")
+            raise typer.Exit(2)
     results: dict[str, object] = {}
     reports, errors = [], []
     for path in files:
         try:
-            report = chosen.check_file(path)
+            report = chosen.check_file(path, **levels)
         except TunesmithError as exc:  # this file only: the others are still checked
             errors.append(str(exc))
             results[str(path)] = {"error": str(exc)}

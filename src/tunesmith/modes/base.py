@@ -167,6 +167,8 @@ class CheckReport:
         out = []
         for p in self.pieces:
             name = f"{self.label}{p['number']}" if p["number"] != "" else f"{self.piece} at line {p['line']}"
+            if "form" in p:  # `check --form`: what the piece is made of, one line
+                out.append(f"{self.file}:{p['line']}: {name} ({p['title']}): form {p['form']['text']}")
             found = [(q, "") for q in p["problems"]] + [(q, "warning: ") for q in p["warnings"]]
             for q, level in sorted(found, key=lambda f: (f[0]["line"], f[0]["col"])):
                 out.append(f"{self.file}:{q['line']}:{q['col']}: {name} ({p['title']}): {level}{q['message']}")
@@ -216,7 +218,8 @@ class Mode:
     dedupe: Callable[[list[Any]], list[Any]]                  # drop repeated pieces (by text_without_number)
     write: Callable[["Checkpoint", GenerateRequest], list[Any]]  # new pieces, in the mode's own objects
     generate: Callable[["Checkpoint", GenerateRequest], Generated]  # `tunesmith generate`: pieces, files
-    check_file: Callable[[Path], CheckReport]
+    check_file: Callable[..., CheckReport]
+    # ^ (path, **levels) -> its report; the levels a mode reads are named in check_levels
     measures: Callable[[], "Measures"]                        # what `evaluate` and `visualize` measure
     suffix: str                                               # file suffix of its pieces as text
     renders: tuple[str, ...] = ()                             # what `generate --render` can write beside
@@ -228,6 +231,7 @@ class Mode:
     web: WebTab | None = None                                 # its own tab in the web app, if any
     profile: Callable[[list[Any]], dict] | None = None        # what generation keeps from the training pieces
     # ^ besides the weights (ABC: the table of headers), stored in the checkpoint's corpus record
+    check_levels: tuple[str, ...] = ()                        # what `check` can add: "lint", "form"
 
     @property
     def unit(self) -> str:

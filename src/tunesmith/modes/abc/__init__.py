@@ -83,17 +83,27 @@ def _profile(tunes: list) -> dict:
     return {"headers": HeaderTable.of_tunes(tunes).to_json(), "forms": FormTable.of_tunes(tunes).to_json()}
 
 
-def _check_file(path: Path) -> CheckReport:
-    """Every tune of an ABC file, a tune without its X: line with a warning; no tune at all is an error."""
+def _check_file(path: Path, lint: bool = False, form: bool = False) -> CheckReport:
+    """Every tune of an ABC file, a tune without its X: line with a warning; no tune at all is an error.
+
+    `lint`: constructs folk tunes do not write are problems too (music.abc.lint); `form`: each tune's
+    form (parts, repeats, tonic ending) is reported.
+    """
     from ...corpus.files import ABC_HINT, ABC_TUNES, read_text
     from ...errors import no_pieces
-    from ...music.abc.check import check_text
+    from ...music.abc.check import check_text, tune_blocks
 
     text = read_text(path)  # unreadable input: TunesmithError
-    reports = check_text(text, unnumbered=True)
+    reports = check_text(text, unnumbered=True, lint=lint)
     if not reports:
         raise no_pieces(path, ABC_TUNES, ABC_HINT, text)  # as render and train say it
-    return CheckReport(str(path), [r.to_dict() for r in reports], label="tune X:", piece="tune")
+    pieces = [r.to_dict() for r in reports]
+    if form:
+        from .fidelity import form_report
+
+        for piece, (_, block) in zip(pieces, tune_blocks(text, unnumbered=True)):
+            piece["form"] = form_report(block)
+    return CheckReport(str(path), pieces, label="tune X:", piece="tune")
 
 
 MODE = Mode(
@@ -120,6 +130,7 @@ MODE = Mode(
     primer_help="The start of the music (or, starting with X:, of the whole tune).",
     web=WebTab(path="/", title="Compose"),
     profile=_profile,
+    check_levels=("lint", "form"),
 )
 
 __all__ = ["MODE", "Style"]

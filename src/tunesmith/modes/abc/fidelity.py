@@ -72,6 +72,24 @@ def tune_form(text: str) -> TuneForm:
     return form
 
 
+def form_report(text: str) -> dict:
+    """What `check --form` says of one tune: its parts, repeated bars, and whether it ends on the tonic."""
+    from .forms import form_of, form_text
+
+    parts = form_of(text)
+    shape = tune_form(text)
+    words = form_text(parts) if parts else "unknown (no meter to count bars by)"
+    share = shape.repeated_bars / shape.bars if shape.bars else 0.0
+    tonic = "ends on the tonic" if shape.ends_on_tonic else "does not end on the tonic"
+    return {
+        "parts": [[bars, repeated] for bars, repeated in parts] if parts else None,
+        "bars": shape.bars, "repeated_bars": round(share, 3), "repeat_closes": shape.repeat_closes,
+        "ends_on_tonic": shape.ends_on_tonic, "key": shape.key,
+        "text": f"{words}; {shape.bars} bars, {share:.0%} repeat an earlier bar; {tonic}"
+                + (f" ({shape.key})" if shape.key else ""),
+    }
+
+
 def summary(forms: list[TuneForm]) -> dict:
     """The set's form figures: shares of repeated bars and 2-bar runs, AABB, tonic endings, lengths, junk."""
     n = len(forms) or 1

@@ -87,8 +87,8 @@ class Narrowed:
 
 def _between(state: State) -> bool:
     """Nothing is open: no note being read, no pair, tuplet, tie or reserved time waiting."""
-    return (state.ctx == "body" and not state.need and state.forced is None and not state.tup
-            and not state.prepaid and state.tie is None)
+    return (state.ctx == "body" and not state.needs_note and state.forced_length is None and not state.tuplet_q
+            and not state.prepaid_notes and state.tie is None)
 
 
 class Sections:
@@ -115,9 +115,9 @@ class Sections:
         key = re.search(r"^K:\s*([A-G])", header, re.MULTILINE)
         meter = re.search(r"^M:\s*(\S+)", header, re.MULTILINE)
         self.tonic = key.group(1) if key else None
-        if node.state.bar_len is not None:
-            self.beat = node.state.bar_len // _beats(meter.group(1) if meter else "C")
-        node = self.writer.rules.node(node.state._replace(sectioned=True))
+        if node.state.bar_length is not None:
+            self.beat = node.state.bar_length // _beats(meter.group(1) if meter else "C")
+        node = self.writer.rules.node(node.state._with(sectioned=True))
         self.bar_open = len(self.writer.ids)
         return self._place(node, "|:" if self.form[0][1] else "")
 
@@ -130,11 +130,11 @@ class Sections:
         state = w.node.state
         if sampled == self.bar_id:
             after = feed_text(state, "|")
-            if after is not None and self.part_bars + (after.t == after.bar_len) >= self.form[self.part][0]:
+            if after is not None and self.part_bars + (after.time_used == after.bar_length) >= self.form[self.part][0]:
                 w.node = self._close_part(w.node)
-        elif self.part_bars == self.form[self.part][0] - 1 and state.pick and state.sectioned:
+        elif self.part_bars == self.form[self.part][0] - 1 and state.section_pickup and state.sectioned:
             whole = feed_text(state, " ")  # the note being read, ended here
-            if (whole is not None and _between(whole) and whole.t + whole.pick == whole.bar_len
+            if (whole is not None and _between(whole) and whole.time_used + whole.section_pickup == whole.bar_length
                     and w.rules.symbols[sampled][:1] not in _GOES_ON):
                 w.node = self._close_part(w.node)
 
@@ -145,7 +145,7 @@ class Sections:
             self.bar_line_at = len(ids) - 1
         elif before.ctx == "bar" and state.ctx != "bar":  # a bar line is whole: the bar before it is done
             closing = self.placing > 0                      # ... by the writer's line that ends a part
-            if closing or (before.t == before.bar_len and not before.carried):  # not a pickup
+            if closing or (before.time_used == before.bar_length and not before.carried_in):  # not a pickup
                 self.bars[self.part - closing].append(self._strip(ids[self.bar_open:self.bar_line_at]))
                 self.part_bars += not closing
             self.bar_open = len(ids) - 1
@@ -158,14 +158,15 @@ class Sections:
             # automaton has read the line to its end (`|:` is only whole at the next character).
             if state.ctx == "bar":
                 return node
-            node = self.writer.rules.node(state._replace(sectioned=True))
+            node = self.writer.rules.node(state._with(sectioned=True))
             state = node.state
         if self.writer.queue or not _between(state):
             return node
         bars = self.form[self.part][0]
-        if self.part_bars == bars - 1 and state.pick > 0 and state.t + state.pick == state.bar_len:
+        pickup = state.section_pickup
+        if self.part_bars == bars - 1 and pickup > 0 and state.time_used + pickup == state.bar_length:
             return self._close_part(node)  # the last bar, short by the part's pickup
-        if state.t == 0 and state.after_bar and self.decided != (self.part, self.part_bars):
+        if state.time_used == 0 and state.bar_line_just_read and self.decided != (self.part, self.part_bars):
             self.decided = (self.part, self.part_bars)
             self._echo(state)
         return node
@@ -174,10 +175,12 @@ class Sections:
         """The node's mask, without what a part's last beat may not be (anything but the tonic)."""
         state = node.state
         if (self.tonic is None or not self.beat or self.part_bars != self.form[self.part][0] - 1
-                or not _between(state) or state.bar_len is None):
+                or not _between(state) or state.bar_length is None):
             return node
-        end = state.bar_len - state.pick if state.pick and state.t <= state.bar_len - state.pick else state.bar_len
-        if not 0 < end - state.t <= self.beat:
+        end = state.bar_length
+        if state.section_pickup and state.time_used <= end - state.section_pickup:
+            end -= state.section_pickup  # the part's last bar is short by its pickup
+        if not 0 < end - state.time_used <= self.beat:
             return node
         rules = self.writer.rules
         tonic = [rules.symbols.index(c) for c in (self.tonic, self.tonic.lower()) if c in rules.symbols]
@@ -191,7 +194,7 @@ class Sections:
         last = self.part == len(self.form) - 1
         lines = [":|"] if self.form[self.part][1] else ["|]", "||"] if last else ["||"]
         after = "\n\n" if last else "\n|:" if self.form[self.part + 1][1] else "\n"
-        open_state = node.state._replace(sectioned=False)
+        open_state = node.state._with(sectioned=False)
         text = next((line + after for line in lines if feed_text(open_state, line + after) is not None), None)
         if text is None:
             return node
@@ -205,7 +208,7 @@ class Sections:
         ids = self.writer.encode(text)
         self.writer.queue.extendleft(reversed(ids))  # before a primer's ids already queued
         self.placing += len(ids)
-        return self.writer.rules.node(node.state._replace(sectioned=False))
+        return self.writer.rules.node(node.state._with(sectioned=False))
 
     # -- repetition ---------------------------------------------------------------------------------
     def _echo(self, state: State) -> None:
@@ -234,11 +237,13 @@ class Sections:
             return False
         ids = ids + [space]  # the bar's last note is only whole once something follows it
         after = feed_text(state, self.writer.decode(ids))
-        if after is None or not _between(after) or after.bar_len is None:
+        if after is None or not _between(after) or after.bar_length is None:
             return False
         last = number == self.form[self.part][0]
-        ends = {after.bar_len} | ({after.bar_len - after.pick} if last and after.pick else set())
-        if after.t not in ends:
+        ends = {after.bar_length}
+        if last and after.section_pickup:
+            ends.add(after.bar_length - after.section_pickup)
+        if after.time_used not in ends:
             return False
         self.writer.queue.extend(ids)
         self.copied.add(number)

@@ -184,7 +184,7 @@ class AbcWriter(QueuedWriter):
                 self.finishing = True
                 if self.sections is not None:
                     self.sections = None
-                    self.node = self.rules.node(self.node.state._replace(sectioned=False))
+                    self.node = self.rules.node(self.node.state._with(sectioned=False))
                 ending = self.rules.finish(self.node.state)
                 if ending:
                     self.queue.extend(ending)

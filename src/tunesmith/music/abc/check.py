@@ -204,11 +204,23 @@ def _report(block: tuple[int, str]) -> TuneReport:
     return TuneReport(first[2:].strip() if numbered else "", title, start, check_tune(text, start), warnings)
 
 
-def check_text(text: str, unnumbered: bool = False) -> list[TuneReport]:
-    """A report for every tune of a file (with `unnumbered`, tunes without an X: line too, with a warning)."""
+def _linted_report(block: tuple[int, str]) -> TuneReport:
+    from .lint import lint_tune
+
+    report = _report(block)
+    found = sorted(report.problems + lint_tune(block[1], block[0]), key=lambda p: (p.line, p.col))
+    return TuneReport(report.number, report.title, report.line, found, report.warnings)
+
+
+def check_text(text: str, unnumbered: bool = False, lint: bool = False) -> list[TuneReport]:
+    """A report for every tune of a file (with `unnumbered`, tunes without an X: line too, with a warning).
+
+    With `lint`, constructs folk tunes do not write (`lint.RULES`) are problems too.
+    """
     blocks = tune_blocks(text, unnumbered)
+    report = _linted_report if lint else _report
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if len(text) < _PARALLEL_CHARS or cores < 2:
-        return [_report(block) for block in blocks]
+        return [report(block) for block in blocks]
     with ProcessPoolExecutor(max_workers=min(cores, 8)) as pool:
-        return list(pool.map(_report, blocks, chunksize=64))
+        return list(pool.map(report, blocks, chunksize=64))
