@@ -84,10 +84,10 @@ def test_each_limit_holds_at_its_edge_and_names_itself():
         "max_note_seconds": ("X:1\nL:1/4\nQ:1/4=60\nK:C\nC D4|\n", limits, "a note at 1 s lasts 4 s"),
         "max_chars": (seconds_tune(10) + "%" * 100, RenderLimits(max_chars=100), "characters"),
     }
-    for name, (abc, limits, words) in cases.items():
+    for name, (abc, case_limits, words) in cases.items():
         for render in (render_midi, render_wav):
             with pytest.raises(RenderLimitError, match=words) as refused:
-                render(abc, limits=limits)
+                render(abc, limits=case_limits)
             assert refused.value.limit == name and ENV[name] in str(refused.value)
     render_midi("X:1\nL:1/4\nQ:1/4=60\nK:C\nC D3|\n", limits=limits)  # 3 s: exactly the longest note allowed
     with pytest.raises(RenderLimitError, match="a rest at 1 s lasts 4 s"):
