@@ -19,6 +19,7 @@ from tunesmith.insight import report as report_module
 from tunesmith.corpus.load import load_corpus
 from tunesmith.modes.abc.measures import profile
 from tunesmith.insight.evaluate import Settings, bits, compare, evaluate, measure
+from tunesmith.insight.measures import measures_for
 from tunesmith.insight.reference import build_reference
 from tunesmith.insight.report import build_document, write_report
 from tunesmith.insight.visualize import held_out_texts
@@ -71,6 +72,17 @@ def test_the_report_has_every_part_for_both_models(side_by_side, tiny_run, token
         assert set(g["music"]) == {"pitch_class", "interval", "note_length", "pitch_range", "notes_per_bar", "key", "meter"}
         assert m["training"]["pieces"] + m["heldout"]["split"]["pieces"] == 80
         assert m["seconds"]["total"] > 0
+        # Yang & Lerch's features: the generated tunes and alternate real ones against the real held-out tunes.
+        f = m["features"]
+        assert list(f["labels"]) == list(measures_for("abc").piece_features.labels)
+        assert {"pitch_count", "pitch_class_transitions", "ioi", "two_repeats", "junk"} <= set(f["labels"])
+        assert f["pieces"]["generated"] == 6 and sum(f["pieces"]["real_halves"]) == f["pieces"]["real"]
+        for side in ("generated", "real_halves"):
+            assert set(f[side]) == set(f["labels"])
+            for row in f[side].values():
+                assert (row["overlap"] is None) == (row["kl"] is None) == (row["note"] is not None)
+                assert row["overlap"] is None or (0 <= row["overlap"] <= 1 and row["kl"] >= 0)
+        assert f["generated"]["pitch_range"]["other"]["pieces"] == 6 and f["generated"]["pitch_range"]["overlap"]
     # Tokens are longer than characters: fewer of them, so more bits each, for about the same bits per char.
     assert token["heldout"]["split"]["symbols"] < char["heldout"]["split"]["symbols"]
     assert char["heldout"]["split"]["bits_per_char"] == pytest.approx(char["heldout"]["split"]["bits_per_symbol"])
@@ -86,8 +98,14 @@ def test_markdown_and_html_say_the_same_side_by_side(side_by_side):
     assert f"{char['generated']['validity']['checker']:.1%}" in row
     bits_row = next(line for line in md.splitlines() if line.startswith("| held-out bits per character"))
     assert f"{char['heldout']['split']['bits_per_char']:.3f}" in bits_row
-    for text in ("pass abc2midi", "flagged", "overlap with training: pitch class", "distinct 4-bar runs"):
-        assert text in md and text in page
+    for text in ("pass abc2midi", "flagged", "overlap with training: pitch class", "distinct 4-bar runs",
+                 "Features (Yang & Lerch)", "real vs real: KL",
+                 "features (Yang & Lerch) vs real: mean overlapped area"):
+        assert text in md and text.replace("&", "&amp;") in page
+    rows = [line for line in md.splitlines() if line.startswith("| pitch range (semitones) |")]
+    assert len(rows) == 2   # one table per model
+    f = char["features"]["generated"]["pitch_range"]
+    assert f"| {f['overlap']:.3f} | {f['kl']:.3f} |" in rows[0]
     assert '<img src="distributions.png"' in page and '<img src="copying.png"' in page
     for png in ("distributions.png", "copying.png"):
         data_bytes = (out / png).read_bytes()

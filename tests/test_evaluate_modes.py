@@ -167,10 +167,16 @@ def test_evaluate_writes_the_report_in_the_modes_units(mode, unit, bar, suffix, 
     assert g["pieces"] == len(m["pieces"]) == 4 and g["validity"]["checker"] == 1.0  # the writers keep the rules
     assert all(share == 1.0 for share in g["validity"]["checks"].values()) and g["validity"]["bars_right"] == 1.0
     assert all(v is not None for v in g["music"].values())
+    features = m["features"]   # Yang & Lerch's, as the mode declares them
+    assert list(features["labels"]) == list(measures_for(mode).piece_features.labels)
+    assert features["pieces"]["generated"] == 4 and set(features["generated"]) == set(features["labels"])
+    assert all(row["other"]["pieces"] == 4 for row in features["generated"].values())
     md, page = (out / "report.md").read_text(), (out / "report.html").read_text()
     for text in (f"held-out bits per {unit}", f"{bar}s with a training piece", f"distinct 4-{bar} runs"
                  if mode == "midi" else "distinct 2-cycle runs", f"{m['heldout']['split']['bits_per_symbol']:.3f}"):
         assert text in md and text in page
+    for label in features["labels"].values():
+        assert f"| {label} |" in md and label in page
     assert (out / "distributions.png").read_bytes()[:4] == b"\x89PNG"
     pieces = (out / f"generated-{mode}.{suffix}").read_text()
     check = _cli("check", "--mode", mode, str(out / f"generated-{mode}.{suffix}"))

@@ -5,10 +5,14 @@ across codecs); N generated pieces checked (our checker, abc2midi for ABC,
 a MIDI file round trip for MIDI, bar lengths or complete cycles); copying
 (nearest training piece, longest run of shared bars, share of generated
 4-bar runs found in training); diversity; and music
-statistics compared with the training corpus as overlapping areas. What a
-bar, an event and a statistic are comes from the mode's `Measures`. The same
-measures are taken on the model's held-out pieces, real music it never saw,
-as the baseline a perfect model would reach at this N.
+statistics compared with the training corpus as overlapping areas; and
+per-piece features compared with real held-out pieces in the manner of
+Yang & Lerch (features.py: overlapped area and KL divergence of the
+distances between pieces), beside the same comparison of alternate real
+pieces with the others. What a bar, an event, a statistic and a feature are
+comes from the mode's `Measures`. The same measures are taken on the
+model's held-out pieces, real music it never saw, as the baseline a perfect
+model would reach at this N.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import TunesmithError
 from ..modes import get_mode, mode_name
 from ..options import Sampling
+from .features import evaluate_sets
 from .measures import PieceProfile, measures_for
 from .metrics import FLAG_BARS, BarIndex, distinct_ratio, duplicates, overlap
 from .reference import PITCH_CLASSES, Reference, distributions, reference_pool, start_reference, statistics_of
@@ -219,6 +224,10 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
     log(f"{path}: checking and measuring")
     mine, real = measure(generated, mode.name), measure(held_out[:settings.n], mode.name)
     clock.lap("measuring")
+    features = None  # against the held-out pieces: done while the second process may still be busy
+    if measures.piece_features is not None:
+        features = evaluate_sets(measures.piece_features, (real.texts, real.profiles), (mine.texts, mine.profiles))
+        clock.lap("comparing features (Yang & Lerch)")
     if not (reference.done() and scoring.done()):
         log(f"{path}: waiting for the second process (training corpus, held-out bits)")
     ref = reference.result()
@@ -236,7 +245,7 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
         "vocabulary": len(ckpt.codec), "parameters": sum(p.numel() for p in ckpt.model.parameters()),
         "model": ckpt.model.config.to_dict(), "corpus": ckpt.meta.get("corpus"),
         "model_card": card.read_text() if card.is_file() else None,
-        "heldout": heldout, "generated": result, "heldout_baseline": baseline,
+        "heldout": heldout, "generated": result, "heldout_baseline": baseline, "features": features,
         "training": {"pieces": len(ref.titles), "distributions": ref.distributions},
         "pieces": generated, "seconds": clock.seconds | {"total": round(sum(clock.seconds.values()), 2)},
     }

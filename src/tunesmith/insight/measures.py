@@ -4,12 +4,14 @@ The evaluation report and the neuron finder are the same for every mode;
 the music they measure comes from one `Measures` per mode (its package's
 `measures` module, named on its `Mode`): ABC's, MIDI's (bars of the token
 text, onsets, polyphony) and tabla's (cycles, bols, matras). MIDI and tabla have no structure features yet, so `visualize
---neuron auto` reads ABC models only.
+--neuron auto` reads ABC models only. Each mode also declares the per-piece
+features `evaluate` compares in the manner of Yang & Lerch (features.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Hashable, Sequence
 
 import numpy as np
@@ -20,6 +22,7 @@ from .metrics import FLAG_BARS
 if TYPE_CHECKING:
     from ..checkpoint import Checkpoint
     from ..modes import GenerateRequest
+    from .features import FeatureSet
 
 @dataclass
 class PieceProfile:
@@ -29,13 +32,16 @@ class PieceProfile:
     notes_per_bar: list[int] = field(default_factory=list)  # onsets in each bar with music
     pitches: list[int] = field(default_factory=list)        # melody (top note per onset), in playing order
     lengths: list[str] = field(default_factory=list)        # melody note lengths in whole notes, "1/8"
+    onsets: list[Fraction] = field(default_factory=list)    # melody onsets (whole notes from the start; tabla:
+                                                            # matras, of its struck bols), in playing order
     key: str | None = None                                  # e.g. "D", "Ador", "Em"
     meter: str | None = None                                # e.g. "6/8"
     checker_ok: bool = False                                # our checker found no problem
     bars_total: int = 0                                     # bars the checker timed
     bars_right: int = 0                                     # ... of which have the meter's length
     checks: dict[str, bool] = field(default_factory=dict)   # further per-piece checks, label -> passed
-    values: dict[str, list] = field(default_factory=dict)   # a mode's own statistics' values (see Measures)
+    values: dict[str, list] = field(default_factory=dict)   # a mode's own statistics' values (see Measures), and
+                                                            # what its features read
     events: list[Hashable] = field(default_factory=list)    # the mode's events in order (ABC: none, its pitches)
 
 
@@ -66,6 +72,8 @@ class Measures:
     judge: tuple[str, Callable[[str], bool]] | None = None  # an independent judge of a piece's text
     generate: Callable[["Checkpoint", "GenerateRequest"], list[str]] | None = None
     # ^ how evaluate generates its pieces; None: the mode's own generate as `tunesmith generate` runs it
+    piece_features: "FeatureSet | None" = None
+    # ^ the per-piece features evaluate compares with real pieces (features.py); None: no such table
 
     def events_of(self, profile: PieceProfile) -> Sequence[Hashable]:
         """The sequence whose n-grams the diversity counts: the mode's events (ABC: the melody's pitches)."""

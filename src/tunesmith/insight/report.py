@@ -8,6 +8,7 @@ it holds an earlier report.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -100,8 +101,58 @@ def summary_rows(report: dict) -> tuple[list[str], list[list[str]]]:
                                                              f"{g['diversity']['near_duplicates']}"))
     for name, label in _statistics(report).items():
         rows.append(row(f"overlap with training: {label.split(' (')[0]}", lambda m, g, k=name: _num(g["music"][k], 2)))
+    if models[0].get("features"):  # the real column: alternate real pieces against the others
+        side = lambda m, g: "generated" if g is m["generated"] else "real_halves"  # noqa: E731
+        rows.append(row("features (Yang & Lerch) vs real: mean overlapped area",  # over those estimated in both
+                        lambda m, g: _num(_mean_of(m["features"], side(m, g), "overlap"), 2)))
+        rows.append(row("features (Yang & Lerch) vs real: mean KL",
+                        lambda m, g: _num(_mean_of(m["features"], side(m, g), "kl"), 3)))
     rows.append(row("seconds", lambda m, g: f"{m['seconds']['total']:.0f}", False))
     return ["measure"] + [label for label, _, _ in cols], rows
+
+
+def _mean_of(features: dict, side: str, key: str) -> float | None:
+    """The mean of a figure of one comparison ("generated" or "real_halves") over the features both
+    comparisons could estimate, so that the two means are over the same features."""
+    both = [name for name in features["labels"]
+            if features["generated"][name][key] is not None and features["real_halves"][name][key] is not None]
+    values = [features[side][name][key] for name in both]
+    return sum(values) / len(values) if values else None
+
+
+def _short(x: float | None) -> str:
+    """A number to three significant figures, without an exponent."""
+    if x is None:
+        return "—"
+    if x == 0:
+        return "0"
+    digits = max(0, 2 - math.floor(math.log10(abs(x))))
+    return f"{x:.{digits}f}"
+
+
+def _absolute(side: dict) -> str:
+    """A set's absolute measure of a feature: mean ± std, or a vector's spread (d: distance between two pieces)."""
+    if not side.get("pieces"):
+        return "— (no piece has one)"
+    stats = side["distance"] if "distance" in side else side
+    text = f"{_short(stats['mean'])} ± {_short(stats['std'])}"
+    return f"d {text}" if "distance" in side else text
+
+
+def feature_rows(model: dict) -> tuple[list[str], list[list[str]], list[str]]:
+    """The Yang & Lerch table of one model: header, rows, and a note per feature that could not be estimated."""
+    f = model["features"]
+    header = ["feature", "generated: mean ± std", "real: mean ± std", "overlapped area", "KL",
+              "real vs real: overlapped area", "real vs real: KL"]
+    rows, notes = [], []
+    for name, label in f["labels"].items():
+        g, h = f["generated"][name], f["real_halves"][name]
+        rows.append([label, _absolute(g["other"]), _absolute(g["real"]), _num(g["overlap"], 3), _num(g["kl"], 3),
+                     _num(h["overlap"], 3), _num(h["kl"], 3)])
+        for who, r in (("generated vs real", g), ("real vs real", h)):
+            if r["note"]:
+                notes.append(f"{label.split(' (')[0]}, {who}: {r['note']}")
+    return header, rows, notes
 
 
 def _plot_distributions(report: dict, path: Path) -> None:
@@ -225,6 +276,8 @@ def build_document(report: dict) -> Document:
     doc.para("Each distribution over all generated pieces against the training pieces; the overlap is the "
              "area the two normalised histograms share (sum of the smaller bar in each bin: 1 = identical, 0 = disjoint).")
     doc.image("distributions.png", "distributions against the training corpus")
+    if models[0].get("features"):
+        _features_section(doc, report)
     doc.heading(2, "Settings and time")
     srows = [[k, ", ".join(v) if isinstance(v, list) else str(v)] for k, v in s.items()]
     doc.table(["setting", "value"], srows)
@@ -238,6 +291,33 @@ def build_document(report: dict) -> Document:
         if m["model_card"]:
             doc.pre(m["model_card"])
     return doc
+
+
+def _features_section(doc: Document, report: dict) -> None:
+    first = report["models"][0]["features"]
+    pieces = first["pieces"]
+    doc.heading(2, "Features (Yang & Lerch)")
+    doc.para("Per-piece features in the manner of Yang & Lerch, \"On the evaluation of generative models in music\" "
+             "(2020): for each feature, the distances between two real held-out pieces (intra-set, every ordered "
+             "pair) and between a generated and a real piece (inter-set), each smoothed into a density by a "
+             "Gaussian kernel estimate (Scott's bandwidth) on one grid. The overlapped area is the area the two "
+             "densities share (1: the generated pieces sit among the real ones as the real ones sit among "
+             "themselves; 0: apart); KL is the Kullback-Leibler divergence KL(intra-real || inter) (0: the same; "
+             "it grows as they part, into the tens for disjoint sets). The summary's means are over the features "
+             "estimated in both comparisons. Mean ± std are over the pieces; for a "
+             "histogram or a transition matrix (d) they are of the distance between two pieces of the set. "
+             "The last two columns compare alternate real pieces with the others the same way: what "
+             "indistinguishable scores at this N (a perfect model would match them).")
+    doc.para(f"Pieces compared: {pieces['generated']} generated, {pieces['real']} real held-out "
+             f"({pieces['real_halves'][0]} + {pieces['real_halves'][1]} for real vs real); at most "
+             f"{first['max_pieces']} of a set (the first ones).")
+    for m in report["models"]:
+        if len(report["models"]) > 1:
+            doc.heading(3, m["name"])
+        header, rows, notes = feature_rows(m)
+        doc.table(header, rows)
+        if notes:
+            doc.para("Not estimated (— above): " + "; ".join(notes) + ".")
 
 
 def _title(text: str) -> str:

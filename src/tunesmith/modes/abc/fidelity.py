@@ -14,6 +14,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ...insight.measures import PieceProfile
 from ...insight.metrics import distribution, intervals, overlap
 from ...music.abc.lexer import tokens
 from .measures import _header, body_bars, key_label, profile
@@ -37,6 +38,7 @@ class TuneForm:
     repeat_closes: int = 0         # :| and :: (and :|2 ...)
     ends_on_tonic: bool = False    # the last melody note has the key's tonic pitch class
     junk: bool = False             # a construct of JUNK
+    junk_constructs: int = 0       # how many
     meter: str | None = None
     key: str | None = None
     length: str | None = None      # L:
@@ -51,12 +53,12 @@ def tonic_class(key: str | None) -> int | None:
     return (_NOTE_PC[match.group(1)] + {"#": 1, "b": -1, "": 0}[match.group(2)]) % 12
 
 
-def tune_form(text: str) -> TuneForm:
-    """The form of one tune's text."""
+def tune_form(text: str, prof: PieceProfile | None = None) -> TuneForm:
+    """The form of one tune's text (`prof`: its profile, when it has been read already)."""
     toks = tokens(text)
     fields, _ = _header(toks)
     bars, _ = body_bars(toks)
-    prof = profile(text, check=False)
+    prof = prof if prof is not None else profile(text, check=False)
     form = TuneForm(meter=fields.get("M"), key=key_label(fields.get("K")), length=fields.get("L"),
                     pitches=prof.pitches)
     form.bars = len(bars)
@@ -68,7 +70,8 @@ def tune_form(text: str) -> TuneForm:
     form.repeat_closes = len(re.findall(r":\|", body)) + body.count("::")
     tonic = tonic_class(form.key)
     form.ends_on_tonic = bool(prof.pitches) and tonic is not None and prof.pitches[-1] % 12 == tonic
-    form.junk = bool(JUNK.search(body))
+    form.junk_constructs = len(JUNK.findall(body))
+    form.junk = form.junk_constructs > 0
     return form
 
 

@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from ...insight.features import FeatureSet, pitched
 from ...insight.measures import Measures, PieceProfile
 from ...music.abc.bars import DurationReader, bars_of, wrong_length_bars
 from ...music.abc.check import check_tune
@@ -91,6 +92,7 @@ def profile(text: str, check: bool = True) -> PieceProfile:
     result = PieceProfile(
         bars=bars, notes_per_bar=[n for n in onsets if n],
         pitches=[e.pitch for e in melody], lengths=[str(e.duration) for e in melody],
+        onsets=[e.start for e in melody],
         key=key_label(fields.get("K")), meter=meter,
     )
     if check:
@@ -178,4 +180,31 @@ def _next_music(toks: list[Token], start: int) -> str | None:
     return None
 
 
-MEASURES = Measures(mode="abc", bar="bar", profile=profile, features=features)
+FORM_LABELS = {
+    "repeated_bars": "repeated bars (share of a tune's bars equal to an earlier bar)",
+    "two_repeats": "two or more repeat closes (AABB: 1, else 0)",
+    "part_bars": "part length (mean bars per part)",
+    "tonic_ending": "ends on the tonic (1, else 0)",
+    "junk": "junk constructs (count)",
+}
+
+
+def form_values(text: str, p: PieceProfile) -> dict:
+    """A tune's form as the fidelity benchmark reads it (fidelity.tune_form, forms.form_of)."""
+    from .fidelity import tune_form
+    from .forms import form_of
+
+    form, parts = tune_form(text, p), form_of(text)
+    return {
+        "repeated_bars": form.repeated_bars / form.bars if form.bars else None,
+        "two_repeats": float(form.repeat_closes >= 2),
+        "part_bars": float(np.mean([bars for bars, _ in parts])) if parts else None,
+        "tonic_ending": float(form.ends_on_tonic),
+        "junk": float(form.junk_constructs),
+    }
+
+
+# The melody's features (repeats played out, as it sounds), then the tune's form.
+PIECE_FEATURES = pitched() + FeatureSet(FORM_LABELS, form_values)
+
+MEASURES = Measures(mode="abc", bar="bar", profile=profile, features=features, piece_features=PIECE_FEATURES)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ...music.midi import STEPS_PER_WHOLE, GridNote, MidiPiece, midi_bytes, piece_from_midi, text_problem
+from ...insight.features import Line, pitched
 from ...insight.measures import Measures, PieceProfile
 from ...insight.metrics import intervals
 from ...insight.reference import PITCH_CLASSES
@@ -73,8 +74,10 @@ def profile(text: str, check: bool = True) -> PieceProfile:
         bars=bar_keys(text), notes_per_bar=[sum(t.startswith("Pitch_") for t in line) for line in bar_lines],
         pitches=[n.pitch for n in melody],
         lengths=[_length(n.duration) for n in notes],
+        onsets=[Fraction(n.start, STEPS_PER_WHOLE) for n in melody],
         meter=f"{reader.meters[0][1]}/{reader.meters[0][2]}" if reader.meters else None,
-        values={"pitch_class": [PITCH_CLASSES[n.pitch % 12] for n in notes], "polyphony": counts},
+        values={"pitch_class": [PITCH_CLASSES[n.pitch % 12] for n in notes], "polyphony": counts,
+                "top_lengths": [Fraction(n.duration, STEPS_PER_WHOLE) for n in melody]},
         events=onsets(notes),
     )
     if check:
@@ -110,9 +113,18 @@ STATISTICS = {
     "polyphony": ("polyphony (notes sounding at each onset)", lambda p: p.values.get("polyphony", [])),
 }
 
+
+def top_voice(p: PieceProfile) -> Line:
+    """The top voice (the highest note sounding where it starts), the line the features read."""
+    return Line(p.pitches, p.values.get("top_lengths", []), p.onsets)
+
+
+# The paper's features of the top voice: a chorale's soprano, most of the time.
+PIECE_FEATURES = pitched(top_voice)
+
 MEASURES = Measures(
     mode="midi", bar="bar", profile=profile, features=None, statistics=STATISTICS, event="onset",
     bars_right="read whole by the grammar",
     bar_key="as the bar lines of the token text, velocities aside, bars where no note starts left out",
-    judge=("a MIDI file round trip (symusic)", round_trip),
+    judge=("a MIDI file round trip (symusic)", round_trip), piece_features=PIECE_FEATURES,
 )

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from fractions import Fraction
 
 import numpy as np
 
+from ...insight.features import FeatureSet, histogram, mean_ioi, transitions
 from ...insight.measures import Measures, PieceProfile
-from ...music.tabla.bols import SILENCE
+from ...music.tabla.bols import BOLS, SILENCE
 from ...music.tabla.notation import cycle_text, read_text
 from ...music.tabla.talas import TALAS
 from .forms import read_form
@@ -51,12 +53,18 @@ def profile(text: str, check: bool = True) -> PieceProfile:
         result.bars = [cycle_text(tala, cycle) for cycle in comp.cycles]
         bols = [b for m in matras for b in m]
         result.events = bols
+        # Each bol of a matra takes an equal share of it; the features read the struck ones and when they sound.
+        struck = [(Fraction(i) + Fraction(j, len(m)), b) for i, m in enumerate(matras) for j, b in enumerate(m)
+                  if b != SILENCE]
+        result.onsets = [t for t, _ in struck]
         result.values = {
             "bol": bols,
             "density": [sum(b != SILENCE for b in m) for m in matras],
             "tala": [comp.tala],
             "form": [comp.form] if comp.form else [],
             "silent": [m == (SILENCE,) for m in matras],
+            "struck": [b for _, b in struck],
+            "struck_per_cycle": [sum(b != SILENCE for m in cycle for b in m) for cycle in comp.cycles],
         }
     else:  # unreadable: its cycle lines as written, so that copying and counts still see something
         result.bars = [" ".join(line.split()) for line in text.split("\n") if line.rstrip().endswith("||")]
@@ -103,9 +111,34 @@ STATISTICS = {
     "silent": ("silent matras (True: a whole matra of silence)", lambda p: p.values.get("silent", [])),
 }
 
+_BOL_INDEX = {b: i for i, b in enumerate(BOLS)}
+FEATURE_LABELS = {
+    "bol_count": "bols struck",
+    "distinct_bols": "distinct bols",
+    "bol_histogram": f"bol histogram ({len(BOLS)} bols)",
+    "bol_transitions": f"bol transition matrix ({len(BOLS)} x {len(BOLS)})",
+    "bols_per_cycle": "bols struck per cycle",
+    "ioi": "average inter-onset interval (matras)",
+}
+
+
+def feature_values(text: str, p: PieceProfile) -> dict:
+    """Yang & Lerch's features where tabla has them: bols for pitches, matras for time."""
+    struck = [_BOL_INDEX[b] for b in p.values.get("struck", []) if b in _BOL_INDEX]
+    cycles = p.values.get("struck_per_cycle", [])
+    return {
+        "bol_count": float(len(struck)) if struck else None,
+        "distinct_bols": float(len(set(struck))) if struck else None,
+        "bol_histogram": histogram(struck, len(BOLS)),
+        "bol_transitions": transitions(struck, len(BOLS)),
+        "bols_per_cycle": float(np.mean(cycles)) if cycles else None,
+        "ioi": mean_ioi(p.onsets),
+    }
+
+
 MEASURES = Measures(
     mode="tabla", bar="cycle", profile=profile, features=None, statistics=STATISTICS, flag=FLAG_CYCLES,
     event="bol", bars_right="complete (the tala's matras and vibhags)",
     bar_key="as the canonical notation writes them: bols, rests, groups and vibhag marks",
-    generate=generate,
+    generate=generate, piece_features=FeatureSet(FEATURE_LABELS, feature_values),
 )
