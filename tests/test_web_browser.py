@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -164,6 +165,49 @@ def test_generate_listen_download_edit_save(page, tmp_path):
     assert page.evaluate("window.hacked") is None
 
 
+def test_listening_test(page):
+    """A session with the shipped model: a trial plays a WAV excerpt, an answer is told and counted."""
+    page.goto("/listen")
+    assert page.locator("nav a[aria-current=page]").inner_text() == "Listen"
+    assert page.locator("#results tbody tr.empty").count() == 1
+    page.select_option("#model", "default")
+    page.fill("input[name=trials]", "2")
+    page.fill("input[name=seed]", "3")
+    page.click("#go")
+    page.locator("#trial").wait_for(state="visible", timeout=60_000)
+    assert page.locator("#position").inner_text() == "1" and page.locator("#count").inner_text() == "2"
+    player = page.locator("#player")
+    src = player.get_attribute("src")
+    assert re.fullmatch(r"/api/listen/trials/[A-Za-z0-9_-]+/audio", src)  # an opaque id, nothing else
+    assert page.locator("#feedback").inner_text() == ""  # nothing said before the answer
+    wav = page.request.get(src)
+    assert wav.ok and wav.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(wav.body())) as w:
+        assert w.getframerate() == 44100 and w.getnframes() == 20 * 44100
+    duration = player.evaluate(
+        "a => new Promise((ok, fail) => { a.onloadedmetadata = () => ok(a.duration); a.onerror = () => fail(a.error);"
+        " a.preload = 'auto'; a.load(); })")
+    assert abs(duration - 20) < 0.01
+
+    page.locator("button.answer[data-answer=human]").click()
+    feedback = page.locator("#feedback")
+    page.wait_for_function("el => el.textContent.includes('it was')", arg=feedback.element_handle(), timeout=20_000)
+    assert re.match(r"(Right|Wrong): it was (a real piece|written by the model)", feedback.inner_text())
+    row = page.locator("#results tbody tr", has_text="default")
+    row.wait_for(timeout=20_000)
+    assert row.locator("td").nth(2).inner_text() == "1"
+    assert page.evaluate("document.activeElement.id") == "next"  # the keyboard goes on from here
+    page.keyboard.press("n")
+    page.wait_for_function("document.getElementById('position').textContent === '2'", timeout=20_000)
+    assert page.locator("#player").get_attribute("src") != src
+    page.keyboard.press("m")  # the second answer from the keyboard
+    summary = page.locator("#summary")
+    summary.wait_for(state="visible", timeout=20_000)
+    assert "of 2 pieces rightly" in summary.inner_text() and "seed 3" in summary.inner_text()
+    assert row.locator("td").nth(2).inner_text() == "2"
+    assert page.locator("#trial").is_hidden()
+
+
 def test_bad_parameters_show_the_servers_message(page):
     page.goto("/")
     page.fill("input[name=key]", "H")
@@ -186,7 +230,7 @@ def test_pages_load_without_console_errors(page):
     problems = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    for path in ["/", "/tabla", "/archive", "/docs"]:
+    for path in ["/", "/tabla", "/listen", "/archive", "/docs"]:
         page.goto(path)
         page.wait_for_load_state("networkidle")
     page.goto("/")

@@ -1,4 +1,4 @@
-"""The local web app: one page to compose, a page per tune, an archive, the JSON API and its docs.
+"""The local web app: one page to compose, a page per tune, an archive, a listening test, the JSON API and its docs.
 
 Everything the browser loads (scripts, styles, the API docs' swagger-ui) is
 served from here, so the app works with no internet. Errors are JSON
@@ -27,6 +27,8 @@ from ..errors import TunesmithError
 from .api import ABC, composer, router, tune_json
 from .catalog import ModelCatalog
 from .inside import Inside
+from .listen import ListenTest
+from .listen import router as listen_router
 from .pages import templates
 from .service import Composer, Limits, RequestError
 from .store import TuneStore, default_db_path
@@ -41,6 +43,7 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
                   description="Compose folk tunes in ABC, and tabla in a tala, with a char-RNN; "
                               "see, hear, edit and keep them.")
     app.state.composer = Composer(ModelCatalog(shipped_dir, runs_dir), TuneStore(db or default_db_path()), limits)
+    app.state.listen = ListenTest(app.state.composer)  # its tables in the same database
     inside = Inside(app.state.composer)
     app.add_middleware(BodyLimit, max_body=limits.max_body)
     # swagger-ui 5 (OpenAPI 3.1, which FastAPI writes), from the files fastapi-offline ships.
@@ -50,6 +53,7 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
     for tab in templates.env.globals["tabs"]:  # each mode's own tab, as its Mode declares it
         if tab.module is not None:
             app.include_router(importlib.import_module(tab.module).router)
+    app.include_router(listen_router)  # /listen and /api/listen/...: across the modes, like the archive
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
