@@ -48,7 +48,7 @@ def main() -> None:
     hist = {"generated": overlaps(mine, real)}
     meters = {"generated": meter_shares(mine), "real held-out": meter_shares(real)}
     if args.json:
-        print(json.dumps({"summary": rows, "overlap": hist, "meters": meters, "args": vars(args) | {"extra": extra}}))
+        print(json.dumps({"summary": rows, "overlap": hist, "meters": meters, "args": vars(args) | {"extra": extra}}, default=str))
         return
     print(f"{args.n} tunes of `generate --seed {args.seed} {' '.join(extra)}` against {len(real)} real held-out tunes")
     print(f"{'':24}{'generated':>12}{'real':>12}")

@@ -60,7 +60,7 @@ ISSUE = {
 
 def limit_tune(seconds: int) -> str:
     """A tune of `seconds` quarter notes at 60 a minute: it lasts exactly that long."""
-    return f"X:1\nT:limit\nL:1/4\nQ:1/4=60\nK:C\n" + " ".join("CDEFGAB"[i % 7] for i in range(seconds)) + "|\n"
+    return "X:1\nT:limit\nL:1/4\nQ:1/4=60\nK:C\n" + " ".join("CDEFGAB"[i % 7] for i in range(seconds)) + "|\n"
 
 
 def issue_runs(folder: Path, tunes: list[str]) -> None:

@@ -111,6 +111,17 @@ def test_a_mark_is_followed_by_what_abc2midi_reads(text, ok):
     assert (feed_text(initial_state("M:4/4\nL:1/8"), text) is not None) == ok
 
 
+@pytest.mark.skipif(not available(), reason="abc2midi is installed by `make tools`")
+def test_no_staccato_in_a_hornpipe():
+    # abc2midi swings a hornpipe's note pairs and cannot when one carries a staccato dot.
+    from tunesmith.music.abc.wellformed import feed_text, initial_state
+
+    head = "X:1\nT:H\nM:2/4\nL:1/16\nR:hornpipe\nK:Bb\n"
+    assert "Cannot apply broken rhythm" in abc2midi_output(head + "BABG .FEFG |\n", 20.0)
+    assert feed_text(initial_state(head), "BABG .F") is None
+    assert feed_text(initial_state(head.replace("R:hornpipe", "R:reel")), "BABG .F") is not None
+
+
 def test_check_lint_and_form_on_the_command_line(tmp_path):
     path = tmp_path / "tunes.abc"
     path.write_text(HEAD + "|:A2 B2 c2 d2 | d8 :|\n|:f2 e2 d2 c2 | d8 :|\n\n"

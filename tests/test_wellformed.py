@@ -187,3 +187,13 @@ def test_a_primer_no_well_formed_tune_starts_with_is_refused(tmp_path):
     free = subprocess.run([sys.executable, "-m", "tunesmith.cli", "generate", "-n", "1", "--meter", "6/8", "--free",
                            "--primer", "|:dfa afd|g2|", "-o", str(out)], capture_output=True, text=True)
     assert free.returncode == 0 and "|:dfa afd|g2|" in out.read_text()
+
+
+def test_no_double_repeat_after_a_close_without_an_open():
+    # abc2midi: "found :: before |:" once a `:|` has closed the repeat from the start (seed 5, tune 19, once)
+    start = initial_state("M:2/4\nL:1/8")
+    assert feed_text(start, "A4|B4:|c4|d4::") is None
+    assert feed_text(start, "A4|B4::c4|d4:|") is not None
+    assert feed_text(start, "A4|B4:|c4|d4|:e4") is not None
+    tune = "X:1\nT:t\nM:2/4\nL:1/8\nK:D\nA4|B4:|c4|d4::e4|f4:|\n"
+    assert [p.message.split(" (")[0] for p in check_tune(tune)] == [":: after :| with no |: to repeat from"]

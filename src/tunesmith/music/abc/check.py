@@ -122,7 +122,8 @@ class _Repeats:
 
     A `:|` with no `|:` before it repeats from the start of the tune (or from
     the previous `:|`), as ABC allows; a `|:` opened twice, a first ending
-    after a `:|` with no `|:` since, and a `|:` never closed are errors.
+    or a `::` after a `:|` with no `|:` since, and a `|:` never closed are
+    errors.
     """
 
     def __init__(self):
@@ -134,6 +135,9 @@ class _Repeats:
         digits = re.search(r"\d[\d,-]*$", text)
         body = text[: digits.start()] if digits else text
         if body.startswith(":"):
+            if body.endswith(":") and self.open_at is None and self.closed:
+                problems.append(Problem(*where, f"{body} after :| with no |: to repeat from "
+                                                "(abc2midi: found :: before |:)"))
             self.open_at, self.closed = None, True
         if digits:
             problems += self.ending(digits.group(), where)

@@ -77,6 +77,8 @@ distinct state: a tune visits few distinct states. Its fields, by what they
 track:
 
 - what is being read: `ctx`, `text`;
+- the tune's rhythm: `hornpipe` (no `.` mark: abc2midi swings a hornpipe's
+  pairs and fails on a staccato one);
 - time in the bar: `bar_length`, `time_used` (reservations included),
   `compound`, and what is reserved: `forced_length`, `prepaid_notes` (a
   broken-rhythm pair or a tuplet under way), `tuplet_q`, `tuplet_p` (a
@@ -186,6 +188,7 @@ class State(NamedTuple):
     # Time in the bar, in grid steps.
     bar_length: int | None = None    # None: an odd meter/unit pair, bar lengths are not checked
     compound: bool = False           # the meter is compound (6/8, 9/8, 12/8): tuplet q defaults differ
+    hornpipe: bool = False           # R:hornpipe: abc2midi swings its note pairs, and a `.` mark breaks that
     time_used: int = 0               # reservations included
     forced_length: str | None = None  # the written length the next note must have (broken rhythm, tuplet)
     prepaid_notes: int = 0           # notes to come whose time is already reserved
@@ -238,11 +241,14 @@ _new_tuple = tuple.__new__
 
 
 def initial_state(header: str) -> State:
-    """The state at the start of a body whose header is `header` (its M: and L: lines)."""
+    """The state at the start of a body whose header is `header` (its M:, L: and R: lines)."""
     reader = DurationReader()
+    hornpipe = False
     for line in header.split("\n"):
         if len(line) > 1 and line[1] == ":" and line[0] in "ML":
             reader.field(line[0], line[2:])
+        elif line[:2] == "R:":
+            hornpipe = line[2:].strip().lower() == "hornpipe"
     bar_length = None
     if reader.meter is not None and reader.meter > 0:
         steps = reader.meter / reader.unit / GRID
@@ -250,7 +256,7 @@ def initial_state(header: str) -> State:
         bar_length = int(steps) if steps.denominator == 1 else None
     meter = reader.meter
     compound = meter is not None and meter.denominator == 8 and meter.numerator % 3 == 0
-    return State(bar_length=bar_length, compound=compound, linestart=True)
+    return State(bar_length=bar_length, compound=compound, linestart=True, hornpipe=hornpipe)
 
 
 def can_end(s: State) -> bool:
@@ -497,8 +503,8 @@ def _decoration_refused(s: State) -> bool:
 
 def _decoration_mark(s: State, ch: str) -> State | None:
     """`~` or `.`: the next note is decorated."""
-    if _decoration_refused(s) or not _room_for_a_note(s):
-        return None
+    if _decoration_refused(s) or not _room_for_a_note(s) or (ch == "." and s.hornpipe):
+        return None  # (abc2midi swings a hornpipe's pairs, and cannot when one has a staccato dot)
     return s._with(needs_note=True, decorated=True, marked=True, previous=None, linestart=False,
                    bar_line_just_read="", second_bar_line=False)
 
@@ -848,7 +854,8 @@ def _repeat_after(s: State, bar: str) -> int | None:
     if bar in (":|", ":|2"):
         return _REPEAT_CLOSED
     if bar == "::":
-        return None if s.ending == _FIRST_ENDING else _REPEAT_OPEN
+        # Not in a first ending, nor after a `:|` with no `|:` since (abc2midi: "found :: before |:").
+        return None if s.ending == _FIRST_ENDING or repeat == _REPEAT_CLOSED else _REPEAT_OPEN
     return repeat
 
 
