@@ -114,10 +114,10 @@ def test_save_and_load_give_identical_logits(tiny_transformer_run, tmp_path):
 
 
 def test_interrupted_transformer_training_resumes_exactly(tmp_path):
-    train = replace(get_preset("transformer-small").train, epochs=2, seed=4, batch=4, seq=32)
-    whole = new_trainer(tmp_path / "whole", ["jigs"], TINY, train, limit=16)
+    train = replace(get_preset("transformer-small").train, epochs=2, seed=4, batch=8, seq=32)
+    whole = new_trainer(tmp_path / "whole", ["jigs"], TINY, train, limit=8)
     whole.run(show_progress=False)
-    cut = new_trainer(tmp_path / "cut", ["jigs"], TINY, train, limit=16)
+    cut = new_trainer(tmp_path / "cut", ["jigs"], TINY, train, limit=8)
 
     def ctrl_c(epoch, batch):
         if epoch == 1 and batch == 2:
