@@ -58,8 +58,13 @@ class Progress:
 
 
 def bits_per_symbol(model: CharRNN, tune_ids: list[torch.Tensor]) -> float:
-    """Mean held-out cross-entropy in bits, over stateful streams in tune order."""
-    streams = make_streams(tune_ids, EVAL_BATCH, EVAL_SEQ, order_seed=None)
+    """Mean held-out cross-entropy in bits, over stateful streams in tune order.
+
+    A transformer carries no state: it reads the streams in windows of at most
+    its context (each window on its own, as in training).
+    """
+    seq = min(EVAL_SEQ, getattr(model, "window", EVAL_SEQ))
+    streams = make_streams(tune_ids, EVAL_BATCH, seq, order_seed=None)
     was_training = model.training
     model.eval()
     total, state = 0.0, None
@@ -85,6 +90,27 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
             _, idx, key = name.split(".", 2)
             state.setdefault(int(idx), {})[key] = value
     opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _detached(state):
+    """The state to carry into the next batch (None for a transformer, which carries none)."""
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def check_window(model_config: ModelConfig, train_config: TrainConfig) -> ModelConfig:
+    """A transformer's training window must fit its positions; a shorter one becomes its context.
+
+    Positions beyond the training window would never be trained, so the
+    model is built with context = seq when --seq is shorter than the preset's.
+    """
+    if model_config.cell != "transformer":
+        return model_config
+    if train_config.seq > model_config.context:
+        raise TunesmithError(f"--seq {train_config.seq}: longer than the transformer's context "
+                             f"{model_config.context} (the positions it has); give --seq {model_config.context} or less")
+    return replace(model_config, context=train_config.seq)
 
 
 class Trainer:
@@ -186,7 +212,7 @@ class Trainer:
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             self.opt.step()
-            self.carry = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+            self.carry = _detached(state)
             elapsed = time.perf_counter() - start
             p.batch += 1
             p.loss_sum += loss.item() * y.numel()
@@ -231,12 +257,13 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     out = Path(out)
     if settled(out / "latest").exists():
         raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
+    check_window(model_config, train_config)  # before reading the corpus
     corpus = load_corpus(corpus_specs, limit, chosen.name)
     # The vocabulary covers held-out tunes too, so that every held-out symbol
     # can be scored; a symbol seen only there simply gets a low probability.
     codec = codec_class.fit([t.text for t in corpus.tunes])
     torch.manual_seed(train_config.seed)
-    model = build_model(replace(model_config, vocab_size=len(codec)))
+    model = build_model(replace(check_window(model_config, train_config), vocab_size=len(codec)))
     return Trainer(out, corpus, codec, model, train_config)
 
 

@@ -17,7 +17,10 @@ def train(
     mode: str = typer.Option("abc", help="abc (tunes in ABC), midi (MIDI files) or tabla (bols)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder to create (latest/ and best/ checkpoints)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Run folder to carry on exactly where it stopped."),
-    preset: str = typer.Option("seed", help="seed, small, large or gru."),
+    arch: Optional[str] = typer.Option(None, help="lstm, gru or transformer (default: the preset's; lstm)."),
+    preset: Optional[str] = typer.Option(
+        None, help="seed, small, large, gru, transformer, transformer-small or transformer-gpu "
+                   "(default: seed; with --arch gru: gru; with --arch transformer: transformer)."),
     codec: Optional[str] = typer.Option(None, help="abc: abc-chars (default, one symbol per character) or abc-tokens."),
     epochs: Optional[int] = typer.Option(None, help="Total epochs of the run (default: 30; with --resume, unchanged)."),
     seed: int = typer.Option(0, help="Seeds the weights, dropout and data order."),
@@ -29,27 +32,35 @@ def train(
     checkpoint_every: int = typer.Option(1, help="Write latest/ every N epochs (and always on Ctrl-C)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ) -> None:
-    """Train a char-RNN on tunes, MIDI or tabla (statefully, with a held-out split)."""
-    from ..models import get_preset
+    """Train a char-RNN or a transformer on tunes, MIDI or tabla (with a held-out split)."""
+    from ..models import DEFAULT_PRESETS, check_arch, get_preset
     from ..train import TrainingInterrupted, new_trainer, resume_trainer
 
     set_threads(threads)
+    if arch is not None:
+        check_arch(arch)
     if epochs is not None and epochs < 1:
         raise TunesmithError(f"--epochs must be at least 1 (got {epochs})")
     if resume is not None:
-        if corpus or out:
-            raise TunesmithError("--resume takes the corpus, codec, mode and folder of the run; drop --corpus/--out")
+        if corpus or out or arch or preset:
+            raise TunesmithError("--resume takes the corpus, codec, mode and folder of the run; drop --corpus/--out/--arch/--preset")
         trainer = resume_trainer(resume, epochs)
     else:
         if out is None:
             raise TunesmithError("--out: name the run folder to create, e.g. --out runs/mine")
-        chosen = get_preset(preset)
+        chosen = get_preset(preset or DEFAULT_PRESETS[arch or "lstm"])
+        model_config = chosen.model
+        if arch is not None and arch != model_config.cell:
+            if "transformer" in (arch, model_config.cell):
+                raise TunesmithError(f"--arch {arch}: --preset {preset} is a {model_config.cell} preset; "
+                                     f"the transformer presets are transformer, transformer-small and transformer-gpu")
+            model_config = replace(model_config, cell=arch)  # lstm <-> gru: same sizes, other cells
         overrides = {k: v for k, v in dict(batch=batch, seq=seq, lr=lr, epochs=epochs).items() if v is not None}
         for name in ("batch", "seq"):
             if overrides.get(name, 1) < 1:
                 raise TunesmithError(f"--{name} must be at least 1")
         config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
-        trainer = new_trainer(out, corpus, chosen.model, config, limit, codec, mode)
+        trainer = new_trainer(out, corpus, model_config, config, limit, codec, mode)
     c = trainer.corpus
     err(f"corpus: {len(c.train)} training pieces, {len(c.held_out)} held out; "
          f"{len(trainer.codec)} symbols; {sum(p.numel() for p in trainer.model.parameters()):,} parameters")

@@ -19,6 +19,8 @@ def visualize(
     seed: int = typer.Option(0, help="Seed of the --generate piece."),
     layer: Optional[int] = typer.Option(None, help="Layer of the neuron, 1 = first (default: the last; with auto: any)."),
     neuron: str = typer.Option("auto", help="Neuron number (0-based), or auto: the one that tracks structure best."),
+    head: Optional[str] = typer.Option(None, help="A transformer's attention head LAYER.HEAD (e.g. 1.0) in place "
+                                                  "of a neuron: each symbol shows the attention it receives."),
     heldout: Optional[Path] = typer.Option(None, "--heldout", help="Pieces for --neuron auto (default: the model's held-out split)."),
     output: Path = typer.Option(Path("viz.html"), "-o", "--output", help="HTML file to write."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
@@ -26,14 +28,18 @@ def visualize(
     """An HTML page: a piece symbol by symbol, the model's top-5 guesses under each, one neuron's activation."""
     from ..atomic import write_text_atomic
     from ..checkpoint import load_checkpoint
-    from ..insight.visualize import build_view, check_choice, piece_from_file, render_page
+    from ..insight.visualize import (build_head_view, build_view, check_choice, check_head, piece_from_file,
+                                     render_page)
     from ..modes import mode_of
 
     set_threads(threads)
     if (text is None) == (not generate):
         raise TunesmithError("give either --text FILE or --generate (with --seed)")
     ckpt = load_checkpoint(model_path(model))
-    check_choice(ckpt, layer, neuron)  # before minutes of work, not after
+    if head is not None:  # before minutes of work, not after
+        check_head(ckpt, head)
+    else:
+        check_choice(ckpt, layer, neuron)
     if generate:
         from ..modes import GenerateRequest
 
@@ -44,8 +50,11 @@ def visualize(
     reference = None
     if heldout is not None:
         reference = [p.text for p in mode_of(ckpt.meta).load_source(str(heldout))]
-    view = build_view(ckpt, piece, layer, neuron, reference, where)
+    if head is not None:
+        view = build_head_view(ckpt, piece, head, where)
+    else:
+        view = build_view(ckpt, piece, layer, neuron, reference, where)
     for finding in view.findings:
         err(finding.describe())
     write_text_atomic(output, render_page(view, ckpt.codec.vocab))
-    err(f"wrote {output}: {len(view.reading.symbols)} {view.unit}s, neuron {view.neuron} of layer {view.layer}")
+    err(f"wrote {output}: {len(view.reading.symbols)} {view.unit}s, {view.label()}")

@@ -70,6 +70,20 @@ def read_piece(ckpt: Checkpoint, ids: list[int]) -> Reading:
     return Reading([ckpt.codec.vocab[i] for i in ids], probs, torch.stack([h[0] for h in hidden]).numpy())
 
 
+def read_attention(ckpt: Checkpoint, ids: list[int], layer: int, head: int) -> np.ndarray:
+    """A transformer head's attention weights along one piece: (T, T), queries x keys, 1-based layer.
+
+    Read as `read_piece` reads (after the warm-up newlines, which are dropped:
+    a row sums to 1 less what the query gave them). Past the context, the
+    windows are those the sampler's sliding cache sees (`Transformer.read_long`).
+    """
+    ckpt.model.eval()
+    newline = ckpt.codec.index["\n"]
+    with torch.inference_mode():
+        _, _, weights = ckpt.model.read_long(torch.tensor([[newline] * WARMUP + ids]))
+    return weights[layer - 1][0, head, WARMUP:, WARMUP:].double().numpy()
+
+
 class _Moments:
     """Running sums for the correlation of one feature with every neuron."""
 

@@ -3,6 +3,12 @@
 Each input symbol's background is the chosen neuron's activation once it
 has been read (blue low, green high); under it are the model's five likeliest
 next symbols, shaded by probability (white unlikely, deep red likely).
+For a transformer, `--head L.H` shows an attention head in place of a
+neuron: each symbol's background is the attention it *receives* from that
+head, summed over every later symbol's query (a query's weights sum to 1, so
+the column total is "how many queries' worth" of attention lands on it;
+white none, green the most in the piece), and hovering also says where the
+symbol's own query looks most.
 Hovering shows the exact numbers. The page is self-contained (inline CSS and
 JS, nothing fetched); `render_fragment` gives the same view as an HTML
 fragment for the web app to place next to a tune.
@@ -19,7 +25,7 @@ import numpy as np
 from ..checkpoint import Checkpoint
 from ..errors import TunesmithError
 from ..modes import mode_name
-from .neurons import Finding, Reading, find_neurons, piece_ids, read_piece
+from .neurons import Finding, Reading, find_neurons, piece_ids, read_attention, read_piece
 
 TOP = 5
 AUTO_PIECES = 100  # held-out pieces the neuron finder reads: enough for stable correlations, ~3 s
@@ -58,6 +64,20 @@ class View:
     model: str
     unit: str
     findings: list[Finding]
+    head: int | None = None                # 0-based head of `layer`: the view shows attention, not a neuron
+    attention: np.ndarray | None = None    # (T, T) that head's weights, queries x keys
+
+    def values(self) -> np.ndarray:
+        """(T,) what colours each symbol: the neuron's activation, or the attention the symbol receives."""
+        if self.attention is not None:
+            return self.attention.sum(0)
+        return self.reading.hidden[self.layer - 1, :, self.neuron]
+
+    def label(self) -> str:
+        """What the colour is, for legends and hovers."""
+        if self.head is not None:
+            return f"attention received from head {self.head} of layer {self.layer}"
+        return f"neuron {self.neuron} of layer {self.layer}"
 
 
 def _rgb(colour: np.ndarray) -> str:
@@ -82,12 +102,21 @@ def shown(symbol: str) -> str:
     return html.escape("".join(_SHOWN.get(ch, ch) for ch in symbol))
 
 
-def _column(view: View, t: int, vocab: list[str], scale: float) -> str:
+def _looks_at(view: View, t: int) -> str:
+    """Where symbol t's own query puts most of the head's attention."""
+    row = view.attention[t, :t + 1]
+    k = int(row.argmax())
+    symbol = view.reading.symbols[k]
+    return f"\nits query looks most at {_SHOWN.get(symbol, symbol)!r} {t - k} back ({row[k]:.2%})"
+
+
+def _column(view: View, t: int, vocab: list[str], scale: float, values: np.ndarray) -> str:
     r = view.reading
-    symbol, act = r.symbols[t], float(r.hidden[view.layer - 1, t, view.neuron])
+    symbol, act = r.symbols[t], float(values[t])
     order = np.argsort(-r.probs[t])[:TOP]
     guesses = [(vocab[i], float(r.probs[t, i])) for i in order]
-    title = (f"{_SHOWN.get(symbol, symbol)!r}: neuron {view.neuron} of layer {view.layer} = {act:+.4f}\n"
+    looks = _looks_at(view, t) if view.attention is not None else ""
+    title = (f"{_SHOWN.get(symbol, symbol)!r}: {view.label()} = {act:+.4f}{looks}\n"
              f"next {view.unit}: " + ", ".join(f"{_SHOWN.get(s, s)!r} {p:.2%}" for s, p in guesses))
     cells = [f'<span class="in" data-act="{act:.6f}" style="background:{activation_colour(act, scale)}">'
              f"{shown(symbol)}</span>"]
@@ -112,11 +141,11 @@ def _findings_table(view: View) -> str:
 
 def render_fragment(view: View, vocab: list[str]) -> str:
     """The visualisation as an HTML fragment with its own scoped style (for pages and the web app)."""
-    acts = view.reading.hidden[view.layer - 1, :, view.neuron]
+    acts = view.values()
     scale = float(np.abs(acts).max()) or 1.0
     lines, current = [], []
     for t, symbol in enumerate(view.reading.symbols):
-        current.append(_column(view, t, vocab, scale))
+        current.append(_column(view, t, vocab, scale, acts))
         if symbol.endswith("\n"):
             lines.append(current)
             current = []
@@ -124,7 +153,7 @@ def render_fragment(view: View, vocab: list[str]) -> str:
         lines.append(current)
     body = "".join(f'<div class="line">{"".join(cols)}</div>' for cols in lines)
     legend = (
-        f'<div class="legend"><span>neuron {view.neuron} of layer {view.layer}: '
+        f'<div class="legend"><span>{view.label()}: '
         f'<span class="bar" style="background:linear-gradient(90deg,{activation_colour(-1, 1)},'
         f'{activation_colour(0, 1)},{activation_colour(1, 1)})"></span> {-scale:+.2f} \u2026 {scale:+.2f}</span>'
         f'<span>next-{view.unit} probability: <span class="bar" style="background:linear-gradient(90deg,'
@@ -134,13 +163,20 @@ def render_fragment(view: View, vocab: list[str]) -> str:
             f'<div class="info">hover a {view.unit} for its numbers</div>{body}<script>{_JS}</script></div>')
 
 
+def _what(view: View) -> str:
+    if view.head is not None:
+        return (f"attention it receives from head {view.head} of layer {view.layer}, summed over the queries "
+                f"of every later {view.unit} (hover: where its own query looks most)")
+    return f"activation of neuron {view.neuron} of layer {view.layer} once the model has read it"
+
+
 def render_page(view: View, vocab: list[str]) -> str:
     """A whole self-contained HTML page."""
     title = f"tunesmith visualize: {view.model}"
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             '<style>body{margin:20px;font-family:sans-serif}</style></head><body>'
             f"<h1>{html.escape(title)}</h1><p>Each {view.unit} of the piece in order; its background is the "
-            f"activation of neuron {view.neuron} of layer {view.layer} once the model has read it; under it, the "
+            f"{_what(view)}; under it, the "
             f"model's {TOP} likeliest next {view.unit}s. Hover for exact values.</p>"
             f"{render_fragment(view, vocab)}</body></html>\n")
 
@@ -170,6 +206,32 @@ def check_choice(ckpt: Checkpoint, layer: int | None, neuron: int | str) -> tupl
     if not 0 <= number < config.hidden:
         raise TunesmithError(f"--neuron: this model's layers have neurons 0 to {config.hidden - 1} (got {number})")
     return layer, number
+
+
+def check_head(ckpt: Checkpoint, head: str) -> tuple[int, int]:
+    """`--head L.H` checked against the model: (1-based layer, 0-based head) of a transformer."""
+    config = ckpt.model.config
+    if config.cell != "transformer":
+        raise TunesmithError(f"--head: only a transformer has attention heads (this model is an {config.cell}); "
+                             "use --neuron")
+    try:
+        layer, number = (int(part) for part in head.split("."))
+    except ValueError:
+        raise TunesmithError(f"--head: LAYER.HEAD, e.g. 1.0 (layers from 1, heads from 0; got {head!r})") from None
+    if not 1 <= layer <= config.layers:
+        raise TunesmithError(f"--head: this model has layers 1 to {config.layers} (got {layer})")
+    if not 0 <= number < config.heads:
+        raise TunesmithError(f"--head: this model's layers have heads 0 to {config.heads - 1} (got {number})")
+    return layer, number
+
+
+def build_head_view(ckpt: Checkpoint, text: str, head: str, where: str = "text") -> View:
+    """Read `text` with a transformer and show the attention of head `L.H` in place of a neuron."""
+    layer, number = check_head(ckpt, head)
+    ids = piece_ids(ckpt, text, where)
+    reading = read_piece(ckpt, ids)
+    return View(reading, layer, 0, str(ckpt.path), ckpt.codec.unit, [], number,
+                read_attention(ckpt, ids, layer, number))
 
 
 def build_view(ckpt: Checkpoint, text: str, layer: int | None, neuron: int | str,

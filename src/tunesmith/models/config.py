@@ -11,16 +11,24 @@ from ..errors import TunesmithError
 class ModelConfig:
     """What builds a network; saved in every checkpoint."""
 
-    cell: str = "lstm"        # "lstm" or "gru"
+    cell: str = "lstm"        # the architecture: "lstm", "gru" or "transformer" (`--arch`)
     vocab_size: int = 0       # set from the codec when training starts
-    embedding: int = 512      # width of the symbol embedding
-    hidden: int = 256         # width of each recurrent layer
-    layers: int = 3           # recurrent layers, stacked
-    dropout: float = 0.2      # after each recurrent layer, in training only
+    embedding: int = 512      # width of the symbol embedding (a transformer's: equal to hidden, tied to the output)
+    hidden: int = 256         # width of each recurrent layer (a transformer's model width)
+    layers: int = 3           # recurrent layers (transformer blocks), stacked
+    dropout: float = 0.2      # after each recurrent layer (in each block), in training only
+    # transformer only (an RNN's config.json leaves them out, so RNN checkpoints are as before):
+    heads: int = 4            # attention heads per block; hidden must divide by it
+    context: int = 256        # positions (learned): the longest window the model reads at once
+    ff: int = 0               # width of each block's MLP (0: 4 x hidden)
 
     def to_dict(self) -> dict:
-        """Plain JSON-able form."""
-        return asdict(self)
+        """Plain JSON-able form (an RNN's without the transformer-only fields)."""
+        data = asdict(self)
+        if self.cell != "transformer":
+            for name in TRANSFORMER_FIELDS:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
@@ -30,6 +38,10 @@ class ModelConfig:
         if unknown:
             raise TunesmithError(f"model config has unknown keys {sorted(unknown)}")
         return cls(**data)
+
+
+TRANSFORMER_FIELDS = ("heads", "context", "ff")
+ARCHS = ("lstm", "gru", "transformer")
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,31 @@ PRESETS: dict[str, Preset] = {
         ModelConfig("gru", 0, 512, 256, 3, 0.2),
         TrainConfig(batch=16, seq=64, lr=2e-3),
     ),
+    "transformer": Preset(
+        "decoder-only transformer sized for a CPU: width 256, 4 blocks x 4 heads, MLP 512, context 256, dropout 0.1",
+        ModelConfig("transformer", 0, 256, 256, 4, 0.1, heads=4, context=256, ff=512),
+        TrainConfig(batch=16, seq=256, lr=1e-3),
+    ),
+    "transformer-small": Preset(
+        "a tiny transformer, for tests and quick tries: width 64, 2 blocks x 2 heads, context 128",
+        ModelConfig("transformer", 0, 64, 64, 2, 0.1, heads=2, context=128),
+        TrainConfig(batch=16, seq=128, lr=3e-3),
+    ),
+    "transformer-gpu": Preset(
+        "transformer sized for a GPU: width 512, 8 blocks x 8 heads, context 512, dropout 0.1",
+        ModelConfig("transformer", 0, 512, 512, 8, 0.1, heads=8, context=512),
+        TrainConfig(batch=64, seq=512, lr=6e-4),
+    ),
 }
+
+DEFAULT_PRESETS = {"lstm": "seed", "gru": "gru", "transformer": "transformer"}
+
+
+def check_arch(arch: str) -> str:
+    """`arch` if tunesmith builds it, else the --arch error."""
+    if arch not in ARCHS:
+        raise TunesmithError(f"--arch {arch!r}: choose lstm, gru or transformer")
+    return arch
 
 
 def get_preset(name: str) -> Preset:
