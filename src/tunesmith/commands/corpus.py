@@ -14,15 +14,26 @@ app = typer.Typer(no_args_is_help=True, help="List and export the bundled corpor
 
 
 @app.command("list")
-def corpus_list() -> None:
+def corpus_list(
+    details: bool = typer.Option(False, "--details", help="Also say how corpora were cleaned: what was dropped, why."),
+) -> None:
     """The bundled corpora of every mode, with piece and character counts."""
     from ..modes import all_modes
 
     typer.echo(f"{'mode':<6} {'name':<14} {'pieces':>6} {'chars':>9}  description")
+    reports: dict[tuple[str, ...], list[str]] = {}
     for mode in all_modes():
         for name, description in mode.corpora().items():
             pieces, chars = mode.count_corpus(name)
             typer.echo(f"{mode.name:<6} {name:<14} {pieces:>6} {chars:>9}  {description}")
+            if details and mode.name == "abc":
+                from ..corpus.bundled import cleaning_report
+
+                report = tuple(cleaning_report(name))
+                if report:
+                    reports.setdefault(report, []).append(name)
+    for report, names in reports.items():
+        typer.echo(f"\n{', '.join(names)}: " + "\n".join(report))
 
 
 @app.command("export")

@@ -48,6 +48,7 @@ def _write(ckpt, req: GenerateRequest) -> list[str]:
     from . import forms, headers
     from .writer import generate_tunes
 
+    headers.check_origin(ckpt.meta, MODE.options_of(req).origin)
     return generate_tunes(ckpt, req.n, seed=req.seed, sampling=req.sampling, style=MODE.options_of(req),
                           primer=req.primer, max_symbols=MODE.max_length_of(req), free=req.free,
                           headers=None if req.free else headers.table_of(ckpt.meta),

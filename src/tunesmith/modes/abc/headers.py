@@ -24,25 +24,31 @@ from ...errors import TunesmithError
 from ...music.abc.tunes import KEY_RE
 from .options import Style
 
-FIELDS = ("meter", "length", "rhythm", "key")
-_OPTION = {"meter": "--meter", "length": "--length", "rhythm": "--rhythm", "key": "--key"}
+FIELDS = ("meter", "length", "rhythm", "key", "origin")
+_OPTION = {"meter": "--meter", "length": "--length", "rhythm": "--rhythm", "key": "--key", "origin": "--origin"}
 
 
 @dataclass(frozen=True)
 class HeaderTable:
-    """How many training tunes have each (meter, length, rhythm, key); rhythm may be None (no R: line)."""
+    """How many training tunes have each (meter, length, rhythm, key, origin).
+
+    Rhythm and origin may be None (no R: or O: line).
+    """
 
     rows: tuple[tuple[tuple[str | None, ...], int], ...]
 
     @classmethod
     def of_tunes(cls, tunes: Iterable[Any]) -> "HeaderTable":
-        """The table of canonical tunes (`music.abc.tunes.Tune`: meter, unit, rhythm, key)."""
-        counts = Counter((t.meter, t.unit, t.rhythm, t.key) for t in tunes)
+        """The table of canonical tunes (`music.abc.tunes.Tune`: meter, unit, rhythm, key, origin)."""
+        counts = Counter((t.meter, t.unit, t.rhythm, t.key, getattr(t, "origin", None)) for t in tunes)
         return cls(tuple(sorted(counts.items(), key=lambda kv: (-kv[1], tuple(str(v) for v in kv[0])))))
 
     def to_json(self) -> list[list]:
-        """Rows as JSON: [meter, length, rhythm, key, count]."""
-        return [[*row, count] for row, count in self.rows]
+        """Rows as JSON: [meter, length, rhythm, key, count], with the origin before the count when there is one.
+
+        (A corpus without origins keeps the table a checkpoint has always kept.)
+        """
+        return [[*row[:4], *([row[4]] if row[4] is not None else []), count] for row, count in self.rows]
 
     @classmethod
     def from_json(cls, data: Any) -> "HeaderTable | None":
@@ -51,11 +57,25 @@ class HeaderTable:
             return None
         rows = []
         for item in data:
-            if not (isinstance(item, list) and len(item) == 5 and isinstance(item[4], int) and item[4] > 0
-                    and all(v is None or isinstance(v, str) for v in item[:4])):
+            if not (isinstance(item, list) and len(item) in (5, 6) and isinstance(item[-1], int) and item[-1] > 0
+                    and all(v is None or isinstance(v, str) for v in item[:-1])):
                 return None
-            rows.append((tuple(item[:4]), item[4]))
+            rows.append((tuple(item[:4]) + (item[4] if len(item) == 6 else None,), item[-1]))
         return cls(tuple(rows))
+
+    def origins(self) -> list[str]:
+        """The origins (O:) of the training tunes, most tunes first."""
+        counts: Counter = Counter()
+        for row, n in self.rows:
+            if row[4] is not None:
+                counts[row[4]] += n
+        return [origin for origin, _ in counts.most_common()]
+
+    def require_origin(self, origin: str) -> None:
+        """Refuse an origin no training tune has, naming the ones the model knows."""
+        if any(row[4] == origin for row, _ in self.rows):
+            return
+        raise TunesmithError(unknown_origin(origin, self.origins()))
 
     def draw(self, style: Style, rng: np.random.Generator, fits: Callable[[Style], bool] | None = None) -> Style:
         """A full header: the user's fields as given, the others drawn from tunes that agree with them.
@@ -69,7 +89,9 @@ class HeaderTable:
         given = {f: getattr(style, f) for f in FIELDS if getattr(style, f)}
         # Only headers a tune may carry: some training tunes have keys the checker does not read (K:Bn).
         rows = [(row, n) for row, n in self.rows if row[3] is None or KEY_RE.match(row[3].replace(" ", ""))]
-        for field in ("rhythm", "meter", "length", "key"):
+        if "origin" in given:
+            self.require_origin(given["origin"])
+        for field in ("origin", "rhythm", "meter", "length", "key"):
             if field not in given:
                 continue
             kept = [(row, n) for row, n in rows if _same(field, row[FIELDS.index(field)], given[field])]
@@ -100,6 +122,24 @@ def _same(field: str, have: str | None, want: str) -> bool:
     if field == "key":  # K:Ador and K:ADor are one key
         return have is not None and have.lower() == want.lower()
     return have == want
+
+
+def unknown_origin(origin: str, known: list[str]) -> str:
+    """The error for a --origin the model did not learn."""
+    if not known:
+        return (f"--origin {origin}: this model's training corpus has no origins (no O: lines), so it cannot "
+                "write one; train on a corpus with origins (e.g. --corpus essen) or drop --origin")
+    return f"--origin {origin}: the model's training corpus has no tunes from {origin}; it knows {', '.join(known)}"
+
+
+def check_origin(meta: dict, origin: str | None) -> None:
+    """Refuse a --origin the checkpoint's header table does not have (a clear error, not a draw that fails)."""
+    if not origin:
+        return
+    table = table_of(meta)
+    if table is None:
+        raise TunesmithError(unknown_origin(origin, []))
+    table.require_origin(origin)
 
 
 def table_of(meta: dict) -> HeaderTable | None:

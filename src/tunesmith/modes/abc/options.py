@@ -40,6 +40,9 @@ class Style:
                               label="Form", max_chars=12, suggest=("AABB", "AB", "AABBCC", "AAB", "none"))
     part_bars: str | None = option(None, "bars per part with --form, or one length per part (4,8); default 8.",
                                    label="Bars a part", max_chars=20, suggest=("8", "4", "16", "4,8"))
+    origin: str | None = option(None, "O: (origin) of every tune, e.g. Germany, China: for a model trained on "
+                                      "a corpus with origins (essen).", label="Origin", max_chars=30,
+                                suggest=("Germany", "China", "Luxembourg", "Lorraine", "Austria"))
 
     def checked(self) -> "Style":
         """The style with each value validated and normalised.
@@ -74,7 +77,10 @@ class Style:
         rhythm = normalize_rhythm(self.rhythm) if self.rhythm else None
         form = self.form.strip() if self.form else None
         part_bars = self.part_bars.strip() if self.part_bars else None
-        style = Style(meter, length, rhythm, key, form, part_bars)
+        origin = re.sub(r"\s+", " ", self.origin).strip() if self.origin else None
+        if origin is not None and not re.fullmatch(r"[A-Za-z][A-Za-z .'-]*", origin):
+            raise TunesmithError(f"--origin {self.origin!r}: write a country in English, e.g. Germany or China")
+        style = Style(meter, length, rhythm, key, form, part_bars, origin)
         style.the_form()  # a form that cannot be built fails now
         return style
 
@@ -91,5 +97,5 @@ class Style:
         return parse_form(self.form or "AABB", self.part_bars)
 
     def fields(self) -> list[tuple[str, str | None]]:
-        """(letter, value) in canonical header order."""
-        return [("M", self.meter), ("L", self.length), ("R", self.rhythm), ("K", self.key)]
+        """(letter, value) in canonical header order (X and T come first)."""
+        return [("O", self.origin), ("M", self.meter), ("L", self.length), ("R", self.rhythm), ("K", self.key)]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 # A line of music: not a field line (K:, M:, P: ...), and with a note in it.
 _MUSIC_LINE = re.compile(r"(?![A-Za-z+]:)[^\n]*[A-Ga-g]")
-_OPTION = {"M": "meter", "L": "length", "R": "rhythm", "K": "key"}
+_OPTION = {"O": "origin", "M": "meter", "L": "length", "R": "rhythm", "K": "key"}
 FINISH_ROOM = 96
 
 
@@ -53,19 +53,20 @@ def build_plan(primer: str | None, style: Style) -> list[Segment]:
         if wanted:
             raise TunesmithError(
                 "--primer starts a whole tune (X:...) and so already sets the header; "
-                "drop --meter/--key/--rhythm/--length, or give a primer that starts the music"
+                "drop --meter/--key/--rhythm/--length/--origin, or give a primer that starts the music"
             )
         header_done = any(line.startswith("K:") for line in primer.split("\n")[:-1])
         return [Segment("force", primer, "--primer")] + ([] if header_done else [Segment("header")]) + [Segment("body")]
     plan = [Segment("force", "X:1\nT:", "header"), Segment("line")]
     if wanted:
-        last = max(i for i, (_, v) in enumerate(style.fields()) if v)
-        for letter, value in style.fields()[: last + 1]:
+        fields = style.fields()
+        last = max(i for i, (_, v) in enumerate(fields) if v)
+        for letter, value in fields[: last + 1]:
             if value:
                 plan.append(Segment("force", f"{letter}:{value}\n", f"--{_OPTION[letter]}"))
-            elif letter != "R":  # a rhythm is optional in ABC; the others the model fills in
+            elif letter not in "RO":  # a rhythm and an origin are optional in ABC; the others the model fills in
                 plan += [Segment("force", f"{letter}:", "header"), Segment("line")]
-        if last < 3:
+        if last < len(fields) - 1:
             plan.append(Segment("header"))
     else:
         plan.append(Segment("header"))

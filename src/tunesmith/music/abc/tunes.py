@@ -4,6 +4,7 @@ The canonical form is what the models learn from and are primed with:
 
     X:<n>
     T:<first title>
+    O:<origin>         (only a normalised origin, one of `origins.ORIGINS`, e.g. O:Germany)
     M:<meter>          (when the source has one)
     L:<unit note>      (the ABC default for the meter when the source has none)
     R:<rhythm>         (lower case; taken from the title, e.g. "... Reel", when absent)
@@ -11,7 +12,8 @@ The canonical form is what the models learn from and are primed with:
     <body lines: music, and the field lines M: L: K: P: that change it>
 
 Everything else goes: `%` comments and `%%` directives, free text between
-tunes, header fields about the source (B: N: Z: S: ...), lyrics lines,
+tunes, header fields about the source (B: N: Z: S: ..., and O: lines
+whose value is not a normalised origin), lyrics lines,
 non-ASCII letters (folded to ASCII), trailing blanks and runs of spaces.
 A tune is a block that starts with `X:` and ends at a blank line (ABC 2.1).
 A block without its `X:` line is read as a tune too when it plainly is one
@@ -26,6 +28,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
+
+from .origins import ORIGINS
 
 FIELD_RE = re.compile(r"^([A-Za-z+]):(.*)$")
 # A note and a repeat sign at a line's start ("B:|", "g::") is music, not a field line (as the lexer reads it).
@@ -72,6 +76,7 @@ class Tune:
     rhythm: str | None
     key: str
     body: str
+    origin: str | None = None   # the O: value (see origins.py); None: no O: line
 
     @property
     def text(self) -> str:
@@ -82,6 +87,8 @@ class Tune:
     def text_without_number(self) -> str:
         """The tune without its `X:` line: what makes two tunes the same."""
         lines = [f"T:{self.title}"]
+        if self.origin:
+            lines.append(f"O:{self.origin}")
         if self.meter is not None:
             lines.append(f"M:{self.meter}")
         lines.append(f"L:{self.unit}")
@@ -253,6 +260,8 @@ def canonical_tune(block: list[str], number: int) -> Tune | None:
                 fields.setdefault("T", value)
             elif letter in "MLRK":
                 fields[letter] = value
+            elif letter == "O" and value in ORIGINS:
+                fields.setdefault("O", value)
             in_body = letter == "K"
         elif match and not re.match(r"^[A-Ga-g]:[|:]", line):  # "B:|" is music
             if match.group(1) in BODY_FIELDS:
@@ -266,7 +275,7 @@ def canonical_tune(block: list[str], number: int) -> Tune | None:
     title = fields.get("T", "")
     rhythm = normalize_rhythm(fields.get("R", "")) or rhythm_from_title(title)
     key = re.sub(r"\s+", " ", fields["K"]) or "C"
-    return Tune(number, title, meter, unit, rhythm, key, "\n".join(body))
+    return Tune(number, title, meter, unit, rhythm, key, "\n".join(body), fields.get("O"))
 
 
 def parse_tunes(text: str) -> list[Tune]:
