@@ -49,8 +49,20 @@ class Progress:
     loss_sum: float = 0.0         # summed training loss (nats/symbol * symbols) this epoch
     loss_symbols: int = 0
     seconds: float = 0.0          # training time spent in the current epoch
+    cpu_seconds: float = 0.0      # CPU time of this process in the current epoch's batches (all its threads)
     best_held_out: float | None = None
     history: list[dict] = field(default_factory=list)
+    stopped: str | None = None    # why the run ended before its epochs: "patience", "minutes"
+
+    @property
+    def seconds_total(self) -> float:
+        """Training seconds (wall clock) over the whole run."""
+        return sum(r["seconds"] for r in self.history) + self.seconds
+
+    @property
+    def cpu_seconds_total(self) -> float:
+        """CPU seconds of training over the whole run: what --minutes counts (fair on a shared machine)."""
+        return sum(r.get("cpu_seconds", 0.0) for r in self.history) + self.cpu_seconds
 
     def to_dict(self) -> dict:
         """JSON form for config.json."""
@@ -113,6 +125,18 @@ def check_window(model_config: ModelConfig, train_config: TrainConfig) -> ModelC
     return replace(model_config, context=train_config.seq)
 
 
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam, or AdamW when the run asks for weight decay (on weight matrices only: not on biases,
+    norms or the embedding, as is usual for language models)."""
+    if config.weight_decay <= 0:
+        return torch.optim.Adam(model.parameters(), lr=config.lr)
+    decayed, kept = [], []
+    for name, param in model.named_parameters():
+        (decayed if param.dim() >= 2 and "embed" not in name else kept).append(param)
+    groups = [{"params": decayed, "weight_decay": config.weight_decay}, {"params": kept, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
 class Trainer:
     """Trains one model on one corpus into one run folder."""
 
@@ -122,7 +146,7 @@ class Trainer:
         self.progress = progress or Progress()
         self.train_ids = encode_tunes(codec, corpus.train, "training corpus")
         self.held_ids = encode_tunes(codec, corpus.held_out, "held-out corpus")
-        self.opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.opt = make_optimizer(model, config)
         self.carry = None  # hidden state carried into the next batch
         self._stop = False  # set by Ctrl-C
 
@@ -170,7 +194,7 @@ class Trainer:
                                 completed=per_epoch * p.epoch + p.batch, loss=float("nan"), rate=0.0)
             previous = self._catch_ctrl_c()
             try:
-                while p.epoch < cfg.epochs:
+                while p.epoch < cfg.epochs and p.stopped is None:
                     self._epoch(bar, task, on_batch)
             except KeyboardInterrupt:
                 self.save_latest()
@@ -204,7 +228,7 @@ class Trainer:
         while p.batch < streams.batches:
             if self._stop:
                 raise KeyboardInterrupt
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             x, y = streams.batch(p.batch)
             logits, state = model(x, self.carry)
             loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
@@ -218,28 +242,42 @@ class Trainer:
             p.loss_sum += loss.item() * y.numel()
             p.loss_symbols += y.numel()
             p.seconds += elapsed
+            p.cpu_seconds += time.process_time() - cpu_start
             bar.update(task, advance=1, loss=loss.item() / LN2, rate=y.numel() / max(elapsed, 1e-9))
             if on_batch is not None:
                 on_batch(p.epoch, p.batch)
+            if cfg.minutes > 0 and p.cpu_seconds_total >= cfg.minutes * 60 and p.batch < streams.batches:
+                # The budget is spent mid-epoch: the epoch ends here (measured and saved like a whole one).
+                p.stopped = "minutes"
+                self._end_epoch(streams.symbols * p.batch // streams.batches, part=p.batch / streams.batches)
+                return
         self._end_epoch(streams.symbols)
 
-    def _end_epoch(self, symbols: int) -> None:
+    def _end_epoch(self, symbols: int, part: float = 1.0) -> None:
         p, cfg = self.progress, self.config
         held = bits_per_symbol(self.model, self.held_ids)
         record = {
             "epoch": p.epoch + 1,
+            **({"part": round(part, 4)} if part < 1 else {}),
             "train_bits_per_symbol": round(p.loss_sum / max(p.loss_symbols, 1) / LN2, 5),
             "held_out_bits_per_symbol": round(held, 5),
             "symbols_per_second": round(symbols / max(p.seconds, 1e-9), 1),
             "seconds": round(p.seconds, 2),
+            "cpu_seconds": round(p.cpu_seconds, 2),
         }
         p.history.append(record)
-        p.epoch, p.batch, p.loss_sum, p.loss_symbols, p.seconds = p.epoch + 1, 0, 0.0, 0, 0.0
+        p.epoch, p.batch, p.loss_sum, p.loss_symbols, p.seconds, p.cpu_seconds = p.epoch + 1, 0, 0.0, 0, 0.0, 0.0
         self.carry = None  # state is reset at each epoch: the streams are new
         if p.best_held_out is None or held < p.best_held_out:
             p.best_held_out = held
             write_checkpoint(self.out / "best", self.model, self.codec, self._meta())
-        if p.epoch % cfg.checkpoint_every == 0 or p.epoch == cfg.epochs:
+        if cfg.minutes > 0 and p.cpu_seconds_total >= cfg.minutes * 60 and p.stopped is None and p.epoch < cfg.epochs:
+            p.stopped = "minutes"
+        if cfg.patience > 0 and p.stopped is None and len(p.history) > cfg.patience:
+            best_before = min(r["held_out_bits_per_symbol"] for r in p.history[:-cfg.patience])
+            if min(r["held_out_bits_per_symbol"] for r in p.history[-cfg.patience:]) >= best_before:
+                p.stopped = "patience"  # early stopping: best/ keeps the best epoch
+        if p.epoch % cfg.checkpoint_every == 0 or p.epoch == cfg.epochs or p.stopped is not None:
             self.save_latest()
 
 
@@ -267,8 +305,9 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     return Trainer(out, corpus, codec, model, train_config)
 
 
-def resume_trainer(out: Path, epochs: int | None = None) -> Trainer:
-    """The run in `out` exactly as it was saved, optionally with a new epoch total."""
+def resume_trainer(out: Path, epochs: int | None = None, **limits) -> Trainer:
+    """The run in `out` exactly as it was saved, optionally with a new epoch total or new `minutes` /
+    `patience` (a run that stopped early or on its budget goes on when any of them is given)."""
     out = Path(out)
     latest = settled(out / "latest")  # a run killed while writing latest/ resumes from the one before
     config = read_config(latest)
@@ -281,13 +320,15 @@ def resume_trainer(out: Path, epochs: int | None = None) -> Trainer:
         raise TunesmithError(f"{latest}: the corpus {saved['sources']} has changed since this run started")
     checkpoint = load_checkpoint(latest)
     train_config = TrainConfig.from_dict(config["train"])
-    if epochs is not None:
-        train_config = replace(train_config, epochs=epochs)
+    changes = {k: v for k, v in dict(epochs=epochs, **limits).items() if v is not None}
+    train_config = replace(train_config, **changes)
     model = checkpoint.model
     try:
         progress = Progress(**config["progress"])
     except TypeError as exc:
         raise TunesmithError(f"{latest}/config.json: corrupt training progress ({exc})") from None
+    if changes:
+        progress.stopped = None
     trainer = Trainer(out, corpus, checkpoint.codec, model, train_config, progress)
     state = read_tensors(latest / TRAINING_STATE)
     _load_optimizer(trainer.opt, state, config.get("optimizer_groups", []))

@@ -28,6 +28,10 @@ def train(
     batch: Optional[int] = typer.Option(None, help="Streams per batch (overrides the preset)."),
     seq: Optional[int] = typer.Option(None, help="BPTT length (overrides the preset)."),
     lr: Optional[float] = typer.Option(None, help="Adam learning rate (overrides the preset)."),
+    dropout: Optional[float] = typer.Option(None, help="Dropout in [0, 0.9] (overrides the preset)."),
+    weight_decay: Optional[float] = typer.Option(None, help="Decoupled weight decay (AdamW) on weight matrices, e.g. 0.01 (default 0: Adam)."),
+    patience: Optional[int] = typer.Option(None, help="Stop early when held-out bits have not improved for N epochs (default 0: never); best/ keeps the best."),
+    minutes: Optional[float] = typer.Option(None, help="Stop once this many CPU minutes of training are spent (the process's CPU time, all threads; at a batch boundary, measured and saved like an epoch's end)."),
     limit: Optional[int] = typer.Option(None, help="Train on the first N tunes of the corpus only."),
     checkpoint_every: int = typer.Option(1, help="Write latest/ every N epochs (and always on Ctrl-C)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
@@ -41,10 +45,14 @@ def train(
         check_arch(arch)
     if epochs is not None and epochs < 1:
         raise TunesmithError(f"--epochs must be at least 1 (got {epochs})")
+    for name, value in (("weight-decay", weight_decay), ("patience", patience), ("minutes", minutes)):
+        if value is not None and value < 0:
+            raise TunesmithError(f"--{name} must not be negative (got {value})")
     if resume is not None:
-        if corpus or out or arch or preset:
-            raise TunesmithError("--resume takes the corpus, codec, mode and folder of the run; drop --corpus/--out/--arch/--preset")
-        trainer = resume_trainer(resume, epochs)
+        if corpus or out or arch or preset or dropout is not None or weight_decay is not None:
+            raise TunesmithError("--resume takes the corpus, codec, mode, model and optimizer of the run; "
+                                 "drop --corpus/--out/--arch/--preset/--dropout/--weight-decay")
+        trainer = resume_trainer(resume, epochs, minutes=minutes, patience=patience)
     else:
         if out is None:
             raise TunesmithError("--out: name the run folder to create, e.g. --out runs/mine")
@@ -55,10 +63,15 @@ def train(
                 raise TunesmithError(f"--arch {arch}: --preset {preset} is a {model_config.cell} preset; "
                                      f"the transformer presets are transformer, transformer-small and transformer-gpu")
             model_config = replace(model_config, cell=arch)  # lstm <-> gru: same sizes, other cells
-        overrides = {k: v for k, v in dict(batch=batch, seq=seq, lr=lr, epochs=epochs).items() if v is not None}
+        overrides = {k: v for k, v in dict(batch=batch, seq=seq, lr=lr, epochs=epochs, weight_decay=weight_decay,
+                                           patience=patience, minutes=minutes).items() if v is not None}
         for name in ("batch", "seq"):
             if overrides.get(name, 1) < 1:
                 raise TunesmithError(f"--{name} must be at least 1")
+        if dropout is not None:
+            if not 0 <= dropout <= 0.9:
+                raise TunesmithError(f"--dropout must be in [0, 0.9] (got {dropout})")
+            model_config = replace(model_config, dropout=dropout)
         config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
         trainer = new_trainer(out, corpus, model_config, config, limit, codec, mode)
     c = trainer.corpus
@@ -73,5 +86,9 @@ def train(
     for record in progress_made.history:
         err(f"epoch {record['epoch']:>3}: train {record['train_bits_per_symbol']:.3f} bits/{unit}, "
              f"held-out {record['held_out_bits_per_symbol']:.3f} bits/{unit}, {record['symbols_per_second']:,.0f} {unit}s/s")
+    if progress_made.stopped == "patience":
+        err(f"stopped early: held-out bits did not improve for {trainer.config.patience} epochs")
+    elif progress_made.stopped == "minutes":
+        err(f"stopped: the {trainer.config.minutes:g} CPU-minute budget is spent")
     err(f"best held-out {progress_made.best_held_out:.3f} bits/{unit}; "
          f"checkpoints in {trainer.out}/best and {trainer.out}/latest")

@@ -55,6 +55,9 @@ class TrainConfig:
     epochs: int = 30          # total epochs of the run
     seed: int = 0             # seeds weights, dropout and the data order
     checkpoint_every: int = 1  # write `latest` every N epochs (and on Ctrl-C)
+    weight_decay: float = 0.0  # decoupled weight decay (AdamW) when above 0; plain Adam at 0
+    patience: int = 0         # stop when held-out bits have not improved for this many epochs (0: never)
+    minutes: float = 0.0      # stop once this many CPU minutes of training are spent (0: no budget)
 
     def to_dict(self) -> dict:
         """Plain JSON-able form."""
