@@ -30,6 +30,9 @@ def train(
     lr: Optional[float] = typer.Option(None, help="Adam learning rate (overrides the preset)."),
     limit: Optional[int] = typer.Option(None, help="Train on the first N tunes of the corpus only."),
     checkpoint_every: int = typer.Option(1, help="Write latest/ every N epochs (and always on Ctrl-C)."),
+    transpose: Optional[str] = typer.Option(
+        None, help="ABC: add the training tunes again in other keys: none (default), common (the other "
+                   "common keys of each tune's mode, from the corpus) or all12. The held-out tunes are never moved."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ) -> None:
     """Train a char-RNN or a transformer on tunes, MIDI or tabla (with a held-out split)."""
@@ -42,8 +45,9 @@ def train(
     if epochs is not None and epochs < 1:
         raise TunesmithError(f"--epochs must be at least 1 (got {epochs})")
     if resume is not None:
-        if corpus or out or arch or preset:
-            raise TunesmithError("--resume takes the corpus, codec, mode and folder of the run; drop --corpus/--out/--arch/--preset")
+        if corpus or out or arch or preset or transpose:
+            raise TunesmithError("--resume takes the corpus, codec, mode and folder of the run; "
+                                 "drop --corpus/--out/--arch/--preset/--transpose")
         trainer = resume_trainer(resume, epochs)
     else:
         if out is None:
@@ -59,11 +63,19 @@ def train(
         for name in ("batch", "seq"):
             if overrides.get(name, 1) < 1:
                 raise TunesmithError(f"--{name} must be at least 1")
+        if transpose is not None:
+            from ..corpus.augment import check_policy
+
+            overrides["transpose"] = check_policy(transpose)
         config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
         trainer = new_trainer(out, corpus, model_config, config, limit, codec, mode)
     c = trainer.corpus
     err(f"corpus: {len(c.train)} training pieces, {len(c.held_out)} held out; "
          f"{len(trainer.codec)} symbols; {sum(p.numel() for p in trainer.model.parameters()):,} parameters")
+    if c.augmentation is not None:
+        from ..corpus.augment import describe
+
+        err(describe(c.augmentation))
     try:
         progress_made = trainer.run(show_progress=progress)
     except TrainingInterrupted as stop:

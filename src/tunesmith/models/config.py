@@ -55,6 +55,7 @@ class TrainConfig:
     epochs: int = 30          # total epochs of the run
     seed: int = 0             # seeds weights, dropout and the data order
     checkpoint_every: int = 1  # write `latest` every N epochs (and on Ctrl-C)
+    transpose: str = "none"   # ABC: training tunes added in other keys (corpus/augment.py POLICIES)
 
     def to_dict(self) -> dict:
         """Plain JSON-able form."""
