@@ -258,6 +258,7 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     if settled(out / "latest").exists():
         raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
     check_window(model_config, train_config)  # before reading the corpus
+    check_transpose(train_config.transpose, chosen.name)
     corpus = augmented(load_corpus(corpus_specs, limit, chosen.name), train_config.transpose)
     # The vocabulary covers held-out tunes too, so that every held-out symbol
     # can be scored; a symbol seen only there simply gets a low probability.
@@ -267,14 +268,21 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     return Trainer(out, corpus, codec, model, train_config)
 
 
+def check_transpose(policy: str, mode: str) -> str:
+    """A --transpose policy that this mode can use, or a clear error."""
+    from .corpus.augment import check_policy
+
+    if check_policy(policy) != "none" and mode != "abc":
+        raise TunesmithError(f"--transpose {policy}: transposition is for ABC tunes; mode {mode} takes --transpose none")
+    return policy
+
+
 def augmented(corpus: Corpus, policy: str) -> Corpus:
     """The corpus with its training tunes' transposed copies (`corpus/augment.py`); unchanged for `none`."""
-    from .corpus.augment import augment, check_policy
+    from .corpus.augment import augment
 
-    if check_policy(policy) == "none":
+    if check_transpose(policy, corpus.mode) == "none":
         return corpus
-    if corpus.mode != "abc":
-        raise TunesmithError(f"--transpose {policy}: transposition is for ABC tunes; mode {corpus.mode} takes --transpose none")
     copies, record = augment(corpus.train, corpus.held_out, policy)
     return replace(corpus, augmented=copies, augmentation=record)
 
