@@ -186,8 +186,8 @@ def transpose_tune(text: str, semitones: int) -> str:
         old_position = 7 * octave + LETTERS.index(letter)
         position = min((old_position + steps, old_position + steps - 7),
                        key=lambda p: abs(target - _natural(p)))
-        if abs(target - _natural(position)) > 2:  # beyond a double sharp or flat: the next letter
-            position = min((position - 1, position + 1), key=lambda p: abs(target - _natural(p)))
+        while abs(target - _natural(position)) > 2:  # beyond a double sharp or flat: the next letter
+            position += 1 if target > _natural(position) else -1
         new_alter = target - _natural(position)
         current = new_carried.get(position, new_key.get(LETTERS[position % 7], 0))
         written = ""
