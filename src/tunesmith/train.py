@@ -144,7 +144,7 @@ class Trainer:
                  config: TrainConfig, progress: Progress | None = None):
         self.out, self.corpus, self.codec, self.model, self.config = Path(out), corpus, codec, model, config
         self.progress = progress or Progress()
-        self.train_ids = encode_tunes(codec, corpus.train, "training corpus")
+        self.train_ids = encode_tunes(codec, corpus.training_set, "training corpus")
         self.held_ids = encode_tunes(codec, corpus.held_out, "held-out corpus")
         self.opt = make_optimizer(model, config)
         self.carry = None  # hidden state carried into the next batch
@@ -296,13 +296,33 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     if settled(out / "latest").exists():
         raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
     check_window(model_config, train_config)  # before reading the corpus
-    corpus = load_corpus(corpus_specs, limit, chosen.name)
+    check_transpose(train_config.transpose, chosen.name)
+    corpus = augmented(load_corpus(corpus_specs, limit, chosen.name), train_config.transpose)
     # The vocabulary covers held-out tunes too, so that every held-out symbol
     # can be scored; a symbol seen only there simply gets a low probability.
-    codec = codec_class.fit([t.text for t in corpus.tunes])
+    codec = codec_class.fit([t.text for t in corpus.tunes + corpus.augmented])
     torch.manual_seed(train_config.seed)
     model = build_model(replace(check_window(model_config, train_config), vocab_size=len(codec)))
     return Trainer(out, corpus, codec, model, train_config)
+
+
+def check_transpose(policy: str, mode: str) -> str:
+    """A --transpose policy that this mode can use, or a clear error."""
+    from .corpus.augment import check_policy
+
+    if check_policy(policy) != "none" and mode != "abc":
+        raise TunesmithError(f"--transpose {policy}: transposition is for ABC tunes; mode {mode} takes --transpose none")
+    return policy
+
+
+def augmented(corpus: Corpus, policy: str) -> Corpus:
+    """The corpus with its training tunes' transposed copies (`corpus/augment.py`); unchanged for `none`."""
+    from .corpus.augment import augment
+
+    if check_transpose(policy, corpus.mode) == "none":
+        return corpus
+    copies, record = augment(corpus.train, corpus.held_out, policy)
+    return replace(corpus, augmented=copies, augmentation=record)
 
 
 def resume_trainer(out: Path, epochs: int | None = None, **limits) -> Trainer:
@@ -320,6 +340,10 @@ def resume_trainer(out: Path, epochs: int | None = None, **limits) -> Trainer:
         raise TunesmithError(f"{latest}: the corpus {saved['sources']} has changed since this run started")
     checkpoint = load_checkpoint(latest)
     train_config = TrainConfig.from_dict(config["train"])
+    corpus = augmented(corpus, train_config.transpose)
+    if (corpus.augmentation or {}).get("augmented_hash") != (saved.get("augmentation") or {}).get("augmented_hash"):
+        raise TunesmithError(f"{latest}: the transposed training copies (--transpose {train_config.transpose}) "
+                             "are not the ones this run started with")
     changes = {k: v for k, v in dict(epochs=epochs, **limits).items() if v is not None}
     train_config = replace(train_config, **changes)
     model = checkpoint.model

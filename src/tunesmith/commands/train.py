@@ -34,6 +34,9 @@ def train(
     minutes: Optional[float] = typer.Option(None, help="Stop once this many CPU minutes of training are spent (the process's CPU time, all threads; at a batch boundary, measured and saved like an epoch's end)."),
     limit: Optional[int] = typer.Option(None, help="Train on the first N tunes of the corpus only."),
     checkpoint_every: int = typer.Option(1, help="Write latest/ every N epochs (and always on Ctrl-C)."),
+    transpose: Optional[str] = typer.Option(
+        None, help="ABC: add the training tunes again in other keys: none (default), common (the other "
+                   "common keys of each tune's mode, from the corpus) or all12. The held-out tunes are never moved."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ) -> None:
     """Train a char-RNN or a transformer on tunes, MIDI or tabla (with a held-out split)."""
@@ -49,9 +52,9 @@ def train(
         if value is not None and value < 0:
             raise TunesmithError(f"--{name} must not be negative (got {value})")
     if resume is not None:
-        if corpus or out or arch or preset or dropout is not None or weight_decay is not None:
+        if corpus or out or arch or preset or transpose or dropout is not None or weight_decay is not None:
             raise TunesmithError("--resume takes the corpus, codec, mode, model and optimizer of the run; "
-                                 "drop --corpus/--out/--arch/--preset/--dropout/--weight-decay")
+                                 "drop --corpus/--out/--arch/--preset/--transpose/--dropout/--weight-decay")
         trainer = resume_trainer(resume, epochs, minutes=minutes, patience=patience)
     else:
         if out is None:
@@ -72,11 +75,19 @@ def train(
             if not 0 <= dropout <= 0.9:
                 raise TunesmithError(f"--dropout must be in [0, 0.9] (got {dropout})")
             model_config = replace(model_config, dropout=dropout)
+        if transpose is not None:
+            from ..corpus.augment import check_policy
+
+            overrides["transpose"] = check_policy(transpose)
         config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
         trainer = new_trainer(out, corpus, model_config, config, limit, codec, mode)
     c = trainer.corpus
     err(f"corpus: {len(c.train)} training pieces, {len(c.held_out)} held out; "
          f"{len(trainer.codec)} symbols; {sum(p.numel() for p in trainer.model.parameters()):,} parameters")
+    if c.augmentation is not None:
+        from ..corpus.augment import describe
+
+        err(describe(c.augmentation))
     try:
         progress_made = trainer.run(show_progress=progress)
     except TrainingInterrupted as stop:

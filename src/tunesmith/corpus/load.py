@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -23,6 +23,13 @@ class Corpus:
     held_out: list[Tune]
     limit: int | None = None
     mode: str = "abc"
+    augmented: list[Tune] = field(default_factory=list)   # transposed copies of training tunes (`augment.py`)
+    augmentation: dict | None = None                       # what `augment` added and dropped
+
+    @property
+    def training_set(self) -> list[Tune]:
+        """What the model trains on: the training tunes and their transposed copies, if any."""
+        return self.train + self.augmented
 
     def describe(self) -> dict:
         """What a checkpoint records about the data it saw (and what its mode keeps of the training pieces)."""
@@ -38,6 +45,8 @@ class Corpus:
         }
         if self.profile is not None:
             record["profile"] = self.profile
+        if self.augmentation is not None:
+            record["augmentation"] = self.augmentation
         return record
 
     @cached_property

@@ -58,6 +58,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # decoupled weight decay (AdamW) when above 0; plain Adam at 0
     patience: int = 0         # stop when held-out bits have not improved for this many epochs (0: never)
     minutes: float = 0.0      # stop once this many CPU minutes of training are spent (0: no budget)
+    transpose: str = "none"   # ABC: training tunes added in other keys (corpus/augment.py POLICIES)
 
     def to_dict(self) -> dict:
         """Plain JSON-able form."""

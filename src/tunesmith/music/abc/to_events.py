@@ -56,7 +56,8 @@ def key_signature(value: str) -> dict[str, int]:
         return {}
     tonic, mode = match.group(1) + match.group(2), match.group(3).lower()
     shift = -3 if mode == "m" or mode.startswith("min") else _MODE_SHIFT.get(mode[:3], 0)
-    sharps = _MAJOR_SHARPS.get(tonic, 0) + shift
+    # Every tonic by its letter (G#m: 5 sharps, not a lookup that misses it); beyond 7 the signature is full.
+    sharps = _MAJOR_SHARPS.get(tonic, _MAJOR_SHARPS[match.group(1)] + 7 * (1 if match.group(2) == "#" else -1)) + shift
     letters = _SHARP_ORDER[:sharps] if sharps > 0 else _FLAT_ORDER[:-sharps]
     return {letter: 1 if sharps > 0 else -1 for letter in letters}
 
