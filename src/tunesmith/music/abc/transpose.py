@@ -129,12 +129,10 @@ def _spell_root(letter: str, accidental: str, semitones: int, steps: int) -> str
     new_letter = LETTERS[(LETTERS.index(letter) + steps) % 7]
     alter = (target - _BASE[new_letter] + 6) % 12 - 6
     if abs(alter) > 1:  # e.g. a C# root in a flat key: write Db rather than a double sharp
-        for candidate in LETTERS:
-            alter = (target - _BASE[candidate] + 6) % 12 - 6
-            if abs(alter) <= 1 and (alter == 0 or alter * semitones > 0 or not accidental):
-                new_letter = candidate
-                break
-        alter = (target - _BASE[new_letter] + 6) % 12 - 6
+        # The nearest spelling: a natural, else the original's direction (a sharp stays a sharp), else the move's.
+        prefer = {"#": 1, "b": -1, "": 0}[accidental] or (1 if semitones > 0 else -1)
+        spellings = [(c, (target - _BASE[c] + 6) % 12 - 6) for c in LETTERS]
+        new_letter, alter = min(((c, a) for c, a in spellings if abs(a) <= 1), key=lambda ca: (ca[1] != 0, ca[1] != prefer))
     return new_letter + {1: "#", -1: "b", 0: ""}[alter]
 
 
