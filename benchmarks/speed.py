@@ -128,9 +128,11 @@ def cli_run(args: list[str], out: Path, processes: int) -> dict:
     return json.loads((out / "latest" / "config.json").read_text())["progress"]["history"][-1]
 
 
-def scale(quick: bool, repeats: int) -> None:
-    """bf16 against fp32, and two gloo processes against one."""
+def scale(quick: bool, repeats: int, threads: int) -> None:
+    """bf16 against fp32, and two gloo processes against one (`threads` torch threads per process)."""
     from tunesmith.accel import cpu_has_bf16
+
+    torch.set_num_threads(threads)
 
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs; torch capability "
           f"{torch.backends.cpu.get_cpu_capability()}, bf16 units: {'yes' if cpu_has_bf16() else 'no'})")
@@ -153,12 +155,12 @@ def scale(quick: bool, repeats: int) -> None:
     one, two = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
-            one.append(cli_run([*args, "--threads", "2"], Path(tmp) / f"one{i}", 1))
-            two.append(cli_run([*args, "--threads", "1"], Path(tmp) / f"two{i}", 2))
+            one.append(cli_run([*args, "--threads", str(threads)], Path(tmp) / f"one{i}", 1))
+            two.append(cli_run([*args, "--threads", str(threads)], Path(tmp) / f"two{i}", 2))
     o = statistics.median(r["symbols_per_second"] for r in one)
     t = statistics.median(r["symbols_per_second"] for r in two)
-    print(f"training, seed preset (global batch {get_preset('seed').train.batch}), 1 epoch: one process x 2 threads "
-          f"{o:,.0f} chars/s, torchrun 2 gloo processes x 1 thread {t:,.0f} chars/s (ratio {t / o:.2f}); "
+    print(f"training, seed preset (global batch {get_preset('seed').train.batch}), 1 epoch: one process x {threads} thread(s) "
+          f"{o:,.0f} chars/s, torchrun 2 gloo processes x {threads} thread(s) {t:,.0f} chars/s (ratio {t / o:.2f}); "
           f"held-out {one[-1]['held_out_bits_per_symbol']:.4f} vs {two[-1]['held_out_bits_per_symbol']:.4f} bits/char")
 
 
@@ -166,11 +168,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke run)")
     parser.add_argument("--scale-only", action="store_true", help="only part 3: bf16 vs fp32, 2 processes vs 1")
+    parser.add_argument("--threads", type=int, default=1, help="part 3: torch threads per process (default 1: on a "
+                        "busy machine more threads than free cores spin against each other)")
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.scale_only:
-        return scale(args.quick, repeats)
+        return scale(args.quick, repeats, args.threads)
 
     corpus = load_corpus(["oneills1850"], limit=60 if args.quick else 150)
     preset = get_preset("seed")
@@ -201,7 +205,7 @@ def main() -> None:
         base = reference_sampler(ckpt, n, 300 if n == 1 else 60)
         print(f"  {n:>2} stream{'s' if n > 1 else ' '}: tunesmith --free {free:,.0f} chars/s, "
               f"nn.LSTM per-step loop {base:,.0f} chars/s, ratio {free / base:.1f}; well-formed {wellformed:,.0f} chars/s")
-    scale(args.quick, repeats)
+    scale(args.quick, repeats, args.threads)
 
 
 if __name__ == "__main__":
