@@ -7,12 +7,21 @@
    Adam, clipping, carried state; nothing around it) on the same data.
 2. Sampling symbols/s of `tunesmith.generate` for 1 and 64 streams, against
    the usual loop that calls nn.LSTM once per symbol.
+3. Scale (`--scale-only` runs just this): training chars/s of the `seed`
+   preset in bf16 against fp32 (autocast on this CPU; held-out bits after the
+   same steps, which the issue wants within 1 %), and of a 2-process gloo
+   torchrun against one process, each with the same global batch and the
+   same total threads, all measured in this one run, on the CPU it names.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -84,12 +93,88 @@ def our_sampler(ckpt: Checkpoint, streams: int, seed: int, free: bool) -> float:
     return sum(len(t) for t in tunes) / (time.perf_counter() - start)
 
 
+def cpu_name() -> str:
+    """The CPU's model name, as lscpu gives it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def trained(precision: str, corpus, tmp: Path, epochs: int = 1) -> dict:
+    """One run of the `seed` preset in `precision`: its last history record."""
+    preset = get_preset("seed")
+    codec = CharCodec.fit([t.text for t in corpus.tunes])
+    torch.manual_seed(0)
+    model = build_model(replace(preset.model, vocab_size=len(codec)))
+    config = replace(preset.train, epochs=epochs, precision=precision)
+    trainer = Trainer(tmp / f"run{time.monotonic_ns()}", corpus, codec, model, config)
+    trainer.run(show_progress=False)
+    return trainer.progress.history[-1]
+
+
+def cli_run(args: list[str], out: Path, processes: int) -> dict:
+    """The CLI's last history record for a run of `processes` (torchrun when more than one)."""
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes)]
+                if processes > 1 else [sys.executable])
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([*launcher, "-m", "tunesmith", *args, "--out", str(out)], capture_output=True, text=True,
+                          env=env)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(launcher)} failed:\n{done.stderr[-2000:]}")
+    return json.loads((out / "latest" / "config.json").read_text())["progress"]["history"][-1]
+
+
+def scale(quick: bool, repeats: int, threads: int) -> None:
+    """bf16 against fp32, and two gloo processes against one (`threads` torch threads per process)."""
+    from tunesmith.accel import cpu_has_bf16
+
+    torch.set_num_threads(threads)
+
+    print(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs; torch capability "
+          f"{torch.backends.cpu.get_cpu_capability()}, bf16 units: {'yes' if cpu_has_bf16() else 'no'})")
+    corpus = load_corpus(["oneills1850"], limit=60 if quick else 150)
+    fp32, bf16 = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):  # interleaved, so both see the same machine
+            fp32.append(trained("fp32", corpus, Path(tmp)))
+            bf16.append(trained("bf16", corpus, Path(tmp)))
+    f = statistics.median(r["symbols_per_second"] for r in fp32)
+    b = statistics.median(r["symbols_per_second"] for r in bf16)
+    hf, hb = fp32[-1]["held_out_bits_per_symbol"], bf16[-1]["held_out_bits_per_symbol"]
+    print(f"training, seed preset, 1 epoch, {torch.get_num_threads()} threads: fp32 {f:,.0f} chars/s, "
+          f"bf16 {b:,.0f} chars/s, ratio bf16/fp32 {b / f:.2f}; held-out after the same steps "
+          f"fp32 {hf:.4f}, bf16 {hb:.4f} bits/char ({100 * (hb - hf) / hf:+.2f} %)")
+
+    limit = "60" if quick else "150"
+    args = ["train", "--corpus", "oneills1850", "--limit", limit, "--preset", "seed", "--epochs", "1",
+            "--device", "cpu", "--no-progress"]
+    one, two = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeats):
+            one.append(cli_run([*args, "--threads", str(threads)], Path(tmp) / f"one{i}", 1))
+            two.append(cli_run([*args, "--threads", str(threads)], Path(tmp) / f"two{i}", 2))
+    o = statistics.median(r["symbols_per_second"] for r in one)
+    t = statistics.median(r["symbols_per_second"] for r in two)
+    print(f"training, seed preset (global batch {get_preset('seed').train.batch}), 1 epoch: one process x {threads} thread(s) "
+          f"{o:,.0f} chars/s, torchrun 2 gloo processes x {threads} thread(s) {t:,.0f} chars/s (ratio {t / o:.2f}); "
+          f"held-out {one[-1]['held_out_bits_per_symbol']:.4f} vs {two[-1]['held_out_bits_per_symbol']:.4f} bits/char")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke run)")
+    parser.add_argument("--scale-only", action="store_true", help="only part 3: bf16 vs fp32, 2 processes vs 1")
+    parser.add_argument("--threads", type=int, default=1, help="part 3: torch threads per process (default 1: on a "
+                        "busy machine more threads than free cores spin against each other)")
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.scale_only:
+        return scale(args.quick, repeats, args.threads)
 
     corpus = load_corpus(["oneills1850"], limit=60 if args.quick else 150)
     preset = get_preset("seed")
@@ -120,6 +205,7 @@ def main() -> None:
         base = reference_sampler(ckpt, n, 300 if n == 1 else 60)
         print(f"  {n:>2} stream{'s' if n > 1 else ' '}: tunesmith --free {free:,.0f} chars/s, "
               f"nn.LSTM per-step loop {base:,.0f} chars/s, ratio {free / base:.1f}; well-formed {wellformed:,.0f} chars/s")
+    scale(args.quick, repeats, args.threads)
 
 
 if __name__ == "__main__":

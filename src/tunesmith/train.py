@@ -18,11 +18,12 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .accel import Comm, Dist, autocast, check_precision
 from .atomic import recover_folder, settled
 from .checkpoint import TRAINING_STATE, load_checkpoint, read_config, read_tensors, write_checkpoint
 from .codecs import Codec
 from .corpus.load import Corpus, load_corpus
-from .data import encode_tunes, epoch_seed, make_streams
+from .data import Streams, encode_tunes, epoch_seed, make_streams
 from .errors import TunesmithError
 from .modes import mode_name
 from .models import CharRNN, ModelConfig, TrainConfig, build_model
@@ -77,12 +78,13 @@ def bits_per_symbol(model: CharRNN, tune_ids: list[torch.Tensor]) -> float:
     """
     seq = min(EVAL_SEQ, getattr(model, "window", EVAL_SEQ))
     streams = make_streams(tune_ids, EVAL_BATCH, seq, order_seed=None)
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     total, state = 0.0, None
     with torch.inference_mode():
         for k in range(streams.batches):
-            x, y = streams.batch(k)
+            x, y = (t.to(device) for t in streams.batch(k))
             logits, state = model(x, state)
             total += nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
     model.train(was_training)
@@ -91,7 +93,7 @@ def bits_per_symbol(model: CharRNN, tune_ids: list[torch.Tensor]) -> float:
 
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
     sd = opt.state_dict()
-    tensors = {f"opt.{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
+    tensors = {f"opt.{i}.{k}": v.detach().cpu() for i, st in sd["state"].items() for k, v in st.items()}
     return tensors, sd["param_groups"]
 
 
@@ -137,18 +139,46 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.AdamW(groups, lr=config.lr)
 
 
+def check_world(batch: int, dist: Dist) -> None:
+    """The global batch must split into equal shares, one per process."""
+    if dist.active and batch % dist.world:
+        raise TunesmithError(f"--batch {batch}: does not divide among the {dist.world} processes of this torchrun "
+                             f"(each trains an equal share of the streams); give a multiple of {dist.world}")
+
+
 class Trainer:
-    """Trains one model on one corpus into one run folder."""
+    """Trains one model on one corpus into one run folder.
+
+    Under torchrun (`dist.active`) every process builds the same Trainer;
+    process r trains rows r*B/W .. (r+1)*B/W-1 of each epoch's streams (and
+    carries their hidden state), DistributedDataParallel averages the
+    gradients, and only rank 0 writes checkpoints, history and the bar.
+    """
 
     def __init__(self, out: Path, corpus: Corpus, codec: Codec, model: CharRNN,
-                 config: TrainConfig, progress: Progress | None = None):
-        self.out, self.corpus, self.codec, self.model, self.config = Path(out), corpus, codec, model, config
+                 config: TrainConfig, progress: Progress | None = None,
+                 device: torch.device | str = "cpu", dist: Dist | None = None):
+        self.out, self.corpus, self.codec, self.config = Path(out), corpus, codec, config
+        self.device, self.dist = torch.device(device), dist or Dist()
+        check_world(config.batch, self.dist)
+        self.amp_dtype = check_precision(config.precision, self.device)
+        self.model = model.to(self.device)
+        self.comm = Comm(self.dist, self.device)
         self.progress = progress or Progress()
         self.train_ids = encode_tunes(codec, corpus.training_set, "training corpus")
         self.held_ids = encode_tunes(codec, corpus.held_out, "held-out corpus")
-        self.opt = make_optimizer(model, config)
-        self.carry = None  # hidden state carried into the next batch
-        self._stop = False  # set by Ctrl-C
+        self.opt = make_optimizer(self.model, config)
+        # fp16 needs its gradients scaled (bf16 and fp32 do not); only on CUDA (check_precision)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype is torch.float16 else None
+        self.net = self.model
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.carry = None  # hidden state carried into the next batch (this process's rows)
+        self._stop = False  # set by Ctrl-C (or, under torchrun, SIGTERM) in this process
+        self._stop_agreed = False  # some process asked to stop: all stop at the same batch
 
     # -- saving -------------------------------------------------------------
     def _meta(self) -> dict:
@@ -161,14 +191,28 @@ class Trainer:
         }
 
     def save_latest(self) -> None:
-        """Write latest/ with everything an exact resume needs."""
+        """Write latest/ with everything an exact resume needs.
+
+        Under torchrun every process must call it (the carried states and the
+        random states are gathered); rank 0 writes. The carry is saved whole
+        (all B rows, as a single process would), the random state once per rank.
+        """
         tensors, groups = _optimizer_tensors(self.opt)
-        tensors["rng"] = torch.get_rng_state()
+        rngs = self.comm.gather(torch.get_rng_state())
+        for r, state in enumerate(rngs):
+            tensors["rng" if r == 0 else f"rng.{r}"] = state
+        if self.device.type == "cuda":
+            for r, state in enumerate(self.comm.gather(torch.cuda.get_rng_state(self.device))):
+                tensors["cuda_rng" if r == 0 else f"cuda_rng.{r}"] = state
         if self.carry is not None:
             carry = self.carry if isinstance(self.carry, tuple) else (self.carry,)
             for i, t in enumerate(carry):
-                tensors[f"carry.{i}"] = t.detach()
-        meta = self._meta() | {"optimizer_groups": groups}
+                tensors[f"carry.{i}"] = torch.cat(self.comm.gather(t), dim=1)  # (layers, B, H)
+        if not self.dist.main:
+            return
+        meta = self._meta() | {"optimizer_groups": groups, "world_size": self.dist.world}
+        if self.scaler is not None:
+            meta["grad_scaler"] = self.scaler.state_dict()
         write_checkpoint(self.out / "latest", self.model, self.codec, meta, tensors)
 
     # -- the loop -----------------------------------------------------------
@@ -182,8 +226,11 @@ class Trainer:
                                    TimeElapsedColumn, TimeRemainingColumn)
 
         cfg, p = self.config, self.progress
-        for folder in ("best", "latest"):  # a run killed while writing them left traces beside them
-            recover_folder(self.out / folder)
+        if self.dist.main:
+            for folder in ("best", "latest"):  # a run killed while writing them left traces beside them
+                recover_folder(self.out / folder)
+        self.comm.barrier()
+        show_progress = show_progress and self.dist.main
         per_epoch = make_streams(self.train_ids, cfg.batch, cfg.seq, epoch_seed(cfg.seed, 0)).batches
         bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]:.3f}  {task.fields[rate]:,.0f} sym/s"),
@@ -208,45 +255,90 @@ class Trainer:
         # Ctrl-C only sets a flag; the loop stops at the next batch boundary, so
         # a half-applied optimizer step is never saved. A second Ctrl-C is the
         # default one and stops at once.
-        self._stop = False
+        # Under torchrun the agent passes Ctrl-C on (SIGINT, then SIGTERM) to every process, which must
+        # all stop at the same batch to save together: there every such signal only sets the flag
+        # (the agent kills what has not stopped 30 s later).
+        self._stop = self._stop_agreed = False
         if threading.current_thread() is not threading.main_thread():
             return None
 
         def request_stop(signum, frame):
             self._stop = True
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            if not self.dist.active:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
+        if self.dist.active:
+            signal.signal(signal.SIGTERM, request_stop)
         return signal.signal(signal.SIGINT, request_stop)
+
+    def streams(self, epoch: int) -> tuple[Streams, Streams]:
+        """The epoch's streams (all B rows) and this process's share of them (all of them when alone)."""
+        cfg, d = self.config, self.dist
+        whole = make_streams(self.train_ids, cfg.batch, cfg.seq, epoch_seed(cfg.seed, epoch))
+        if not d.active:
+            return whole, whole
+        rows = whole.x.shape[0]
+        if rows % d.world:
+            raise TunesmithError(f"the corpus is too short for --batch {cfg.batch} at --seq {cfg.seq}: it makes "
+                                 f"{rows} streams, which do not divide among {d.world} processes; "
+                                 "give a smaller --seq or --batch")
+        share = slice(d.rank * rows // d.world, (d.rank + 1) * rows // d.world)
+        return whole, Streams(whole.x[share], whole.y[share], whole.seq)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """One optimizer step on this process's batch; its mean loss (nats/symbol)."""
+        cfg = self.config
+        with autocast(self.device, self.amp_dtype):
+            logits, state = self.net(x, self.carry)
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), y.flatten())
+        self.opt.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.opt)
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+            self.opt.step()
+        self.carry = _detached(state)
+        return loss.item()
+
+    def _minutes_spent(self) -> bool:
+        cfg = self.config
+        return cfg.minutes > 0 and self.progress.cpu_seconds_total >= cfg.minutes * 60
 
     def _epoch(self, bar, task, on_batch) -> None:
         cfg, p, model = self.config, self.progress, self.model
-        streams = make_streams(self.train_ids, cfg.batch, cfg.seq, epoch_seed(cfg.seed, p.epoch))
+        streams, mine = self.streams(p.epoch)
         for group in self.opt.param_groups:
             group["lr"] = self._lr(p.epoch)
         model.train()
         bar.update(task, description=f"epoch {p.epoch + 1}/{cfg.epochs}")
+        minutes_spent = False
         while p.batch < streams.batches:
-            if self._stop:
+            if self._stop_agreed or (self._stop and not self.dist.active):
                 raise KeyboardInterrupt
             start, cpu_start = time.perf_counter(), time.process_time()
-            x, y = streams.batch(p.batch)
-            logits, state = model(x, self.carry)
-            loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            self.opt.step()
-            self.carry = _detached(state)
+            x, y = (t.to(self.device, non_blocking=True) for t in mine.batch(p.batch))
+            loss = self._step(x, y)
             elapsed = time.perf_counter() - start
-            p.batch += 1
-            p.loss_sum += loss.item() * y.numel()
-            p.loss_symbols += y.numel()
-            p.seconds += elapsed
             p.cpu_seconds += time.process_time() - cpu_start
-            bar.update(task, advance=1, loss=loss.item() / LN2, rate=y.numel() / max(elapsed, 1e-9))
+            # Every process's summed loss, and whether any asked to stop or rank 0's budget is spent: one
+            # collective per batch, so that all stop at the same batch (equal shares: the mean of the
+            # processes' mean losses is the mean over the global batch, as DDP's averaged gradient is).
+            total, count, stop, minutes_spent = self.comm.sum(
+                [loss * y.numel(), y.numel(), float(self._stop), float(self.dist.main and self._minutes_spent())])
+            self._stop_agreed = stop > 0
+            p.batch += 1
+            p.loss_sum += total
+            p.loss_symbols += int(count)
+            p.seconds += elapsed
+            bar.update(task, advance=1, loss=loss / LN2, rate=count / max(elapsed, 1e-9))
             if on_batch is not None:
                 on_batch(p.epoch, p.batch)
-            if cfg.minutes > 0 and p.cpu_seconds_total >= cfg.minutes * 60 and p.batch < streams.batches:
+            if minutes_spent and p.batch < streams.batches:
                 # The budget is spent mid-epoch: the epoch ends here (measured and saved like a whole one).
                 p.stopped = "minutes"
                 self._end_epoch(streams.symbols * p.batch // streams.batches, part=p.batch / streams.batches)
@@ -255,7 +347,9 @@ class Trainer:
 
     def _end_epoch(self, symbols: int, part: float = 1.0) -> None:
         p, cfg = self.progress, self.config
-        held = bits_per_symbol(self.model, self.held_ids)
+        # Rank 0 measures; the others wait for its figure (and its CPU-minute verdict) to decide as it does.
+        held = bits_per_symbol(self.model, self.held_ids) if self.dist.main else 0.0
+        held, spent = self.comm.from_main([held, float(self._minutes_spent())])
         record = {
             "epoch": p.epoch + 1,
             **({"part": round(part, 4)} if part < 1 else {}),
@@ -270,8 +364,9 @@ class Trainer:
         self.carry = None  # state is reset at each epoch: the streams are new
         if p.best_held_out is None or held < p.best_held_out:
             p.best_held_out = held
-            write_checkpoint(self.out / "best", self.model, self.codec, self._meta())
-        if cfg.minutes > 0 and p.cpu_seconds_total >= cfg.minutes * 60 and p.stopped is None and p.epoch < cfg.epochs:
+            if self.dist.main:
+                write_checkpoint(self.out / "best", self.model, self.codec, self._meta())
+        if spent and p.stopped is None and p.epoch < cfg.epochs:
             p.stopped = "minutes"
         if cfg.patience > 0 and p.stopped is None and len(p.history) > cfg.patience:
             best_before = min(r["held_out_bits_per_symbol"] for r in p.history[:-cfg.patience])
@@ -282,7 +377,8 @@ class Trainer:
 
 
 def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, train_config: TrainConfig,
-                limit: int | None = None, codec_name: str | None = None, mode: str = "abc") -> Trainer:
+                limit: int | None = None, codec_name: str | None = None, mode: str = "abc",
+                device: torch.device | str = "cpu", dist: Dist | None = None) -> Trainer:
     """A fresh run: the corpus is read and split, the vocabulary fitted, the weights seeded."""
     from .modes import get_mode
 
@@ -296,6 +392,7 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     if settled(out / "latest").exists():
         raise TunesmithError(f"--out {out}: a run is already there; resume it with --resume {out} or pick another folder")
     check_window(model_config, train_config)  # before reading the corpus
+    check_world(train_config.batch, dist or Dist())
     check_transpose(train_config.transpose, chosen.name)
     corpus = augmented(load_corpus(corpus_specs, limit, chosen.name), train_config.transpose)
     # The vocabulary covers held-out tunes too, so that every held-out symbol
@@ -303,7 +400,9 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     codec = codec_class.fit([t.text for t in corpus.tunes + corpus.augmented])
     torch.manual_seed(train_config.seed)
     model = build_model(replace(check_window(model_config, train_config), vocab_size=len(codec)))
-    return Trainer(out, corpus, codec, model, train_config)
+    if dist is not None and dist.rank > 0:
+        torch.manual_seed(train_config.seed * 1_000_003 + dist.rank)  # its own dropout masks, same weights
+    return Trainer(out, corpus, codec, model, train_config, device=device, dist=dist)
 
 
 def check_transpose(policy: str, mode: str) -> str:
@@ -325,15 +424,25 @@ def augmented(corpus: Corpus, policy: str) -> Corpus:
     return replace(corpus, augmented=copies, augmentation=record)
 
 
-def resume_trainer(out: Path, epochs: int | None = None, **limits) -> Trainer:
+def resume_trainer(out: Path, epochs: int | None = None, device: torch.device | str = "cpu",
+                   dist: Dist | None = None, **limits) -> Trainer:
     """The run in `out` exactly as it was saved, optionally with a new epoch total or new `minutes` /
-    `patience` (a run that stopped early or on its budget goes on when any of them is given)."""
+    `patience` (a run that stopped early or on its budget goes on when any of them is given).
+
+    A run trained by W processes resumes with W processes (each takes back its rows' carried state
+    and its own random state); any other number is refused."""
     out = Path(out)
+    dist = dist or Dist()
     latest = settled(out / "latest")  # a run killed while writing latest/ resumes from the one before
     config = read_config(latest)
     for key in ("corpus", "train", "progress"):
         if not isinstance(config.get(key), dict):
             raise TunesmithError(f"{latest}: not a resumable training run (no {key!r} in config.json)")
+    world = config.get("world_size", 1)
+    if world != dist.world:
+        how = "without torchrun (one process)" if world == 1 else f"with torchrun --nproc_per_node {world} (or nodes x processes = {world})"
+        raise TunesmithError(f"--resume {out}: this run was trained by {world} process{'es' if world != 1 else ''} and is "
+                             f"resumed by {dist.world}; each owns its streams and their carried state, so resume it {how}")
     saved = config["corpus"]
     corpus = load_corpus(saved["sources"], saved.get("limit"), mode_name(config))
     if corpus.describe()["hash"] != saved["hash"]:
@@ -353,11 +462,19 @@ def resume_trainer(out: Path, epochs: int | None = None, **limits) -> Trainer:
         raise TunesmithError(f"{latest}/config.json: corrupt training progress ({exc})") from None
     if changes:
         progress.stopped = None
-    trainer = Trainer(out, corpus, checkpoint.codec, model, train_config, progress)
+    trainer = Trainer(out, corpus, checkpoint.codec, model, train_config, progress, device=device, dist=dist)
     state = read_tensors(latest / TRAINING_STATE)
     _load_optimizer(trainer.opt, state, config.get("optimizer_groups", []))
-    torch.set_rng_state(state["rng"])
+    suffix = "" if dist.rank == 0 else f".{dist.rank}"
+    torch.set_rng_state(state["rng" + suffix])
+    if trainer.device.type == "cuda" and "cuda_rng" + suffix in state:
+        torch.cuda.set_rng_state(state["cuda_rng" + suffix], trainer.device)
+    if trainer.scaler is not None and isinstance(config.get("grad_scaler"), dict):
+        trainer.scaler.load_state_dict(config["grad_scaler"])
     carry = [state[f"carry.{i}"] for i in range(2) if f"carry.{i}" in state]
     if carry:
+        rows = carry[0].shape[1]  # the whole batch's rows; this process takes back its share
+        share = slice(dist.rank * rows // dist.world, (dist.rank + 1) * rows // dist.world)
+        carry = [c[:, share].contiguous().to(trainer.device) for c in carry]
         trainer.carry = tuple(carry) if model.config.cell == "lstm" else carry[0]
     return trainer

@@ -38,12 +38,39 @@ def train(
         None, help="ABC: add the training tunes again in other keys: none (default), common (the other "
                    "common keys of each tune's mode, from the corpus) or all12. The held-out tunes are never moved."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
+    device: str = typer.Option("auto", help="auto (cuda if there is one, else mps, else cpu), cpu, cuda or mps. "
+                                            "Checkpoints are device-independent."),
+    precision: Optional[str] = typer.Option(
+        None, help="fp32 (default), bf16 or fp16 (CUDA only): the arithmetic of forward and loss (autocast); "
+                   "weights and checkpoints stay fp32. With --resume: the run's."),
 ) -> None:
-    """Train a char-RNN or a transformer on tunes, MIDI or tabla (with a held-out split)."""
+    """Train a char-RNN or a transformer on tunes, MIDI or tabla (with a held-out split).
+
+    Under `torchrun --nproc_per_node N -m tunesmith train ...` N processes train one run together
+    (data-parallel: each an equal share of --batch's streams); rank 0 writes the run folder.
+    """
+    from ..accel import check_precision, close_process_group, dist_from_env, init_process_group, resolve_device
+
+    set_threads(threads)
+    dist = dist_from_env()
+    where = resolve_device(device, dist.local_rank)
+    if precision is not None:
+        check_precision(precision, where)
+    say = err if dist.main else (lambda message: None)
+    init_process_group(dist, where)
+    try:
+        _train(corpus, mode, out, resume, arch, preset, codec, epochs, seed, batch, seq, lr, dropout, weight_decay,
+               patience, minutes, limit, checkpoint_every, transpose, progress, precision, where, dist, say)
+    finally:
+        close_process_group()
+
+
+def _train(corpus, mode, out, resume, arch, preset, codec, epochs, seed, batch, seq, lr, dropout, weight_decay,
+           patience, minutes, limit, checkpoint_every, transpose, progress, precision, where, dist, err) -> None:
+    """The run itself; `err` speaks only on rank 0."""
     from ..models import DEFAULT_PRESETS, check_arch, get_preset
     from ..train import TrainingInterrupted, new_trainer, resume_trainer
 
-    set_threads(threads)
     if arch is not None:
         check_arch(arch)
     if epochs is not None and epochs < 1:
@@ -52,10 +79,11 @@ def train(
         if value is not None and value < 0:
             raise TunesmithError(f"--{name} must not be negative (got {value})")
     if resume is not None:
-        if corpus or out or arch or preset or transpose or dropout is not None or weight_decay is not None:
-            raise TunesmithError("--resume takes the corpus, codec, mode, model and optimizer of the run; "
-                                 "drop --corpus/--out/--arch/--preset/--transpose/--dropout/--weight-decay")
-        trainer = resume_trainer(resume, epochs, minutes=minutes, patience=patience)
+        if (corpus or out or arch or preset or transpose or dropout is not None or weight_decay is not None
+                or precision is not None):
+            raise TunesmithError("--resume takes the corpus, codec, mode, model, optimizer and precision of the run; "
+                                 "drop --corpus/--out/--arch/--preset/--transpose/--dropout/--weight-decay/--precision")
+        trainer = resume_trainer(resume, epochs, device=where, dist=dist, minutes=minutes, patience=patience)
     else:
         if out is None:
             raise TunesmithError("--out: name the run folder to create, e.g. --out runs/mine")
@@ -67,7 +95,8 @@ def train(
                                      f"the transformer presets are transformer, transformer-small and transformer-gpu")
             model_config = replace(model_config, cell=arch)  # lstm <-> gru: same sizes, other cells
         overrides = {k: v for k, v in dict(batch=batch, seq=seq, lr=lr, epochs=epochs, weight_decay=weight_decay,
-                                           patience=patience, minutes=minutes).items() if v is not None}
+                                           patience=patience, minutes=minutes, precision=precision).items()
+                     if v is not None}
         for name in ("batch", "seq"):
             if overrides.get(name, 1) < 1:
                 raise TunesmithError(f"--{name} must be at least 1")
@@ -80,8 +109,13 @@ def train(
 
             overrides["transpose"] = check_policy(transpose)
         config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
-        trainer = new_trainer(out, corpus, model_config, config, limit, codec, mode)
+        trainer = new_trainer(out, corpus, model_config, config, limit, codec, mode, device=where, dist=dist)
     c = trainer.corpus
+    if dist.active:
+        err(f"torchrun: {dist.world} processes on {where.type} "
+            f"({'NCCL' if where.type == 'cuda' else 'gloo'}), {trainer.config.batch // dist.world} streams each")
+    elif where.type != "cpu" or trainer.config.precision != "fp32":
+        err(f"training on {where} in {trainer.config.precision}")
     err(f"corpus: {len(c.train)} training pieces, {len(c.held_out)} held out; "
          f"{len(trainer.codec)} symbols; {sum(p.numel() for p in trainer.model.parameters()):,} parameters")
     if c.augmentation is not None:

@@ -1,0 +1,5 @@
+"""`python -m tunesmith`: the command line (also what `torchrun -m tunesmith train ...` runs)."""
+
+from .cli import main
+
+main()
