@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from machine import cpu_name  # benchmarks/machine.py
 
 # name -> extra `tunesmith train` arguments
 RUNS: dict[str, list[str]] = {
@@ -38,14 +39,6 @@ RUNS: dict[str, list[str]] = {
 }
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def train(name: str, extra: list[str], out: Path, corpus: str, minutes: float) -> tuple[str, float]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from tunesmith.modes.abc.writer import generate_tunes
 from tunesmith.options import Sampling
 from tunesmith.models import build_model, get_preset
 from tunesmith.train import Trainer
+
+from machine import cpu_name  # benchmarks/machine.py
 
 
 def bare_reference(x_all: torch.Tensor, y_all: torch.Tensor, vocab: int, batches: int, seq: int) -> float:
@@ -93,15 +94,6 @@ def our_sampler(ckpt: Checkpoint, streams: int, seed: int, free: bool) -> float:
     return sum(len(t) for t in tunes) / (time.perf_counter() - start)
 
 
-def cpu_name() -> str:
-    """The CPU's model name, as lscpu gives it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def trained(precision: str, corpus, tmp: Path, epochs: int = 1) -> dict:

@@ -11,27 +11,16 @@ that fail.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
-import mido
 
 from tunesmith.corpus.load import load_corpus
 from tunesmith.music.abc.transpose import NotTransposable, transpose_tune
+from tunesmith.insight.abc2midi import melody as midi_melody
 
 MOVES = (-5, -2, 2, 5, 7)
 
 
-def midi_melody(text: str) -> list[int]:
-    """abc2midi's melody: the pitch of every note-on of channel 1, in order."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "tune.abc"
-        path.write_text(text)
-        subprocess.run(["abc2midi", str(path), "-o", str(Path(tmp) / "tune.mid")], capture_output=True, timeout=30)
-        midi = mido.MidiFile(str(Path(tmp) / "tune.mid"))
-    return [m.note for track in midi.tracks for m in track if m.type == "note_on" and m.velocity > 0 and m.channel == 0]
 
 
 def main() -> None:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 from dataclasses import replace
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +29,7 @@ from tunesmith.music.abc.check import check_tune
 from tunesmith.music.abc.to_events import key_signature, tune_parts
 from tunesmith.music.abc.transpose import NotTransposable, transpose_key, transpose_tune
 from tunesmith.train import new_trainer, resume_trainer
+from tunesmith.insight.abc2midi import melody as midi_melody
 
 MOVES = (-5, -2, 2, 5, 7)
 TUNESMITH = [sys.executable, "-m", "tunesmith.cli"]
@@ -118,18 +117,6 @@ def test_key_signature_reads_every_sharp_and_flat_tonic():
 
 
 # -- the corpus, judged ----------------------------------------------------------
-
-def midi_melody(text: str) -> list[int]:
-    """abc2midi's melody (track 1, channel 1): the pitch of every note-on, in order."""
-    import mido
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "tune.abc"
-        path.write_text(text)
-        subprocess.run(["abc2midi", str(path), "-o", str(Path(tmp) / "tune.mid")], capture_output=True, timeout=30)
-        midi = mido.MidiFile(str(Path(tmp) / "tune.mid"))
-    return [m.note for track in midi.tracks for m in track if m.type == "note_on" and m.velocity > 0 and m.channel == 0]
-
 
 @pytest.mark.skipif(not abc2midi.available(), reason="abc2midi is not installed")
 def test_abc2midi_hears_every_note_moved_by_exactly_k():

@@ -77,3 +77,17 @@ def pass_rate(tunes: list[str]) -> tuple[float, float]:
     ok = sum(v.ok for v in verdicts)
     clean = sum(v.ok and not v.bar_warnings for v in verdicts)
     return ok / len(tunes), clean / len(tunes)
+
+
+def melody(tune: str, timeout: float = 30.0) -> list[int]:
+    """abc2midi's melody of a tune: the pitch of every note-on of MIDI channel 1, in order (chords from
+    chord symbols play on other channels)."""
+    import mido
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tune.abc"
+        path.write_text(tune)
+        subprocess.run(["abc2midi", str(path), "-o", str(Path(tmp) / "tune.mid")], capture_output=True,
+                       timeout=timeout)
+        midi = mido.MidiFile(str(Path(tmp) / "tune.mid"))
+    return [m.note for track in midi.tracks for m in track if m.type == "note_on" and m.velocity > 0 and m.channel == 0]
