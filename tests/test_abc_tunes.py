@@ -46,6 +46,10 @@ def test_source_fields_are_dropped():
         "S:a fiddler\nO:Ireland\nM:4/4\nL:1/8\nK:D\nABcd|\n"
     )
     (text,) = texts(abc)
+    # O: is kept when it names a country the origin table knows (the Essen songs' field, issue 16);
+    # other origin text ("SCOTCH.", "Trad.") goes with the other source fields.
+    assert text == "X:1\nT:Tune\nO:Ireland\nM:4/4\nL:1/8\nK:D\nABcd|\n"
+    (text,) = texts(abc.replace("O:Ireland", "O:SCOTCH."))
     assert text == "X:1\nT:Tune\nM:4/4\nL:1/8\nK:D\nABcd|\n"
 
 
