@@ -138,3 +138,16 @@ def test_check_lint_and_form_on_the_command_line(tmp_path):
     assert second["form"]["parts"] == [[2, False]]
     refused = cli("check", "--mode", "tabla", "--lint", str(path))
     assert refused.returncode == 2 and "--lint is for mode abc" in refused.stderr and "Traceback" not in refused.stderr
+
+
+@pytest.mark.skipif(not available(), reason="abc2midi is installed by `make tools`")
+def test_the_judge_sets_aside_abc2midis_own_hornpipe_swing():
+    from tunesmith.insight.abc2midi import judge
+
+    head = "X:1\nT:H\nM:2/4\nL:1/16\nR:hornpipe\nK:Bb\n"
+    swung = head + "(BA)(BG) .F(EFG) | ABcd .e2(AG) |\n"
+    assert "Cannot apply broken rhythm" in abc2midi_output(swung, 20.0)  # abc2midi's swing, from R: alone
+    assert "Cannot apply broken rhythm" not in abc2midi_output(swung.replace("R:hornpipe\n", ""), 20.0)
+    assert judge(swung).ok and judge(swung).set_aside
+    broken = head + "(BA)(BG) .F(EFG) | ABcd .e2(AG) | A2 ^^^ d4 |\n"  # a real error too
+    assert not judge(broken).ok
