@@ -17,9 +17,13 @@ torch.set_num_threads(2)
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A `small` LSTM trained for 3 quick epochs on 80 jigs: its run folder."""
-    out = tmp_path_factory.mktemp("runs") / "tiny"
+    return train_small(tmp_path_factory.mktemp("runs") / "tiny", ["jigs"], epochs=3, limit=80)
+
+
+def train_small(out, sources: list[str], epochs: int, limit: int):
+    """A `small` LSTM (seed 1) trained on the first `limit` pieces of `sources` into `out`: its run folder."""
     preset = get_preset("small")
-    trainer = new_trainer(out, ["jigs"], preset.model, replace(preset.train, epochs=3, seed=1), limit=80)
+    trainer = new_trainer(out, sources, preset.model, replace(preset.train, epochs=epochs, seed=1), limit=limit)
     trainer.run(show_progress=False)
     return out
 

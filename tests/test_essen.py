@@ -12,11 +12,11 @@ import pytest
 from tunesmith.corpus.bundled import corpus_hash, load_bundled
 from tunesmith.corpus.essen import FREE_METER, close_phrase_bars, essen_collection
 from tunesmith.insight import abc2midi
-from tunesmith.models import get_preset
 from tunesmith.music.abc.check import check_text, check_tune
 from tunesmith.music.abc.origins import essen_origin
 from tunesmith.music.abc.tunes import join_tunes, parse_tunes
-from tunesmith.train import new_trainer
+
+from conftest import train_small  # tests/conftest.py
 
 TUNESMITH = [sys.executable, "-m", "tunesmith.cli"]
 # The folk corpus's hash before the origin field existed: its canonical text must not change (shipped models).
@@ -109,11 +109,7 @@ def test_origin_with_the_shipped_model_is_a_clear_error():
 
 @pytest.fixture(scope="module")
 def china_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "china"
-    preset = get_preset("small")
-    trainer = new_trainer(out, ["essen-china"], preset.model, replace(preset.train, epochs=1, seed=1), limit=60)
-    trainer.run(show_progress=False)
-    return out
+    return train_small(tmp_path_factory.mktemp("runs") / "china", ["essen-china"], epochs=1, limit=60)
 
 
 def test_a_model_trained_on_china_writes_its_origin(china_run, tmp_path):

@@ -356,10 +356,9 @@ class ListenStore:
                               "WHERE t.session = ?", (session_id,)).fetchone()[0]
 
     def tallies(self) -> list[sqlite3.Row]:
-        """Answers counted by model, mode, origin and answer, with the sessions they came from."""
+        """Answers counted by model, mode, origin and answer (sessions per model: sessions_by_model)."""
         with closing(self._connect()) as db:
-            return db.execute("SELECT s.model, s.mode, t.origin, a.answer, COUNT(*) AS n, "
-                              "COUNT(DISTINCT s.id) AS sessions FROM listen_answers a "
+            return db.execute("SELECT s.model, s.mode, t.origin, a.answer, COUNT(*) AS n FROM listen_answers a "
                               "JOIN listen_trials t ON t.id = a.trial JOIN listen_sessions s ON s.id = t.session "
                               "GROUP BY s.model, s.mode, t.origin, a.answer ORDER BY s.model, s.mode").fetchall()
 
