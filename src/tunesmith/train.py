@@ -56,11 +56,6 @@ class Progress:
     stopped: str | None = None    # why the run ended before its epochs: "patience", "minutes"
 
     @property
-    def seconds_total(self) -> float:
-        """Training seconds (wall clock) over the whole run."""
-        return sum(r["seconds"] for r in self.history) + self.seconds
-
-    @property
     def cpu_seconds_total(self) -> float:
         """CPU seconds of training over the whole run: what --minutes counts (fair on a shared machine)."""
         return sum(r.get("cpu_seconds", 0.0) for r in self.history) + self.cpu_seconds

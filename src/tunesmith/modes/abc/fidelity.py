@@ -37,12 +37,16 @@ class TuneForm:
     repeated_pairs: int = 0        # 2-bar runs equal to an earlier run of the tune
     repeat_closes: int = 0         # :| and :: (and :|2 ...)
     ends_on_tonic: bool = False    # the last melody note has the key's tonic pitch class
-    junk: bool = False             # a construct of JUNK
-    junk_constructs: int = 0       # how many
+    junk_constructs: int = 0       # constructs of JUNK
     meter: str | None = None
     key: str | None = None
     length: str | None = None      # L:
     pitches: list[int] = field(default_factory=list)
+
+    @property
+    def junk(self) -> bool:
+        """The tune has a construct of JUNK."""
+        return self.junk_constructs > 0
 
 
 def tonic_class(key: str | None) -> int | None:
@@ -71,7 +75,6 @@ def tune_form(text: str, prof: PieceProfile | None = None) -> TuneForm:
     tonic = tonic_class(form.key)
     form.ends_on_tonic = bool(prof.pitches) and tonic is not None and prof.pitches[-1] % 12 == tonic
     form.junk_constructs = len(JUNK.findall(body))
-    form.junk = form.junk_constructs > 0
     return form
 
 
