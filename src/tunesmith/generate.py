@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .models.copy import Matcher, mix_logits
 from .options import Sampling
 from .sampling import LazyMask, choose
 
 if TYPE_CHECKING:
     from .checkpoint import Checkpoint
+    from .models.copy import CopyModel
 
 MAX_BATCH = 64
 
@@ -155,7 +157,11 @@ def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int) ->
     if len(live) < batch:
         state = net.select(state, np.array(live, dtype=int))
         logits = logits[live]
+    copy = ckpt.copy if sampling.copy else None
+    matchers = {i: Matcher(copy.min_match) for i in live} if copy is not None else {}
     while live:
+        if matchers:
+            _mix_copies(logits, live, matchers, copy)
         masks = [streams[i].mask() for i in live]
         rows = [row for row, m in enumerate(masks) if isinstance(m, np.ndarray)]
         if rows:
@@ -164,6 +170,9 @@ def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int) ->
         lazy = {row: m for row, m in enumerate(masks) if m is not None and not isinstance(m, np.ndarray)}
         sampled = choose(logits, sampling, rng, lazy).tolist()
         ids = [streams[i].push(s) for i, s in zip(live, sampled)]
+        for i, sym in zip(live, ids):
+            if i in matchers:
+                matchers[i].push(sym)
         keep = [row for row, i in enumerate(live) if not streams[i].done]
         if not keep:
             break
@@ -173,3 +182,12 @@ def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int) ->
             live = [live[r] for r in keep]
         logits, state = net.step(np.array(ids), state)
     return streams
+
+
+def _mix_copies(logits: np.ndarray, live: list[int], matchers: dict, copy: "CopyModel") -> None:
+    """Each live stream's logits become the log-probabilities of its copy-model mixture, where it has a match."""
+    for row, i in enumerate(live):
+        predicted, length = matchers[i].prediction
+        weight = copy.weight(length)
+        if weight > 0:
+            logits[row] = mix_logits(logits[row], predicted, weight)

@@ -32,6 +32,7 @@ class Sampling:
     top_k: int | None = None
     top_p: float | None = DEFAULT_TOP_P   # None or 1 turns nucleus sampling off
     argmax: bool = False
+    copy: bool = True    # mix the model's copy model into each draw (models/copy.py), when it has one
 
     def check(self) -> None:
         """Reject values that have no meaning, or none worth sampling with, naming the option."""
