@@ -2,9 +2,9 @@
 
 A folk musician varies the inside of a phrase and keeps its landmarks. So
 the bars that may change are those inside a part: not the first bar of the
-tune or of a part (after a repeat or section line, or an ending's start),
-which says which tune it is, and not the last bar before a part ends, its
-cadence. Among those, round(amount x bars) are drawn at random; runs of
+tune, of a part (after a repeat or section line) or of an ending, which say
+which tune it is and where it goes, and not a part's last bar (before a
+repeat or section line), its cadence. Among those, round(amount x bars) are drawn at random; runs of
 neighbouring bars are rewritten together, left to right, each by infill
 (primed with the tune as varied so far, ranked by how well it leads into
 the rest). A candidate that changes every bar of its run is preferred: a
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...errors import TunesmithError
-from ...music.abc.bar_spans import TuneBars, tune_bars
+from ...music.abc.bar_spans import TuneBars, part_line, tune_bars
 from ...options import DEFAULT_CANDIDATES, Sampling
 from .infill import Candidate, Gap, infill
 
@@ -50,7 +50,7 @@ def may_vary(tune: TuneBars) -> list[int]:
     bars = tune.bars
     inside = []
     for i, bar in enumerate(bars):
-        last_of_part = i == len(bars) - 1 or bars[i + 1].section_start
+        last_of_part = i == len(bars) - 1 or part_line(bars[i + 1].opening)
         if bar.steps is not None and not bar.section_start and not last_of_part:
             inside.append(bar.number)
     return inside

@@ -36,8 +36,8 @@ _TRAILING = frozenset({"space", "newline", "field", "comment", "continuation"})
 _NOT_REWRITABLE = {"inline_field": "changes a field inside the bar", "field": "has a field line inside it",
                    "measure_rest": "is a multi-bar rest", "overlay": "has a voice overlay (&)"}
 _PITCH = re.compile(r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*")
-# A bar line that starts or ends a section: the first bar after it opens one.
-_SECTION_LINE = re.compile(r":|\|\||\[\||\|\]|\d")
+# A bar line that ends or starts a part (a repeat, a section line): the bars on either side close and open one.
+_PART_LINE = re.compile(r":|\|\||\[\||\|\]")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class BarSpan:
     slurs_in: int            # slurs open when it starts (at most 2, as the automaton counts them)
     opening: str             # the bar line before it ("" for the first bar)
     closing: str             # the bar line after it ("" at the tune's end)
-    section_start: bool      # it opens the tune or a part (after |:, ::, :|, ||, [|, |] or an ending)
+    section_start: bool      # it opens the tune, a part (after |:, ::, :|, ||, [|, |]) or an ending
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,13 @@ def _span(toks: list[Token], offsets: list[int], bar: Bar, opening: int, closing
     return BarSpan(number=bar.index + 1, start=offsets[first], end=offsets[last + 1],
                    steps=None if why else int(steps), why_not=why, compound=_compound(bar.meter),
                    tie_in=None if tie == "chord" else tie, slurs_in=min(slurs, 2), opening=opening_text,
-                   closing=bar.closing, section_start=bar.index == 0 or volta or bool(_SECTION_LINE.search(opening_text)))
+                   closing=bar.closing, section_start=bar.index == 0 or volta or part_line(opening_text)
+                   or opening_text[-1:].isdigit())
+
+
+def part_line(bar_line: str) -> bool:
+    """A bar line between parts: a repeat sign, or a section line (||, [|, |])."""
+    return bool(_PART_LINE.search(bar_line))
 
 
 def _compound(meter: str | None) -> bool:
