@@ -21,11 +21,12 @@ from fastapi.testclient import TestClient
 
 import test_web_browser as browser_tests
 from tunesmith import cli
-from tunesmith.checkpoint import DEFAULT_MODEL, load_checkpoint
+from tunesmith.checkpoint import DEFAULT_MODEL, Checkpoint, load_checkpoint
 from tunesmith.corpus.bundled import load_bundled
 from tunesmith.corpus.split import split_tunes
 from tunesmith.errors import TunesmithError
 from tunesmith.insight import abc2midi
+from tunesmith.models import ModelConfig, build_model
 from tunesmith.modes.abc.forms import form_of
 from tunesmith.modes.abc.infill import gap_of, infill, keeps_the_tune, read_as, sample_candidates, score
 from tunesmith.modes.abc.vary import may_vary, runs, vary
@@ -115,6 +116,27 @@ def test_every_candidate_is_well_formed_and_leaves_the_rest_byte_for_byte(model,
             assert well_formed(new), (new, abc2midi.judge(new))
 
 
+def test_a_model_with_random_weights_cannot_break_a_bar(model, heldout):
+    """A random model writes what the automaton allows at its most varied (rolls, chords, grace notes, tuplets
+    in any order): the checker and abc2midi must still find nothing wrong. (It found `{g}~c` and `~[ce]`.)"""
+    torch.manual_seed(2)
+    random = Checkpoint(model.path, build_model(ModelConfig("lstm", len(model.codec), 16, 32, 1, 0.0)).eval(),
+                        model.codec, {})
+    rng = np.random.default_rng(2)
+    finished = 0
+    for text in heldout[:24]:
+        bars = len(tune_bars(text).bars)
+        length = int(rng.integers(1, 4))
+        first = int(rng.integers(1, bars - length + 2))
+        gap = gap_of(text, f"{first}-{first + length - 1}")
+        for music in sample_candidates(random, gap, 6, Sampling(top_p=None), seed=int(rng.integers(1000))):
+            if music is not None:  # one that wanders past its cap is dropped
+                finished += 1
+                new = gap.fill(music)
+                assert keeps_the_tune(gap, new) and well_formed(new), (new, abc2midi.judge(new))
+    assert finished >= 0.9 * 24 * 6
+
+
 def test_a_tie_into_the_gap_is_kept_and_abc2midi_finds_its_note(model, heldout):
     """The Foggy Dew (held out): its last bar is tied from the bar before (`e4-|e2"D.C.":|`)."""
     text = next(t for t in heldout if "T:The Foggy Dew" in t)
@@ -132,20 +154,38 @@ def test_the_chosen_version_is_the_candidate_the_model_finds_leads_best_into_the
     assert version.chosen.bits == min(c.bits for c in version.candidates)
     assert len({c.music for c in version.candidates}) > 1
     # The batched score is what the model spends on the rest, read one symbol at a time by the sampler's stepper.
-    codec = model.codec
-    ids = codec.encode(read_as(codec, version.text) + "\n")
-    tail = len(codec.encode(read_as(codec, gap.suffix) + "\n"))
-    net = model.model.stepper()
-    state, newline, bits = net.initial_state(1), codec.index["\n"], 0.0
-    for i, symbol in enumerate([newline, newline] + ids[:-1]):
-        logits, state = net.step(np.array([symbol]), state)
-        if i + 1 >= len(ids) + 2 - tail:
-            logp = torch.log_softmax(torch.tensor(logits[0], dtype=torch.float64), -1)
-            bits -= float(logp[ids[i - 1]]) / np.log(2)
+    bits, tail = stepper_bits(model, version.text, gap.suffix)
     assert version.chosen.bits == pytest.approx(bits, rel=1e-4)
     assert version.tail_symbols == tail
     again, other = infill(model, gap, n=1, candidates=8, seed=4)[0], infill(model, gap, n=1, candidates=8, seed=5)[0]
     assert again.text == version.text and other.candidates != version.candidates
+
+
+def stepper_bits(ckpt, text: str, suffix: str) -> tuple[float, int]:
+    """The bits of `suffix` (and the blank line after the tune) at the end of `text`, read one symbol at a time."""
+    codec = ckpt.codec
+    ids = codec.encode(read_as(codec, text) + "\n")
+    tail = len(codec.encode(read_as(codec, suffix) + "\n"))
+    net = ckpt.model.stepper()
+    state, newline, bits = net.initial_state(1), codec.index["\n"], 0.0
+    for i, symbol in enumerate([newline, newline] + ids[:-1]):
+        logits, state = net.step(np.array([symbol]), state)
+        if i + 1 >= len(ids) + 2 - tail:  # this step predicts a symbol of the tail: ids[i - 1]
+            logp = torch.log_softmax(torch.tensor(logits[0], dtype=torch.float64), -1)
+            bits -= float(logp[ids[i - 1]]) / np.log(2)
+    return bits, tail
+
+
+def test_a_transformer_infills_too_its_score_read_in_the_samplers_windows(model, heldout):
+    """A transformer (random weights, a context of 64: the tune runs past it) through the same infill."""
+    torch.manual_seed(0)
+    config = ModelConfig("transformer", len(model.codec), 32, 32, 2, 0.0, heads=4, context=64)
+    transformer = Checkpoint(model.path, build_model(config).eval(), model.codec, {})
+    gap = gap_of(heldout[7], "4-5")
+    version = infill(transformer, gap, candidates=4, seed=1)[0]
+    assert all(keeps_the_tune(gap, c.text) and well_formed(c.text) for c in version.candidates)
+    bits, tail = stepper_bits(transformer, version.text, gap.suffix)
+    assert len(version.text) > 64 + tail and version.chosen.bits == pytest.approx(bits, rel=1e-4)
 
 
 def test_ranking_scores_the_tunes_own_bars_too(model, heldout):
