@@ -292,6 +292,7 @@ def test_vary_command_on_stdout(capsys, tmp_path, heldout):
     assert len(versions) == 2 and versions[0] != versions[1]
     assert all(well_formed(v) and form_of(v) == form_of(heldout[4]) for v in versions)
     assert re.search(r"variation 2: \d+ bars changed \(\d+%\)", stderr)
+    assert re.search(r"variation 1: bars? [\d-]+ rewritten \(1 of \d+ runs\)", stderr)  # progress, as it goes
 
 
 # -- the JSON API -----------------------------------------------------------------------------
@@ -350,7 +351,7 @@ def test_rewrite_bars_in_the_editor(page, heldout):
     card.locator(".infill button.rewrite").click()
     status = card.locator(".infill .infill-status")
     page.wait_for_function("el => el.textContent.includes('rewritten')", arg=status.element_handle(), timeout=60_000)
-    assert "Bars 3-4 rewritten: the best of 16 candidates" in status.inner_text()
+    assert "Bars 3-4 rewritten, the best of 16 candidates" in status.inner_text()
     new = card.locator("textarea.abc").input_value()
     gap = gap_of(text, "3-4")
     assert new != text and new.startswith(gap.prefix) and new.endswith(gap.suffix) and keeps_the_tune(gap, new)

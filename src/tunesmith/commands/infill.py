@@ -58,8 +58,12 @@ def rewrite(action: str, file: Path, given: dict[str, Any], bars: str | None = N
     sampling.check()
     request = RewriteRequest(path=file, piece=given["tune"], bars=bars, amount=amount, n=given["n"],
                              seed=given["seed"], candidates=given["candidates"], sampling=sampling,
-                             output=given["output"])
-    result = run(ckpt, request)
+                             output=given["output"], progress=err)
+    try:
+        result = run(ckpt, request)
+    except KeyboardInterrupt:  # Ctrl-C: nothing was written (the output is written whole, at the end)
+        err(f"{action}: interrupted; nothing written")
+        raise typer.Exit(130) from None
     if result.stdout:
         sys.stdout.write(result.stdout)
     if result.message:

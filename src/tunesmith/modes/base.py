@@ -136,6 +136,7 @@ class RewriteRequest:
     candidates: int = DEFAULT_CANDIDATES  # sampled per rewrite; the one that leads best into the rest is kept
     sampling: Sampling = Sampling()
     output: Path | None = None      # where to write (None: stdout)
+    progress: Callable[[str], None] | None = None  # told of long work as it goes (the CLI: a line on stderr)
 
 
 @dataclass

@@ -56,6 +56,11 @@ class Gap:
         return self.tune.bars[self.first - 1:self.last]
 
     @property
+    def name(self) -> str:
+        """"bar 5" or "bars 9-12", for messages."""
+        return f"bar {self.first}" if self.first == self.last else f"bars {self.first}-{self.last}"
+
+    @property
     def prefix(self) -> str:
         """The tune up to the gap's first bar of music (its bar line and layout included)."""
         return self.tune.text[:self.bars[0].start]

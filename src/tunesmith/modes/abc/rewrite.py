@@ -62,8 +62,7 @@ def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     except TunesmithError as exc:
         raise TunesmithError(f"{_where(req, name)}: {exc}") from None
     versions = infill(ckpt, gap, req.n, req.candidates, req.sampling, req.seed)
-    bars = f"bar {gap.first}" if gap.first == gap.last else f"bars {gap.first}-{gap.last}"
-    lines = [f"{name}, {bars} rewritten: each version is the best of {req.candidates} "
+    lines = [f"{name}, {gap.name} rewritten: each version is the best of {req.candidates} "
              f"candidates at leading into the rest of the tune, {versions[0].tail_symbols} symbols that cost the "
              f"model {versions[0].original_bits:.1f} bits after the tune's own bars"]
     for i, v in enumerate(versions, 1):
@@ -80,9 +79,10 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     text, name = read_tune(req)
     versions = []
     for version in range(req.n):
+        tell = None if req.progress is None else (lambda what, v=version: req.progress(f"variation {v + 1}: {what}"))
         try:
             versions.append(vary(ckpt, text, req.amount if req.amount is not None else 0.0, req.candidates,
-                                 req.sampling, req.seed, version))
+                                 req.sampling, req.seed, version, tell))
         except TunesmithError as exc:
             raise TunesmithError(f"{_where(req, name)}: {exc}") from None
     lines = [f"{name}: {req.amount:.0%} of its {versions[0].bars} bars asked to change"]

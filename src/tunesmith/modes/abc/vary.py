@@ -16,7 +16,7 @@ inside its parts (docs/abc.md gives the measured shares).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -81,8 +81,12 @@ def _most_changed(gap: Gap, candidates: tuple[Candidate, ...], chosen: Candidate
 
 
 def vary(ckpt: "Checkpoint", text: str, amount: float, candidates: int = DEFAULT_CANDIDATES,
-         sampling: Sampling = Sampling(), seed: int = 0, version: int = 0) -> Varied:
-    """A variation of one tune's text with about `amount` of its bars rewritten (`version`: one of several)."""
+         sampling: Sampling = Sampling(), seed: int = 0, version: int = 0,
+         progress: Callable[[str], None] | None = None) -> Varied:
+    """A variation of one tune's text with about `amount` of its bars rewritten (`version`: one of several).
+
+    `progress` is told of each run of bars as it is rewritten.
+    """
     if not 0 < amount <= 1:
         raise TunesmithError(f"--amount must be above 0 and at most 1 (got {amount}): the share of bars to rewrite")
     tune = tune_bars(text)
@@ -93,10 +97,13 @@ def vary(ckpt: "Checkpoint", text: str, amount: float, candidates: int = DEFAULT
     rng = np.random.default_rng([seed, version])
     wanted = min(len(inside), round(amount * len(tune.bars)))
     chosen = sorted(rng.choice(inside, size=max(1, wanted), replace=False).tolist())
-    for first, last in runs(chosen):
+    todo = runs(chosen)
+    for done, (first, last) in enumerate(todo, 1):
         gap = Gap(tune, first, last)
         best = infill(ckpt, gap, 1, candidates, sampling, int(rng.integers(2**31)))[0]
         tune = tune_bars(_most_changed(gap, best.candidates, best.chosen).text)
+        if progress is not None:
+            progress(f"{gap.name} rewritten ({done} of {len(todo)} runs)")
     original = tune_bars(text)
     changed = tuple(new.number for old, new in zip(original.bars, tune.bars) if tune.music(new) != original.music(old))
     return Varied(tune.text, len(tune.bars), amount, tuple(chosen), changed)

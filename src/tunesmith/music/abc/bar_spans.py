@@ -146,7 +146,7 @@ def _span(toks: list[Token], offsets: list[int], bar: Bar, opening: int, closing
         last -= 1
     slurs, tie, crossing_in = at_line[opening]
     crossing_out = at_line[closing][2]
-    why = next((f"{_NOT_REWRITABLE[t.kind]}" for t in toks[first:last + 1] if t.kind in _NOT_REWRITABLE), "")
+    why = next((_NOT_REWRITABLE[t.kind] for t in toks[first:last + 1] if t.kind in _NOT_REWRITABLE), "")
     # A bar the checker finds of the wrong length (not a pickup, not split at a repeat) is rewritten to the meter's.
     length = bar.expected if wrong_total is not None and wrong_total == bar.duration and bar.expected else bar.duration
     steps = length / unit / GRID

@@ -26,7 +26,8 @@ async function rewriteBars(card) {
     text.value = r.tunes[0].abc;
     text.dispatchEvent(new Event("input", {bubbles: true}));
     const which = first === last ? `Bar ${first}` : `Bars ${first}-${last}`;
-    status.textContent = `${which} rewritten: the best of ${r.candidates} candidates at leading on (seed ${r.seed}).`;
+    status.textContent = `${which} rewritten, the best of ${r.candidates} candidates at leading into the bars ` +
+      `after them (seed ${r.seed}).`;
   } catch (e) {
     status.classList.add("error");
     status.textContent = e.message;
