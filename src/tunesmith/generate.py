@@ -13,7 +13,8 @@ import gc
 import threading
 from collections import deque
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -78,23 +79,51 @@ class QueuedWriter:
 W = TypeVar("W", bound=Writer)
 
 
-def write_batched(ckpt: "Checkpoint", n: int, new_writer: Callable[[], W], sampling: Sampling, seed: int) -> list[W]:
-    """`n` writers, run to their ends in batches of at most MAX_BATCH; batch k is seeded `seed + k * MAX_BATCH`."""
+@dataclass(frozen=True)
+class Primed:
+    """The model after a beginning every stream shares (the warm-up and a forced text): its next logits and state.
+
+    Streams started from it skip reading that beginning once each: infill's
+    candidates share the whole tune before the gap, hundreds of symbols.
+    """
+
+    logits: np.ndarray   # (1, V)
+    state: Any           # the stepper's state for one stream
+
+
+def prime(ckpt: "Checkpoint", ids: list[int]) -> Primed:
+    """The model after the warm-up newlines and `ids`, read once."""
+    net = ckpt.model.stepper()
+    newline = ckpt.codec.index["\n"]
+    state = net.initial_state(1)
+    with one_blas_thread():
+        for symbol in [newline, newline, *ids]:
+            logits, state = net.step(np.array([symbol]), state)
+    return Primed(logits, state)
+
+
+def write_batched(ckpt: "Checkpoint", n: int, new_writer: Callable[[], W], sampling: Sampling, seed: int,
+                  start: Primed | None = None) -> list[W]:
+    """`n` writers, run to their ends in batches of at most MAX_BATCH; batch k is seeded `seed + k * MAX_BATCH`.
+
+    With `start`, every stream begins where the model is after it (see `prime`).
+    """
     writers: list[W] = []
-    for start in range(0, n, MAX_BATCH):
-        batch = [new_writer() for _ in range(min(MAX_BATCH, n - start))]
-        writers += sample_streams(ckpt, batch, sampling, seed + start)
+    for first in range(0, n, MAX_BATCH):
+        batch = [new_writer() for _ in range(min(MAX_BATCH, n - first))]
+        writers += sample_streams(ckpt, batch, sampling, seed + first, start)
     return writers
 
 
-def sample_streams(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int) -> list:
+def sample_streams(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int,
+                   start: Primed | None = None) -> list:
     """Run one batch of writers to their ends, feeding each sampled symbol back in; returns them.
 
     Masked symbols get probability 0 and the rest are renormalised, so
     temperature, top-k and top-p apply to what the constraints allow.
     """
     with one_blas_thread(), _without_cyclic_gc():
-        return _sample(ckpt, streams, sampling, seed)
+        return _sample(ckpt, streams, sampling, seed, start)
 
 
 _blas_lock = threading.Lock()
@@ -144,15 +173,19 @@ def _without_cyclic_gc():
             gc.enable()
 
 
-def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int) -> list:
+def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int, start: Primed | None = None) -> list:
     codec, net = ckpt.codec, ckpt.model.stepper()
     newline = codec.index["\n"]
     rng = np.random.default_rng(seed)
     batch = len(streams)
-    state = net.initial_state(batch)
-    warmup = np.full(batch, newline)
-    for _ in range(2):  # every piece in training follows a blank line
-        logits, state = net.step(warmup, state)
+    if start is None:
+        state = net.initial_state(batch)
+        warmup = np.full(batch, newline)
+        for _ in range(2):  # every piece in training follows a blank line
+            logits, state = net.step(warmup, state)
+    else:  # every stream from the one shared beginning (the stepper copies the rows it selects)
+        rows = np.zeros(batch, dtype=int)
+        logits, state = start.logits[rows], net.select(start.state, rows)
     live = [i for i in range(batch) if not streams[i].done]  # in the batch's row order
     if len(live) < batch:
         state = net.select(state, np.array(live, dtype=int))
