@@ -89,6 +89,7 @@ class Primed:
 
     logits: np.ndarray   # (1, V)
     state: Any           # the stepper's state for one stream
+    ids: tuple[int, ...] = ()  # the beginning itself (the copy model reads it too)
 
 
 def prime(ckpt: "Checkpoint", ids: list[int]) -> Primed:
@@ -99,7 +100,7 @@ def prime(ckpt: "Checkpoint", ids: list[int]) -> Primed:
     with one_blas_thread():
         for symbol in [newline, newline, *ids]:
             logits, state = net.step(np.array([symbol]), state)
-    return Primed(logits, state)
+    return Primed(logits, state, tuple(ids))
 
 
 def write_batched(ckpt: "Checkpoint", n: int, new_writer: Callable[[], W], sampling: Sampling, seed: int,
@@ -191,7 +192,7 @@ def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int, st
         state = net.select(state, np.array(live, dtype=int))
         logits = logits[live]
     copy = ckpt.copy if sampling.copy else None
-    matchers = {i: Matcher(copy.min_match) for i in live} if copy is not None else {}
+    matchers = {i: _matcher(copy, start) for i in live} if copy is not None else {}
     while live:
         if matchers:
             _mix_copies(logits, live, matchers, copy)
@@ -215,6 +216,14 @@ def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int, st
             live = [live[r] for r in keep]
         logits, state = net.step(np.array(ids), state)
     return streams
+
+
+def _matcher(copy: "CopyModel", start: Primed | None) -> Matcher:
+    """A stream's copy-model matcher, having read the shared beginning when there is one."""
+    matcher = Matcher(copy.min_match)
+    for symbol in start.ids if start is not None else ():
+        matcher.push(symbol)
+    return matcher
 
 
 def _mix_copies(logits: np.ndarray, live: list[int], matchers: dict, copy: "CopyModel") -> None:
