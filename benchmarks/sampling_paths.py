@@ -27,16 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tunesmith.checkpoint import DEFAULT_MODEL, load_checkpoint
+from tunesmith.checkpoint import DEFAULT_MODEL, SHIPPED_MODELS, load_checkpoint
 from tunesmith.generate import MAX_BATCH, one_blas_thread
-from tunesmith.models.engine import GPU_BATCH, TORCH_CPU_FROM, forced, stepper_for
+from tunesmith.models.engine import GPU_BATCH, TORCH_CPU_FROM, forced, step_weights, stepper_for, torch_from_batch
 from tunesmith.models.stepper import TorchStepper
 from tunesmith.modes.abc.writer import generate_tunes
 from tunesmith.options import Sampling
 
 from machine import cpu_name  # benchmarks/machine.py
 
-CPU_BATCHES = (1, 2, 4, 8, 16, 32, 64, 256)
+CPU_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 GPU_BATCHES = (1, 16, 64, 256, 1024, 4096)
 ONE_STREAM_FREE, ONE_STREAM_WELLFORMED = 3000, 2000  # the targets, chars/s
 
@@ -128,10 +128,16 @@ def report(ckpt, device: torch.device, plan: Plan, say=print) -> dict:
         ratios[batch] = b / a
         say(f"  batch {batch:>5}: numpy {a:>10,.0f}  torch {b:>10,.0f}  ratio torch/numpy {b / a:5.2f}")
     cross = crossover(ratios)
-    say(f"  crossover: torch from batch {cross if cross is not None else '(never, up to ' + str(max(plan.batches)) + ')'}"
-        + ("" if on_gpu else f"; recorded engine.TORCH_CPU_FROM = {TORCH_CPU_FROM}"))
+    weights = step_weights(ckpt.model.config)
+    measured = f"batch {cross} ({cross * weights:,} multiply-adds a step)" if cross else \
+        f"(never, up to batch {max(plan.batches)})"
+    say(f"  crossover: torch from {measured}"
+        + ("" if on_gpu else f"; recorded: TORCH_CPU_FROM = {TORCH_CPU_FROM:,}, for this model batch "
+                             f"{torch_from_batch(ckpt.model)} ({weights:,} multiply-adds a stream)"))
     figures: dict = {"steps": {b: {"numpy": a, "torch": t} for b, (a, t) in rates.items()}, "crossover": cross,
                      "generation": {}}
+    if ckpt.meta.get("mode", "abc") != "abc":
+        return figures  # whole generation is measured on an ABC model (generate_tunes)
     for streams in plan.streams:
         engines = generation_by_engine(ckpt, streams, plan.repeats, 100, plan.max_symbols)
         best = max(engines["numpy"], engines["torch"])
@@ -155,14 +161,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repeat, fewer symbols (a smoke run)")
     parser.add_argument("--device", default="cpu", help="where torch's engine runs: cpu (default) or cuda")
-    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint (default: the shipped ABC model)")
+    parser.add_argument("--model", action="append", help="checkpoint (repeat for several; default: the shipped "
+                        "ABC model, `seed` preset, and the shipped tabla model, `small` preset: its steps only)")
     args = parser.parse_args()
     from tunesmith.accel import resolve_device
 
     device = resolve_device(args.device)
     torch.set_num_threads(1)
     print(f"CPU: {cpu_name()}; torch {torch.__version__}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    report(load_checkpoint(args.model, device), device, plan_for(device, args.quick))
+    for model in args.model or [str(DEFAULT_MODEL), str(SHIPPED_MODELS / "tabla")]:
+        ckpt = load_checkpoint(model, device)
+        print(f"\n{model}: {ckpt.model.config.cell} {ckpt.model.config.layers} x {ckpt.model.config.hidden}, "
+              f"mode {ckpt.meta.get('mode', 'abc')}")
+        report(ckpt, device, plan_for(device, args.quick))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from tunesmith.checkpoint import DEFAULT_MODEL, load_checkpoint
 from tunesmith.generate import one_blas_thread
 from tunesmith.insight.abc2midi import available, judge
 from tunesmith.models import build_model, get_preset
-from tunesmith.models.engine import TORCH_CPU_FROM, engine_for, forced, max_batch, stepper_for
+from tunesmith.models.engine import engine_for, forced, max_batch, stepper_for, torch_from_batch
 from tunesmith.models.stepper import Stepper, TorchStepper
 from tunesmith.modes.abc.writer import generate_tunes
 
@@ -63,11 +63,14 @@ def test_torch_engine_steps_like_numpy_for_a_gru():
 
 
 def test_the_engine_is_chosen_by_batch_and_device(shipped):
-    model = shipped.model
+    model, first = shipped.model, torch_from_batch(shipped.model)
+    assert 1 < first <= 64  # one stream on numpy, generate's full batch of 64 on torch
     assert engine_for(model, 1) == "numpy"
-    assert engine_for(model, TORCH_CPU_FROM - 1) == "numpy"
-    assert engine_for(model, TORCH_CPU_FROM) == "torch"
-    assert isinstance(stepper_for(model, 1), Stepper) and isinstance(stepper_for(model, 64), TorchStepper)
+    assert engine_for(model, first - 1) == "numpy"
+    assert engine_for(model, first) == "torch"
+    small = build_model(replace(get_preset("small").model, vocab_size=94))  # 6 x less work per stream: later
+    assert torch_from_batch(small) > 5 * first
+    assert isinstance(stepper_for(model, 1), Stepper) and isinstance(stepper_for(model, first), TorchStepper)
     assert max_batch(model, 64) == 64  # a CPU keeps generate's batches (and so the seeds of every batch)
     with forced("torch"):
         assert engine_for(model, 1) == "torch"
@@ -80,7 +83,7 @@ def test_the_engine_is_chosen_by_batch_and_device(shipped):
 
 @pytest.mark.skipif(not available(), reason="abc2midi is not installed (make tools)")
 def test_a_batch_on_torchs_kernels_writes_what_numpy_writes(shipped):
-    n = TORCH_CPU_FROM  # the smallest batch the torch engine takes: the automatic choice
+    n = torch_from_batch(shipped.model)  # the smallest batch the torch engine takes: the automatic choice
     tunes = generate_tunes(shipped, n, seed=31, max_symbols=700)
     again = generate_tunes(shipped, n, seed=31, max_symbols=700)
     with forced("numpy"):

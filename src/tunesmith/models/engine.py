@@ -1,13 +1,17 @@
 """Which engine steps a batch of streams while sampling: numpy (stepper.py) or torch's kernels.
 
-A sampling step is one tiny matrix product per layer, so what wins depends
-on the batch: numpy's calls cost about a microsecond, torch's several, but
-torch's CPU kernels (MKL/oneDNN, AVX-512) multiply faster once the matrices
-are tall. `benchmarks/sampling_paths.py` measures both engines' steps per
-second by batch size in one run; the smallest batch from which torch stays
-ahead is recorded here as `TORCH_CPU_FROM`. It is a constant, not measured
-at run time, so that the same seed writes the same music on every machine
-(the engines agree only up to float rounding, which can tip a draw).
+A sampling step is one small matrix product per layer, so what wins depends
+on the work of a step: numpy's calls cost about a microsecond, torch's
+several, but torch's CPU kernels (MKL/oneDNN, AVX-512) multiply faster once
+the matrices are tall. The work is the batch times the weights one stream's
+step multiplies (`step_weights`: 1.3 M for the shipped `seed` model, 0.2 M
+for `small`), so the choice is made on that product: torch from
+`TORCH_CPU_FROM` multiply-adds per step. `benchmarks/sampling_paths.py`
+measures both engines by batch size in one run and prints the crossover of
+each model it measures; the figure here was read off that output. It is a
+constant, not measured at run time, so that the same seed writes the same
+music on every machine (the engines agree only up to float rounding, which
+can tip a draw).
 
 A model moved to a GPU (or Apple's mps) samples there with torch whatever
 the batch: the user chose that device, and a GPU's batches are far larger
@@ -23,9 +27,9 @@ import torch
 
 from .stepper import TorchStepper
 
-# Measured by `python benchmarks/sampling_paths.py` on an Intel(R) Xeon(R) Processor (AMX, AVX-512;
-# 2 cores, loaded by two training runs), shipped `seed` model, one thread: see docs/benchmarks.md.
-TORCH_CPU_FROM = 16
+# Multiply-adds per step from which torch's CPU kernels step faster than numpy: measured by
+# `python benchmarks/sampling_paths.py` (see docs/benchmarks.md, "Sampling paths").
+TORCH_CPU_FROM = 16 * 1_335_000
 # Streams a GPU samples side by side (a CPU's batch is generate.MAX_BATCH): there a step of thousands
 # of streams costs little more than a step of one.
 GPU_BATCH = 4096
@@ -42,6 +46,13 @@ def _torch_capable(model) -> bool:
     return model.config.cell in ("lstm", "gru")
 
 
+def step_weights(config) -> int:
+    """Multiply-adds of one stream's step of an RNN: layer 0's recurrent matrix, the deeper layers' input and
+    recurrent matrices, the output layer (layer 0's input is a table lookup: free)."""
+    gates = (4 if config.cell == "lstm" else 3) * config.hidden
+    return config.hidden * gates * (1 + 2 * (config.layers - 1)) + config.hidden * config.vocab_size
+
+
 def engine_for(model, batch: int) -> str:
     """'numpy' or 'torch': the engine that samples `batch` streams of `model` fastest (see the module doc)."""
     if _forced and (_forced[-1] == "numpy" or _torch_capable(model)):
@@ -50,7 +61,12 @@ def engine_for(model, batch: int) -> str:
         return "numpy"
     if device_of(model).type != "cpu":
         return "torch"
-    return "torch" if batch >= TORCH_CPU_FROM else "numpy"
+    return "torch" if batch >= torch_from_batch(model) else "numpy"
+
+
+def torch_from_batch(model) -> int:
+    """The smallest batch whose streams torch samples on a CPU (TORCH_CPU_FROM over one stream's step)."""
+    return -(-TORCH_CPU_FROM // step_weights(model.config))
 
 
 def stepper_for(model, batch: int):
