@@ -41,60 +41,83 @@ GPU_BATCHES = (1, 16, 64, 256, 1024, 4096)
 ONE_STREAM_FREE, ONE_STREAM_WELLFORMED = 3000, 2000  # the issue's targets, chars/s
 
 
-def step_rate(stepper, batch: int, symbols: int, vocab: int) -> float:
-    """Symbols per second of `stepper` stepping `batch` streams on random ids (about `symbols` in all)."""
+def step_rate(stepper, batch: int, symbols: int, vocab: int) -> tuple[float, float]:
+    """Symbols per wall-clock second and per CPU second of this thread, of `stepper` stepping `batch` streams
+    on random ids (about `symbols` in all)."""
     steps = max(8, symbols // batch)
     ids = np.random.default_rng(0).integers(0, vocab, (steps, batch))
     state = stepper.initial_state(batch)
     stepper.step(ids[0], state)  # first call: lazy initialisation out of the clock
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     for row in ids:
         _, state = stepper.step(row, state)
-    return steps * batch / (time.perf_counter() - start)
+    return steps * batch / (time.perf_counter() - start), steps * batch / max(time.thread_time() - cpu, 1e-9)
+
+
+LEVEL = 0.97  # torch "keeps up" at a batch when its rate is at least this share of numpy's (measurement noise)
 
 
 def crossover(ratios: dict[int, float]) -> int | None:
-    """The smallest batch from which torch is at least as fast at every larger batch measured (None: never)."""
+    """The smallest batch from which torch keeps up (ratio >= LEVEL) at every larger batch measured and is
+    ahead at the largest (None: never)."""
+    order = sorted(ratios, reverse=True)
+    if not order or ratios[order[0]] < 1.0:
+        return None
     found = None
-    for batch in sorted(ratios, reverse=True):
-        if ratios[batch] < 1.0:
+    for batch in order:
+        if ratios[batch] < LEVEL:
             break
         found = batch
     return found
 
 
 def steps_by_batch(ckpt, device: torch.device, batches: tuple[int, ...], repeats: int, symbols: int) -> dict:
-    """{batch: (numpy symbols/s, torch symbols/s)}: medians of interleaved repeats."""
+    """{batch: rates}: numpy's and torch's symbols/s, by wall clock and (on a CPU) by the thread's CPU time,
+    medians of interleaved repeats. "numpy"/"torch" are the ones the choice is made on: CPU time on a CPU
+    (steadier on a shared machine: time waiting for a core is not the engine's), wall clock on a GPU."""
     vocab = len(ckpt.codec)
-    numpy_engine, torch_engine = ckpt.model.stepper(), TorchStepper(ckpt.model, device)
+    engines = {"numpy": ckpt.model.stepper(), "torch": TorchStepper(ckpt.model, device)}
     rates = {}
     for batch in batches:
-        a, b = [], []
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in engines}
         for _ in range(repeats):  # interleaved, so both see the same machine
-            a.append(step_rate(numpy_engine, batch, symbols, vocab))
-            b.append(step_rate(torch_engine, batch, symbols, vocab))
-        rates[batch] = (statistics.median(a), statistics.median(b))
+            for name, engine in engines.items():
+                runs[name].append(step_rate(engine, batch, symbols, vocab))
+        figures = {}
+        for name, measured in runs.items():
+            figures[f"{name}_wall"] = statistics.median(w for w, _ in measured)
+            figures[f"{name}_cpu"] = statistics.median(c for _, c in measured)
+            figures[name] = figures[f"{name}_cpu" if device.type == "cpu" else f"{name}_wall"]
+        rates[batch] = figures
     return rates
 
 
-def free_rate(ckpt, streams: int, seed: int, free: bool = True, max_symbols: int = 1500) -> float:
-    """Chars/s of generate_tunes writing `streams` tunes at once."""
-    start = time.perf_counter()
+def free_rate(ckpt, streams: int, seed: int, free: bool = True, max_symbols: int = 1500) -> tuple[float, float]:
+    """Chars per wall-clock second and per CPU second of this thread, of generate_tunes writing `streams` tunes."""
+    start, cpu = time.perf_counter(), time.thread_time()
     tunes = generate_tunes(ckpt, streams, seed=seed, sampling=Sampling(), max_symbols=max_symbols, free=free)
-    return sum(len(t) for t in tunes) / (time.perf_counter() - start)
+    chars = sum(len(t) for t in tunes)
+    return chars / (time.perf_counter() - start), chars / max(time.thread_time() - cpu, 1e-9)
 
 
-def generation_by_engine(ckpt, streams: int, repeats: int, seeds_from: int, max_symbols: int = 1500) -> dict[str, float]:
-    """Median chars/s of free generation of `streams` tunes with each engine forced and with the automatic choice."""
-    rates: dict[str, list[float]] = {"numpy": [], "torch": [], "auto": []}
+def generation_by_engine(ckpt, streams: int, repeats: int, seeds_from: int, max_symbols: int = 1500,
+                         by_cpu: bool = True) -> dict[str, float]:
+    """Chars/s of free generation of `streams` tunes with each engine forced and with the automatic choice,
+    medians of interleaved repeats: "numpy", "torch", "auto" by CPU time (`by_cpu`) or wall clock, and
+    the wall-clock figures as "<engine>_wall"."""
+    runs: dict[str, list[tuple[float, float]]] = {"numpy": [], "torch": [], "auto": []}
     for r in range(repeats):
-        for engine in rates:  # interleaved
+        for engine in runs:  # interleaved
             if engine == "auto":
-                rates[engine].append(free_rate(ckpt, streams, seeds_from + r, max_symbols=max_symbols))
+                runs[engine].append(free_rate(ckpt, streams, seeds_from + r, max_symbols=max_symbols))
             else:
                 with forced(engine):
-                    rates[engine].append(free_rate(ckpt, streams, seeds_from + r, max_symbols=max_symbols))
-    return {k: statistics.median(v) for k, v in rates.items()}
+                    runs[engine].append(free_rate(ckpt, streams, seeds_from + r, max_symbols=max_symbols))
+    figures = {}
+    for engine, measured in runs.items():
+        figures[f"{engine}_wall"] = statistics.median(w for w, _ in measured)
+        figures[engine] = statistics.median(c if by_cpu else w for w, c in measured)
+    return figures
 
 
 @dataclass(frozen=True)
@@ -121,12 +144,20 @@ def report(ckpt, device: torch.device, plan: Plan, say=print) -> dict:
     on_gpu = device.type != "cpu"
     with one_blas_thread():
         rates = steps_by_batch(ckpt, device, plan.batches, plan.repeats, plan.symbols)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type}, {torch.get_num_threads()} thread"
-    say(f"sampling step alone, by batch (numpy on the CPU vs torch on {where}; symbols/s, median of {plan.repeats}):")
+    if on_gpu:
+        where = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+        say(f"sampling step alone, by batch (numpy on the CPU vs torch on {where}; symbols per wall-clock second, "
+            f"median of {plan.repeats}):")
+    else:
+        say(f"sampling step alone, by batch (numpy vs torch on the CPU, 1 thread; symbols per CPU second of the "
+            f"thread, wall-clock in brackets; median of {plan.repeats} interleaved):")
     ratios = {}
-    for batch, (a, b) in rates.items():
-        ratios[batch] = b / a
-        say(f"  batch {batch:>5}: numpy {a:>10,.0f}  torch {b:>10,.0f}  ratio torch/numpy {b / a:5.2f}")
+    for batch, r in rates.items():
+        ratios[batch] = r["torch"] / r["numpy"]
+        walls = "" if on_gpu else f"  (wall {r['numpy_wall']:,.0f} / {r['torch_wall']:,.0f}: " \
+                                  f"{r['torch_wall'] / r['numpy_wall']:.2f})"
+        say(f"  batch {batch:>5}: numpy {r['numpy']:>10,.0f}  torch {r['torch']:>10,.0f}  "
+            f"ratio torch/numpy {ratios[batch]:5.2f}{walls}")
     cross = crossover(ratios)
     weights = step_weights(ckpt.model.config)
     measured = f"batch {cross} ({cross * weights:,} multiply-adds a step)" if cross else \
@@ -134,25 +165,29 @@ def report(ckpt, device: torch.device, plan: Plan, say=print) -> dict:
     say(f"  crossover: torch from {measured}"
         + ("" if on_gpu else f"; recorded: TORCH_CPU_FROM = {TORCH_CPU_FROM:,}, for this model batch "
                              f"{torch_from_batch(ckpt.model)} ({weights:,} multiply-adds a stream)"))
-    figures: dict = {"steps": {b: {"numpy": a, "torch": t} for b, (a, t) in rates.items()}, "crossover": cross,
+    figures: dict = {"steps": rates, "crossover": cross,
                      "generation": {}}
     if ckpt.meta.get("mode", "abc") != "abc":
         return figures  # whole generation is measured on an ABC model (generate_tunes)
     for streams in plan.streams:
-        engines = generation_by_engine(ckpt, streams, plan.repeats, 100, plan.max_symbols)
+        engines = generation_by_engine(ckpt, streams, plan.repeats, 100, plan.max_symbols, by_cpu=not on_gpu)
         best = max(engines["numpy"], engines["torch"])
         chosen = stepper_for(ckpt.model, streams).__class__.__name__
+        clock = "wall clock" if on_gpu else "CPU time"
         say(f"free generation, {streams} stream{'s' if streams > 1 else ''} (tunes of at most {plan.max_symbols} "
-            f"symbols): numpy {engines['numpy']:,.0f}, torch {engines['torch']:,.0f}, automatic ({chosen}) "
-            f"{engines['auto']:,.0f} chars/s (ratio automatic/faster {engines['auto'] / best:.2f})")
+            f"symbols; chars/s by {clock}): numpy {engines['numpy']:,.0f}, torch {engines['torch']:,.0f}, "
+            f"automatic ({chosen}) {engines['auto']:,.0f} (ratio automatic/faster {engines['auto'] / best:.2f}); "
+            f"wall clock {engines['numpy_wall']:,.0f} / {engines['torch_wall']:,.0f} / {engines['auto_wall']:,.0f}")
         figures["generation"][streams] = engines
     if 1 in plan.streams:
-        wellformed = statistics.median(free_rate(ckpt, 1, 200 + r, False, plan.max_symbols)
-                                       for r in range(plan.repeats))
+        measured = [free_rate(ckpt, 1, 200 + r, False, plan.max_symbols) for r in range(plan.repeats)]
+        wellformed = statistics.median(w if on_gpu else c for w, c in measured)
         one = figures["generation"][1]["auto"]
-        say(f"one stream: free {one:,.0f} chars/s (target {ONE_STREAM_FREE:,}: "
-            f"{'met' if one >= ONE_STREAM_FREE else 'NOT met'}), well-formed {wellformed:,.0f} chars/s "
-            f"(target {ONE_STREAM_WELLFORMED:,}: {'met' if wellformed >= ONE_STREAM_WELLFORMED else 'NOT met'})")
+        say(f"one stream ({'wall clock' if on_gpu else 'per CPU second'}): free {one:,.0f} chars/s (target "
+            f"{ONE_STREAM_FREE:,}: {'met' if one >= ONE_STREAM_FREE else 'NOT met'}), well-formed {wellformed:,.0f} "
+            f"chars/s (target {ONE_STREAM_WELLFORMED:,}: {'met' if wellformed >= ONE_STREAM_WELLFORMED else 'NOT met'})"
+            f"; wall clock {figures['generation'][1]['auto_wall']:,.0f} and "
+            f"{statistics.median(w for w, _ in measured):,.0f}")
         figures["wellformed_1"] = wellformed
     return figures
 

@@ -27,9 +27,11 @@ import torch
 
 from .stepper import TorchStepper
 
-# Multiply-adds per step from which torch's CPU kernels step faster than numpy: measured by
-# `python benchmarks/sampling_paths.py` (see docs/benchmarks.md, "Sampling paths").
-TORCH_CPU_FROM = 16 * 1_335_000
+# Multiply-adds per step from which torch's CPU kernels step faster than numpy: batch 16 of the shipped
+# `seed` model (1,334,784 a stream), the crossover `python benchmarks/sampling_paths.py` measured on an
+# Intel(R) Xeon(R) Processor (AVX-512, AMX), one thread, by CPU time (docs/benchmarks.md, "Sampling paths").
+# For a `small` model (0.2 M a stream) that is batch 107, where it measured the engines level (0.95-1.00).
+TORCH_CPU_FROM = 16 * 1_334_784
 # Streams a GPU samples side by side (a CPU's batch is generate.MAX_BATCH): there a step of thousands
 # of streams costs little more than a step of one.
 GPU_BATCH = 4096
