@@ -10,8 +10,9 @@
    per GPU (DDP over NCCL; one GPU is a world of one). Per run: chars/s, ms
    per step, held-out bits; per preset: bf16 against fp32 (speed, held-out).
 2. Sampling: the numpy stepper against torch on the GPU by batch size, up to
-   4,096 streams (benchmarks/sampling_paths.py), and `tunesmith generate
-   --device cuda` writing 4,096 free tunes through the CLI.
+   4,096 streams, and whole free generation of 1 and 1,024 streams by engine
+   (benchmarks/sampling_paths.py); `tunesmith generate --device cuda`
+   writing 4,096 free tunes through the CLI.
 3. Device independence: the GPU-trained checkpoint read on the CPU and on the
    GPU (held-out bits, a piece's next-symbol probabilities, tunes of one
    seed), and the shipped CPU-trained model sampled on the GPU.
@@ -53,7 +54,7 @@ class Settings:
     fp16_preset: str | None = "small"        # also trained in fp16 (CUDA only: its loss scaler)
     processes: int = 0                       # torchrun --nproc_per_node (0: one per GPU)
     batches: tuple[int, ...] = (1, 16, 64, 256, 1024, 4096)
-    streams: tuple[int, ...] = (1, 4096)
+    streams: tuple[int, ...] = (1, 1024)     # whole generation by engine (numpy's 1,024 take ~10 s)
     max_symbols: int = 300
     repeats: int = 1
     cli_pieces: int = 4096
@@ -251,6 +252,7 @@ def check(s: Settings, out: Path, say=print) -> Results:
     from tunesmith.accel import resolve_device
 
     device = resolve_device(s.device)
+    torch.set_num_threads(1)  # this process's own CPU work (numpy engine, CPU reads): threads only contend
     processes = s.processes or (torch.cuda.device_count() if device.type == "cuda" else 1)
     results = Results(machine(device), asdict(s))
     say(f"machine: {json.dumps(results.machine)}")

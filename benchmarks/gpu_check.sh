@@ -30,8 +30,9 @@ if [ "${1:-}" = prepare ]; then
 fi
 
 # Install, from the carried wheels, every distribution this python lacks (not the ones it has: a second
-# copy of numpy or pydantic beside the machine's own would shadow it).
-missing=$(WHEELS=$WHEELS $PY - <<'PYTHON'
+# copy of numpy or pydantic beside the machine's own would shadow it). ALL_WHEELS=1 installs every one,
+# ahead of the machine's own (the pinned versions, should one there not suit tunesmith).
+missing=$(WHEELS=$WHEELS ALL_WHEELS=${ALL_WHEELS:-} $PY - <<'PYTHON'
 import importlib.metadata as metadata
 import os
 from pathlib import Path
@@ -39,6 +40,8 @@ from pathlib import Path
 for wheel in sorted(Path(os.environ["WHEELS"]).glob("*.whl")):
     try:
         metadata.version(wheel.name.split("-")[0])
+        if os.environ["ALL_WHEELS"]:
+            print(wheel)
     except metadata.PackageNotFoundError:
         print(wheel)
 PYTHON
