@@ -35,7 +35,7 @@ TORCH_CPU_FROM = 16 * 1_334_784
 # Streams a GPU samples side by side (a CPU's batch is generate.MAX_BATCH): there a step of thousands
 # of streams costs little more than a step of one.
 GPU_BATCH = 4096
-ENGINES = ("auto", "numpy", "torch")
+ENGINES = ("numpy", "torch")
 _forced: list[str] = []  # set by `forced` (benchmarks and tests)
 
 
@@ -90,7 +90,7 @@ def forced(engine: str):
 
     'torch' is ignored for a transformer, which has no torch stepper.
     """
-    if engine not in ENGINES[1:]:
+    if engine not in ENGINES:
         raise ValueError(f"engine {engine!r}: choose numpy or torch")
     _forced.append(engine)
     try:
