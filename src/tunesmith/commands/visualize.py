@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import TunesmithError
-from .runtime import err, model_path, set_threads
+from .runtime import DEVICE_HELP, err, model_path, set_threads, torch_device
 
 
 def visualize(
@@ -24,6 +24,7 @@ def visualize(
     heldout: Optional[Path] = typer.Option(None, "--heldout", help="Pieces for --neuron auto (default: the model's held-out split)."),
     output: Path = typer.Option(Path("viz.html"), "-o", "--output", help="HTML file to write."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """An HTML page: a piece symbol by symbol, the model's top-5 guesses under each, one neuron's activation."""
     from ..atomic import write_text_atomic
@@ -35,7 +36,7 @@ def visualize(
     set_threads(threads)
     if (text is None) == (not generate):
         raise TunesmithError("give either --text FILE or --generate (with --seed)")
-    ckpt = load_checkpoint(model_path(model))
+    ckpt = load_checkpoint(model_path(model), torch_device(device))
     if head is not None:  # before minutes of work, not after
         check_head(ckpt, head)
     else:
