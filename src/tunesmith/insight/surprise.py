@@ -65,9 +65,9 @@ class NoteSurprise:
     alternatives: tuple[Guess, ...]  # the likeliest other first symbols (see the module docstring)
     checked: bool                    # the alternatives were checked by the well-formed automaton
 
-    def to_dict(self) -> dict:
-        """As the web API gives it (offsets in characters of the tune's text)."""
-        return {"id": self.id, "start": self.note.start, "end": self.note.end, "text": self.note.text,
+    def to_dict(self, shift: int = 0) -> dict:
+        """As the web API gives it: offsets in characters of the tune's text, plus `shift`."""
+        return {"id": self.id, "start": self.note.start + shift, "end": self.note.end + shift, "text": self.note.text,
                 "bits": round(self.bits, 4), "written": self.written, "p": round(self.p, 6),
                 "alternatives": [{"symbol": g.symbol, "p": round(g.p, 6)} for g in self.alternatives],
                 "checked": self.checked, "colour": surprise_colour(self.bits)}
