@@ -22,7 +22,7 @@ from pydantic import Field, create_model
 
 from ..errors import TunesmithError
 from ..insight.surprise import SCALE_BITS, surprise_map
-from ..modes.abc.reprime import MAX_SYMBOL_CHARS, continuation, primer_at, rest_of_bar
+from ..modes.abc.reprime import MAX_SYMBOL_CHARS, check_alternative, continuation, primer_at, rest_of_bar
 from .api import ABC, GenerateIn, composer, tune_json
 from .catalog import ABC_MODELS
 from .requests import MAX_SEED, Body, Text, text
@@ -98,30 +98,43 @@ def regenerate(body: RegenerateIn, c: Composer = Depends(composer)) -> dict:
     `/api/generate` gives its tunes; `written` is where the model's text is in it (offsets)."""
     tune, start = tune_in(c, body.abc)
     at = body.at - start
-    try:
-        primer = primer_at(tune, at, body.symbol, given=body.at)
-    except TunesmithError as exc:
-        raise RequestError(422, str(exc)) from None
+    primer = _checked_primer(c, body, tune, at)
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
-    sampling = {name: getattr(body, name) for name in _SAMPLING if name != "seed"}
-    tries = BAR_TRIES if body.scope is Scope.bar else 1
-    for k in range(tries):
-        request = GenerateIn(**sampling, seed=(seed + k) % (MAX_SEED + 1), n=1, primer=primer)
-        _, entry, (written,) = c.compose(ABC, request, ABC_MODELS)
-        if body.scope is Scope.tune:
-            new, span = written, (continuation(primer, written) - len(body.symbol), len(written))
-            break
-        fitted = rest_of_bar(tune, at, body.symbol, written)
-        if fitted is not None:
-            new, span = fitted
-            break
-    else:
-        raise RequestError(422, f"the model's bar did not fit back into the tune with seeds {seed} to "
-                                f"{seed + tries - 1} (it ended the bar short, before a repeat); try another "
-                                "seed, or write again the rest of the tune")
+    entry, new, span = _write_again(c, body, tune, at, primer, seed)
     record = {**body.model_dump(exclude={"abc"}), "scope": body.scope.value, "model": entry.name, "seed": seed,
               "primer": primer}
     stored = c.store.add(new, origin="generated", model=entry.name, params=record)
     svg, error = c.svg_or_error(stored)
     return {"seed": seed, "written": list(span),
             "tunes": [{**tune_json(stored), "svg": svg, "svg_error": error}]}
+
+
+def _checked_primer(c: Composer, body, tune: str, at: int) -> str:
+    """The tune up to the note and the symbol, refused (422) before any writing when it cannot be written on."""
+    entry = c.catalog.find(body.model, ABC_MODELS)
+    if body.symbol not in c.catalog.load(entry).codec.index:
+        raise RequestError(422, f"symbol {body.symbol!r}: not a symbol of model {entry.name!r}")
+    try:
+        primer = primer_at(tune, at, body.symbol, given=body.at)
+        check_alternative(tune, at, body.symbol, given=body.at)
+    except TunesmithError as exc:
+        raise RequestError(422, str(exc)) from None
+    return primer
+
+
+def _write_again(c: Composer, body, tune: str, at: int, primer: str, seed: int):
+    """(model, new tune, where the model's text is in it): the whole continuation, or the first of up to
+    BAR_TRIES seeds (seed, seed + 1, ...) whose bar fits back into the tune."""
+    sampling = {name: getattr(body, name) for name in _SAMPLING if name != "seed"}
+    tries = BAR_TRIES if body.scope is Scope.bar else 1
+    for k in range(tries):
+        request = GenerateIn(**sampling, seed=(seed + k) % (MAX_SEED + 1), n=1, primer=primer)
+        _, entry, (written,) = c.compose(ABC, request, ABC_MODELS)
+        if body.scope is Scope.tune:
+            return entry, written, (continuation(primer, written) - len(body.symbol), len(written))
+        fitted = rest_of_bar(tune, at, body.symbol, written)
+        if fitted is not None:
+            return entry, *fitted
+    raise RequestError(422, f"the model's bar did not fit back into the tune with seeds {seed} to "
+                            f"{seed + tries - 1} (it ended the bar short, before a repeat); try another "
+                            "seed, or write again the rest of the tune")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ...errors import TunesmithError
 from ...music.abc.positions import bar_line_after, body_offset, note_at
-from ...music.abc.wellformed import can_end, feed, initial_state
+from ...music.abc.wellformed import can_end, feed, feed_text, initial_state
 
 MAX_SYMBOL_CHARS = 64  # a symbol of the model's vocabulary (a character, an ABC token, a chord symbol)
 
@@ -30,6 +30,20 @@ def primer_at(abc: str, at: int, symbol: str, given: int | None = None) -> str:
         raise TunesmithError(f"at {at if given is None else given}: no note or rest of the tune's music starts there; give the offset of "
                              "one (the surprise map's `start`)")
     return abc[:at] + symbol
+
+
+def check_alternative(abc: str, at: int, symbol: str, given: int | None = None) -> None:
+    """Refuse, with a message naming what is wrong, a symbol the tune cannot go on with at `at` and stay
+    well-formed, or a tune that is not well-formed before `at` (no continuation of it would be)."""
+    start = body_offset(abc)
+    state = None if start is None or start > at else feed_text(initial_state(abc[:start]), abc[start:at])
+    where = at if given is None else given
+    if state is None:
+        raise TunesmithError(f"abc: the tune is not well-formed before offset {where} (`tunesmith check` says "
+                             "where), so no well-formed tune goes on from there; fix it first")
+    if feed_text(state, symbol) is None:
+        raise TunesmithError(f"symbol {symbol!r}: the tune cannot go on with it at offset {where} and stay "
+                             "well-formed; choose one of the note's alternatives")
 
 
 def continuation(primer: str, generated: str) -> int:

@@ -1,0 +1,155 @@
+"""The surprise map with the shipped model: each note's bits and alternatives, the painted score,
+`visualize --surprise`, and fitting a rewritten bar back into its tune (modes/abc/reprime.py)."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import tunesmith
+from tunesmith.checkpoint import DEFAULT_MODEL, SHIPPED_MODELS, load_checkpoint
+from tunesmith.errors import TunesmithError
+from tunesmith.insight.surprise import SCALE_BITS, TOP, surprise_colour, surprise_map
+from tunesmith.modes.abc.reprime import check_alternative, primer_at, reach, reads_as_far, rest_of_bar
+from tunesmith.music.abc.positions import body_offset, text_notes
+from tunesmith.music.abc.wellformed import feed_text, initial_state
+from tunesmith.render import render_svg
+
+torch.set_num_threads(1)
+JIG = "X:3\nT:Test\nM:6/8\nL:1/8\nK:D\nA|dfe dcB|AFA d2e|fdf ecA|d3 d2:|\n"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_checkpoint(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def jig_map(shipped):
+    return surprise_map(shipped, JIG, render_svg(JIG))
+
+
+def test_a_notes_bits_are_what_the_model_gives_its_characters(shipped, jig_map):
+    """Checked against the network itself: a forward pass over the text before each character (after the
+    two newlines every piece is read after), -log2 of the softmax at the character, summed over the note."""
+    codec = shipped.codec
+    assert len(jig_map.notes) == len(text_notes(JIG)) and jig_map.unmapped == 0
+    for n in jig_map.notes[::4]:
+        bits = 0.0
+        for k in range(n.note.start, n.note.end):
+            with torch.inference_mode():
+                logits, _ = shipped.model(torch.tensor([codec.encode("\n\n" + JIG[:k])]))
+            p = torch.softmax(logits[0, -1].double(), -1)[codec.index[JIG[k]]].item()
+            bits -= math.log2(p)
+            if k == n.note.start:
+                assert n.p == pytest.approx(p, rel=1e-4) and n.written == JIG[k]
+        assert n.bits == pytest.approx(bits, abs=1e-3), n.note
+
+
+def test_alternatives_are_the_likeliest_well_formed_other_symbols(shipped, jig_map):
+    assert reach(JIG) == (0, True)  # the tune is well-formed throughout, so every note's alternatives are checked
+    vocab, body = shipped.codec.vocab, body_offset(JIG)
+    for n in jig_map.notes:
+        assert n.checked and 1 <= len(n.alternatives) <= TOP
+        ps = [g.p for g in n.alternatives]
+        assert ps == sorted(ps, reverse=True) and n.written not in [g.symbol for g in n.alternatives]
+        state = feed_text(initial_state(JIG[:body]), JIG[body:n.note.start])
+        allowed = [s for s in vocab if s != n.written and feed_text(state, s) is not None]
+        assert all(g.symbol in allowed for g in n.alternatives)
+        with torch.inference_mode():
+            logits, _ = shipped.model(torch.tensor([shipped.codec.encode("\n\n" + JIG[:n.note.start])]))
+        probs = torch.softmax(logits[0, -1].double(), -1).numpy()
+        best = sorted(allowed, key=lambda s: -probs[shipped.codec.index[s]])[:TOP]
+        assert [g.symbol for g in n.alternatives] == best
+
+
+def test_an_ill_formed_prefix_gives_unchecked_alternatives(shipped):
+    tune = JIG.replace("AFA d2e", "AFA d2e2")  # a bar too long: nothing after it is well-formed
+    found = surprise_map(shipped, tune, render_svg(tune))
+    late = tune.index("fdf")
+    assert all(n.checked == (n.note.start <= tune.index("e2")) for n in found.notes)
+    assert all(len(n.alternatives) == TOP for n in found.notes if n.note.start >= late)
+
+
+def test_the_painted_score_colours_each_note_and_has_a_legend(jig_map):
+    svg = jig_map.svg
+    painted = re.findall(r'<g id="([^"]+)" class="(?:note|rest) surprise"[^>]* fill="([^"]+)" color="\2" '
+                         r'data-bits="([\d.]+)" data-start="(\d+)" data-end="(\d+)"><title>([^<]*)</title>', svg)
+    assert len(painted) == len(jig_map.notes)
+    by_id = {n.id: n for n in jig_map.notes}
+    for element_id, fill, bits, start, end, title in painted:
+        n = by_id[element_id]
+        assert fill == surprise_colour(n.bits) and float(bits) == pytest.approx(n.bits, abs=1e-4)
+        assert (int(start), int(end)) == (n.note.start, n.note.end) and f"{n.bits:.1f} bits" in title
+    assert 'class="surprise-legend"' in svg and f"{SCALE_BITS:g}+ bits" in svg
+    plain_height = float(re.search(r'viewBox="0 0 [\d.]+ ([\d.]+)"', render_svg(JIG)).group(1))
+    assert float(re.search(r'viewBox="0 0 [\d.]+ ([\d.]+)"', svg).group(1)) == plain_height + 44
+
+
+def test_the_colour_runs_from_blue_to_red():
+    reds = [int(surprise_colour(b)[4:].split(",")[0]) for b in np.linspace(0, SCALE_BITS, 8)]
+    assert reds == sorted(reds) and surprise_colour(0) == "rgb(40,90,210)"
+    assert surprise_colour(SCALE_BITS) == surprise_colour(3 * SCALE_BITS) == "rgb(200,20,20)"
+
+
+def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    """The CLI run in `cwd` (where a relative output lands), on this checkout's package."""
+    src = str(Path(tunesmith.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "tunesmith.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd, env=env)
+
+
+def test_visualize_writes_the_surprise_map_as_svg(tmp_path):
+    (tmp_path / "jig.abc").write_text(JIG)
+    run = _cli("visualize", "--text", "jig.abc", "--surprise", "jig.svg", "--threads", "1", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    svg = (tmp_path / "jig.svg").read_text()
+    assert svg.count(" surprise\"") == len(text_notes(JIG)) and "surprise-legend" in svg
+    assert "wrote jig.svg: 20 notes" in run.stderr and "bits per note" in run.stderr
+    assert not (tmp_path / "viz.html").exists()  # only what was asked for
+    # The same seed, the same file, byte for byte (verovio's ids come from the tune's checksum).
+    for name in ("a.svg", "b.svg"):
+        run = _cli("visualize", "--generate", "--seed", "8", "--surprise", name, "--threads", "1", cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+
+
+def test_visualize_surprise_refuses_a_model_of_another_mode(tmp_path):
+    (tmp_path / "jig.abc").write_text(JIG)
+    run = _cli("visualize", "--text", "jig.abc", "--surprise", "x.svg", "--model", str(SHIPPED_MODELS / "midi"),
+               cwd=tmp_path)
+    assert run.returncode == 2 and "--surprise" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "x.svg").exists()
+
+
+def test_a_primer_stops_at_a_note_and_a_bad_place_is_refused():
+    at = JIG.index("dcB")
+    assert primer_at(JIG, at, "e") == JIG[:at] + "e"
+    with pytest.raises(TunesmithError, match="at 7: no note"):
+        primer_at(JIG, 7, "e")
+    with pytest.raises(TunesmithError, match="symbol 'B4'"):
+        check_alternative(JIG, at, "B4")  # a bar too long
+    check_alternative(JIG, at, "e")
+    long_bar = JIG.replace("dfe", "dfee")
+    with pytest.raises(TunesmithError, match="not well-formed before offset"):
+        check_alternative(long_bar, long_bar.index("AFA"), "e")
+
+
+def test_a_rewritten_bar_is_put_back_only_when_the_tune_stays_whole():
+    at = JIG.index("dcB")
+    # What the writer gives back: renumbered, the primer's body, then the model's text.
+    written = "X:1\nT:Test\nM:6/8\nL:1/8\nK:D\nA|dfe ecA|d2e fdf|ecA d3:|\n"
+    new, span = rest_of_bar(JIG, at, "e", written)
+    assert new == JIG.replace("dfe dcB|", "dfe ecA|") and new[span[0]:span[1]] == "ecA"
+    short = "X:1\nT:Test\nM:6/8\nL:1/8\nK:D\nA|dfe ec|A2e fdf|ecA d3:|\n"
+    assert rest_of_bar(JIG, at, "e", short) is None  # a short bar does not fit where a full one was
+    assert reads_as_far(JIG, JIG) and not reads_as_far(JIG.replace("d3 d2:|", "d3 d:|"), JIG)
