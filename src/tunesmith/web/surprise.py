@@ -31,7 +31,7 @@ from .service import Composer, RequestError, field_names, inert_svg, one_tune
 router = APIRouter(prefix="/api/surprise")
 
 # Seeds tried, one after another, for a bar that fits back into the tune (the model may end its bar short
-# before a repeat, where the tune went on); 27 of 30 fitted at the first try (docs/web.md).
+# before a repeat, where the tune went on): 94 bars of 100 fitted at the first try, 98 within 4 (docs/web.md).
 BAR_TRIES = 4
 _SAMPLING = ("model", "seed", "temperature", "top_p", "top_k")
 
@@ -136,5 +136,5 @@ def _write_again(c: Composer, body, tune: str, at: int, primer: str, seed: int):
         if fitted is not None:
             return entry, *fitted
     raise RequestError(422, f"the model's bar did not fit back into the tune with seeds {seed} to "
-                            f"{seed + tries - 1} (it ended the bar short, before a repeat); try another "
-                            "seed, or write again the rest of the tune")
+                            f"{seed + tries - 1} (not the length of the bar it replaces, or something left "
+                            "open); try another seed, or write again the rest of the tune")
