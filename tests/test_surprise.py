@@ -16,6 +16,7 @@ import torch
 
 import tunesmith
 from tunesmith.checkpoint import DEFAULT_MODEL, SHIPPED_MODELS, load_checkpoint
+from tunesmith.corpus.bundled import load_bundled
 from tunesmith.errors import TunesmithError
 from tunesmith.insight.surprise import SCALE_BITS, TOP, surprise_colour, surprise_map
 from tunesmith.modes.abc.reprime import check_alternative, primer_at, reach, reads_as_far, rest_of_bar
@@ -123,12 +124,17 @@ def test_visualize_writes_the_surprise_map_as_svg(tmp_path):
     assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
 
 
-def test_visualize_surprise_refuses_a_model_of_another_mode(tmp_path):
+def test_visualize_surprise_refuses_a_model_of_another_mode_and_a_tune_without_a_score(tmp_path):
     (tmp_path / "jig.abc").write_text(JIG)
     run = _cli("visualize", "--text", "jig.abc", "--surprise", "x.svg", "--model", str(SHIPPED_MODELS / "midi"),
                cwd=tmp_path)
     assert run.returncode == 2 and "--surprise" in run.stderr and "Traceback" not in run.stderr
-    assert not (tmp_path / "x.svg").exists()
+    # A folk tune verovio crashes on (in its worker process): no score, so no map, and one message.
+    crashes = next(t.text for t in load_bundled("folk") if t.title == "The Battle Hymn of the Republic")
+    (tmp_path / "hymn.abc").write_text(crashes)
+    run = _cli("visualize", "--text", "hymn.abc", "--surprise", "x.svg", cwd=tmp_path)
+    assert run.returncode == 2 and "--surprise x.svg: sheet music: verovio crashed" in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "x.svg").exists()
 
 
 def test_a_primer_stops_at_a_note_and_a_bad_place_is_refused():

@@ -80,6 +80,10 @@ def write_surprise(ckpt, piece: str, where: str, path: Path) -> None:
     from ..insight.surprise import surprise_map
     from ..render import render_svg
 
-    found = surprise_map(ckpt, piece, render_svg(piece), where)
+    try:
+        svg = render_svg(piece)
+    except TunesmithError as exc:  # a tune verovio cannot engrave: say which option asked for the score
+        raise TunesmithError(f"--surprise {path}: {exc}") from None
+    found = surprise_map(ckpt, piece, svg, where)
     write_text_atomic(path, found.svg)
     err(f"wrote {path}: {found.describe(piece)}")
