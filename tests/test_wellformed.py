@@ -51,6 +51,9 @@ def test_a_whole_jig_is_accepted_and_may_end():
     ("def gfe|dfa afd|\n|\n|", "a third bar line running: a line of bare bar lines"),
     ("def gfe|dfa (|", "a slur opened before a bar line"),
     ("def gfe|dfa (\n", "a slur opened at a line end"),
+    ("def gfe|{g}~d", "a roll after grace notes (abc2midi: intervening note needed between grace notes)"),
+    ("def gfe|~[df", "a rolled chord (abc2midi: rolls and trills not supported in chords)"),
+    ("def gfe|~.[df", "a rolled chord, another mark between"),
 ])
 def test_malformed_continuations_are_refused(body, why):
     assert run(body) is None, why

@@ -21,6 +21,7 @@ from .atomic import folder_atomic, settled
 from .codecs import Codec, codec_from_dict
 from .errors import TunesmithError
 from .models import CharRNN, ModelConfig, build_model
+from .models.copy import CopyModel
 
 FORMAT = "tunesmith-checkpoint"
 WEIGHTS = "model.safetensors"
@@ -39,6 +40,17 @@ class Checkpoint:
     model: CharRNN
     codec: Codec
     meta: dict
+
+    @property
+    def copy(self) -> CopyModel | None:
+        """The fitted copy model mixed into sampling (models/copy.py), or None when it has none."""
+        data = self.meta.get("copy")
+        if not data:
+            return None
+        try:
+            return CopyModel.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TunesmithError(f"{self.path / CONFIG}: invalid \"copy\" section ({exc})") from None
 
 
 def write_checkpoint(

@@ -13,16 +13,19 @@ import gc
 import threading
 from collections import deque
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .models.copy import Matcher, mix_logits
 from .options import Sampling
 from .sampling import LazyMask, choose
 
 if TYPE_CHECKING:
     from .checkpoint import Checkpoint
+    from .models.copy import CopyModel
 
 MAX_BATCH = 64
 
@@ -76,23 +79,51 @@ class QueuedWriter:
 W = TypeVar("W", bound=Writer)
 
 
-def write_batched(ckpt: "Checkpoint", n: int, new_writer: Callable[[], W], sampling: Sampling, seed: int) -> list[W]:
-    """`n` writers, run to their ends in batches of at most MAX_BATCH; batch k is seeded `seed + k * MAX_BATCH`."""
+@dataclass(frozen=True)
+class Primed:
+    """The model after a beginning every stream shares (the warm-up and a forced text): its next logits and state.
+
+    Streams started from it skip reading that beginning once each: infill's
+    candidates share the whole tune before the gap, hundreds of symbols.
+    """
+
+    logits: np.ndarray   # (1, V)
+    state: Any           # the stepper's state for one stream
+
+
+def prime(ckpt: "Checkpoint", ids: list[int]) -> Primed:
+    """The model after the warm-up newlines and `ids`, read once."""
+    net = ckpt.model.stepper()
+    newline = ckpt.codec.index["\n"]
+    state = net.initial_state(1)
+    with one_blas_thread():
+        for symbol in [newline, newline, *ids]:
+            logits, state = net.step(np.array([symbol]), state)
+    return Primed(logits, state)
+
+
+def write_batched(ckpt: "Checkpoint", n: int, new_writer: Callable[[], W], sampling: Sampling, seed: int,
+                  start: Primed | None = None) -> list[W]:
+    """`n` writers, run to their ends in batches of at most MAX_BATCH; batch k is seeded `seed + k * MAX_BATCH`.
+
+    With `start`, every stream begins where the model is after it (see `prime`).
+    """
     writers: list[W] = []
-    for start in range(0, n, MAX_BATCH):
-        batch = [new_writer() for _ in range(min(MAX_BATCH, n - start))]
-        writers += sample_streams(ckpt, batch, sampling, seed + start)
+    for first in range(0, n, MAX_BATCH):
+        batch = [new_writer() for _ in range(min(MAX_BATCH, n - first))]
+        writers += sample_streams(ckpt, batch, sampling, seed + first, start)
     return writers
 
 
-def sample_streams(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int) -> list:
+def sample_streams(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int,
+                   start: Primed | None = None) -> list:
     """Run one batch of writers to their ends, feeding each sampled symbol back in; returns them.
 
     Masked symbols get probability 0 and the rest are renormalised, so
     temperature, top-k and top-p apply to what the constraints allow.
     """
     with one_blas_thread(), _without_cyclic_gc():
-        return _sample(ckpt, streams, sampling, seed)
+        return _sample(ckpt, streams, sampling, seed, start)
 
 
 _blas_lock = threading.Lock()
@@ -142,20 +173,28 @@ def _without_cyclic_gc():
             gc.enable()
 
 
-def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int) -> list:
+def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int, start: Primed | None = None) -> list:
     codec, net = ckpt.codec, ckpt.model.stepper()
     newline = codec.index["\n"]
     rng = np.random.default_rng(seed)
     batch = len(streams)
-    state = net.initial_state(batch)
-    warmup = np.full(batch, newline)
-    for _ in range(2):  # every piece in training follows a blank line
-        logits, state = net.step(warmup, state)
+    if start is None:
+        state = net.initial_state(batch)
+        warmup = np.full(batch, newline)
+        for _ in range(2):  # every piece in training follows a blank line
+            logits, state = net.step(warmup, state)
+    else:  # every stream from the one shared beginning (the stepper copies the rows it selects)
+        rows = np.zeros(batch, dtype=int)
+        logits, state = start.logits[rows], net.select(start.state, rows)
     live = [i for i in range(batch) if not streams[i].done]  # in the batch's row order
     if len(live) < batch:
         state = net.select(state, np.array(live, dtype=int))
         logits = logits[live]
+    copy = ckpt.copy if sampling.copy else None
+    matchers = {i: Matcher(copy.min_match) for i in live} if copy is not None else {}
     while live:
+        if matchers:
+            _mix_copies(logits, live, matchers, copy)
         masks = [streams[i].mask() for i in live]
         rows = [row for row, m in enumerate(masks) if isinstance(m, np.ndarray)]
         if rows:
@@ -164,6 +203,9 @@ def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int) ->
         lazy = {row: m for row, m in enumerate(masks) if m is not None and not isinstance(m, np.ndarray)}
         sampled = choose(logits, sampling, rng, lazy).tolist()
         ids = [streams[i].push(s) for i, s in zip(live, sampled)]
+        for i, sym in zip(live, ids):
+            if i in matchers:
+                matchers[i].push(sym)
         keep = [row for row, i in enumerate(live) if not streams[i].done]
         if not keep:
             break
@@ -173,3 +215,12 @@ def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int) ->
             live = [live[r] for r in keep]
         logits, state = net.step(np.array(ids), state)
     return streams
+
+
+def _mix_copies(logits: np.ndarray, live: list[int], matchers: dict, copy: "CopyModel") -> None:
+    """Each live stream's logits become the log-probabilities of its copy-model mixture, where it has a match."""
+    for row, i in enumerate(live):
+        predicted, length = matchers[i].prediction
+        weight = copy.weight(length)
+        if weight > 0:
+            logits[row] = mix_logits(logits[row], predicted, weight)

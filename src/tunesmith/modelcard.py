@@ -55,6 +55,41 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
 """
 
 
+def fitted_copy(ckpt: Checkpoint, corpus: Corpus) -> dict:
+    """The copy model fitted on the training pieces, with its held-out bits beside the network's."""
+    from .insight.evaluate import copy_bits, fit_copy
+
+    copy = fit_copy(ckpt, [p.text for p in corpus.train])
+    ckpt.meta["copy"] = copy.to_dict()
+    held = copy_bits(ckpt, [p.text for p in corpus.held_out])
+    out = copy.to_dict()
+    out["held_out"] = {"network": round(held["network"], 4), "mixture": round(held["mixture"], 4),
+                       "matched": round(held["matched"], 4), "symbols": held["symbols"]}
+    return out
+
+
+def copy_section(copy: dict, mode) -> str:
+    """The card's paragraph on the copy model."""
+    unit = _UNIT_WORDS.get(mode.codecs[0].unit, mode.codecs[0].unit)
+    held, fit = copy["held_out"], copy["fitted_on"]
+    weights = ", ".join(f"{w:.2f}" for w in copy["weights"])
+    return f"""
+## Copy model
+Sampling mixes the network's next-{unit} distribution with a match model over
+the piece's own earlier {unit}s (models/copy.py; `--no-copy` turns it off): after
+{copy['min_match']} {unit}s that occurred earlier in the piece, it predicts what
+followed them there, trusted by match length (bands up to {', '.join(map(str, copy['bands']))} and
+beyond: weights {weights}), fitted on {fit['pieces']} training pieces.
+
+| held-out ({held['symbols']:,} {unit}s, read as one stream) | bits per {unit} |
+|---|---:|
+| the network alone | {held['network']:.3f} |
+| network + copy model | **{held['mixture']:.3f}** |
+
+A match was open at {held['matched']:.0%} of the held-out {unit}s.
+"""
+
+
 def validity_section(ckpt: Checkpoint, corpus: Corpus, n: int = 100, seed: int = 1) -> str:
     """abc2midi's verdict on `n` generated tunes and on the training tunes, as Markdown."""
     from .insight.abc2midi import pass_rate
@@ -78,8 +113,11 @@ bar-length warning:
 
 
 def package_run(run: Path, dest: Path, name: str = "default",
-                command: str = "make models") -> Path:
+                command: str = "make models", copy: bool = True) -> Path:
     """Copy a run's best weights to `dest` with config.json and MODEL_CARD.md.
+
+    With `copy`, the copy model (models/copy.py) is fitted on the training
+    pieces and saved with it; its held-out effect goes on the card.
 
     When abc2midi is installed the card also says how many generated and
     training tunes it accepts.
@@ -94,8 +132,12 @@ def package_run(run: Path, dest: Path, name: str = "default",
     meta = {k: best.meta[k] for k in ("mode", "corpus", "train", "metrics") if k in best.meta}
     meta |= {"name": name, "history": history}
     card = model_card(best.meta | {"name": name}, history, command)
+    corpus = load_corpus(best.meta["corpus"]["sources"], best.meta["corpus"].get("limit"), mode_name(best.meta))
+    if copy:
+        meta["copy"] = fitted_copy(best, corpus)
+        best.meta["copy"] = meta["copy"]  # sampled with it below, as users will
+        card += copy_section(meta["copy"], mode_of(best.meta))
     if available() and mode_name(best.meta) == "abc":
-        corpus = load_corpus(best.meta["corpus"]["sources"], best.meta["corpus"].get("limit"), mode_name(best.meta))
         card += validity_section(best, corpus)
     card += f"\nPackaged {datetime.date.today().isoformat()}.\n"
     write_checkpoint(Path(dest), best.model, best.codec, meta, extra_files={"MODEL_CARD.md": card})

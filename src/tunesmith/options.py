@@ -22,6 +22,9 @@ DEFAULT_MAX_LENGTH = 2000   # symbols per piece
 # still hold); a top-k above any vocabulary changes nothing.
 MAX_TEMPERATURE = 10.0
 MAX_TOP_K = 10_000
+# Infill and variations: candidates sampled for each version of a gap, the best kept (see docs/abc.md#infill).
+DEFAULT_CANDIDATES = 16
+MAX_CANDIDATES = 256
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Sampling:
     top_k: int | None = None
     top_p: float | None = DEFAULT_TOP_P   # None or 1 turns nucleus sampling off
     argmax: bool = False
+    copy: bool = True    # mix the model's copy model into each draw (models/copy.py), when it has one
 
     def check(self) -> None:
         """Reject values that have no meaning, or none worth sampling with, naming the option."""

@@ -29,6 +29,7 @@ _FIRST = [
     ("top_k", Optional[int], typer.Option(None, help="Sample among the k likeliest symbols only.")),
     ("top_p", Optional[float], typer.Option(None, help=f"Sample among the likeliest symbols whose probabilities sum to p; 1 is off (default: the mode's, {DEFAULT_TOP_P}).")),
     ("argmax", bool, typer.Option(False, help="Always take the likeliest symbol.")),
+    ("copy", bool, typer.Option(True, "--copy/--no-copy", help="Mix the model's copy model (a piece's own earlier phrases) into each draw, when it has one.")),
     ("primer", Optional[str], typer.Option(None, help=r"Start of the piece; \n is a newline. abc: with X: it is the whole header.")),
 ]
 _LAST = [
@@ -74,7 +75,8 @@ def generate(**given: Any) -> None:
         raise TunesmithError(f"--mode {mode}: the model at {path} is a {chosen.name} model")
     defaults = chosen.sampling
     sampling = Sampling(defaults.temperature if given["temperature"] is None else given["temperature"],
-                        given["top_k"], defaults.top_p if given["top_p"] is None else given["top_p"], given["argmax"])
+                        given["top_k"], defaults.top_p if given["top_p"] is None else given["top_p"], given["argmax"],
+                        copy=given["copy"])
     sampling.check()
     render, primer = given["render"], given["primer"]
     request = GenerateRequest(

@@ -13,9 +13,11 @@ def package(
     run: Path = typer.Argument(..., help="Training run folder (with best/ and latest/)."),
     dest: Path = typer.Argument(..., help="Checkpoint folder to write, e.g. models/default."),
     name: str = typer.Option("default", help="Model name for the card."),
+    copy: bool = typer.Option(True, "--copy/--no-copy",
+                              help="Fit the copy model (a piece's own earlier phrases, mixed into sampling) on the training pieces."),
 ) -> None:
     """Ship a run's best checkpoint (weights + config, no optimizer) with a model card."""
     from ..modelcard import package_run
 
-    package_run(run, dest, name)
+    package_run(run, dest, name, copy=copy)
     err(f"wrote {dest}/model.safetensors, config.json and MODEL_CARD.md")

@@ -18,6 +18,7 @@ model would reach at this N.
 from __future__ import annotations
 
 import datetime
+import math
 import time
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -70,8 +71,100 @@ def bits(ckpt: Checkpoint, texts: list[str]) -> dict:
     symbols = sum(len(x) for x in ids)
     chars = sum(len(t) + 1 for t in texts)
     # The metric is a mean over symbols; per character it is the same total spread over the characters.
-    return {"pieces": len(texts), "symbols": symbols, "characters": chars,
-            "bits_per_symbol": per_symbol, "bits_per_char": per_symbol * symbols / chars}
+    out = {"pieces": len(texts), "symbols": symbols, "characters": chars,
+           "bits_per_symbol": per_symbol, "bits_per_char": per_symbol * symbols / chars}
+    if ckpt.copy is not None:  # the same texts under the network mixed with its copy model, read as one stream
+        mixed = copy_bits(ckpt, texts)
+        out["with_copy"] = {"bits_per_symbol": mixed["mixture"], "network_one_stream": mixed["network"],
+                            "bits_per_char": mixed["mixture"] * mixed["symbols"] / chars, "matched": mixed["matched"]}
+    return out
+
+
+LN2 = math.log(2)
+COPY_FIT_PIECES = 600  # training pieces the copy model's weights are fitted on
+
+
+def symbol_bits(ckpt: Checkpoint, texts: list[str]) -> list[list[float]]:
+    """Bits of every symbol of each `text + "\n"`, read as one stream in order (as held-out bits are).
+
+    A recurrent model carries its state through the whole stream; a transformer
+    reads it in windows of its context. The stream's very first symbol has no
+    prediction and gets NaN.
+    """
+    import torch
+
+    from ..train import EVAL_SEQ
+
+    ids = [ckpt.codec.encode(t + "\n") for t in texts]
+    stream = torch.tensor([i for piece in ids for i in piece], dtype=torch.long)
+    model = ckpt.model
+    seq = min(EVAL_SEQ, getattr(model, "window", EVAL_SEQ))
+    was_training = model.training
+    model.eval()
+    out = [float("nan")]
+    state = None
+    with torch.inference_mode():
+        for start in range(0, len(stream) - 1, seq):
+            x = stream[start:start + seq][None]
+            y = stream[start + 1:start + seq + 1]
+            logits, state = model(x[:, :len(y)], state)
+            nats = torch.nn.functional.cross_entropy(logits[0], y, reduction="none")
+            out.extend((nats / LN2).tolist())
+    model.train(was_training)
+    pieces, at = [], 0
+    for piece in ids:
+        pieces.append(out[at:at + len(piece)])
+        at += len(piece)
+    return pieces
+
+
+def copy_positions(ckpt: Checkpoint, texts: list[str], min_match: int) -> tuple:
+    """(network log-probability of each symbol, match length there, whether the match predicted it).
+
+    Over every symbol of `texts` but the stream's first; the match model
+    starts afresh with each piece (models/copy.py).
+    """
+    import numpy as np
+
+    from ..models.copy import predictions
+
+    logp, lengths, hits = [], [], []
+    for text, bits_of in zip(texts, symbol_bits(ckpt, texts)):
+        piece = ckpt.codec.encode(text + "\n")
+        for symbol, (predicted, length), b in zip(piece, predictions(piece, min_match), bits_of):
+            if b == b:  # not the stream's first symbol (NaN)
+                logp.append(-b * LN2)
+                lengths.append(length)
+                hits.append(predicted == symbol)
+    return np.array(logp), np.array(lengths), np.array(hits)
+
+
+def fit_copy(ckpt: Checkpoint, train_texts: list[str], pieces: int = COPY_FIT_PIECES, seed: int = 0):
+    """The copy model's weights fitted on (a seeded sample of) the training pieces."""
+    import random
+
+    from ..models.copy import MIN_MATCH, fit
+
+    sample = list(train_texts)
+    random.Random(seed).shuffle(sample)
+    sample = sample[:pieces]
+    model = fit(*copy_positions(ckpt, sample, MIN_MATCH))
+    return replace(model, fitted_on={"pieces": len(sample), **model.fitted_on})
+
+
+def copy_bits(ckpt: Checkpoint, texts: list[str]) -> dict:
+    """Bits per symbol of `texts` for the network alone and mixed with the model's copy model."""
+    import numpy as np
+
+    from ..models.copy import mixture_bits
+
+    copy = ckpt.copy
+    if copy is None:
+        raise TunesmithError(f"{ckpt.path}: this model has no copy model (`tunesmith package` fits one)")
+    logp, lengths, hits = copy_positions(ckpt, texts, copy.min_match)
+    weights = np.array([copy.weight(int(n)) for n in lengths])
+    return {"symbols": len(logp), "network": float(-logp.mean() / LN2),
+            "mixture": float(mixture_bits(logp, hits, weights).mean()), "matched": float((lengths > 0).mean())}
 
 
 def file_texts(ckpt: Checkpoint, path: Path) -> tuple[list[str], int]:

@@ -68,6 +68,10 @@ def summary_rows(report: dict) -> tuple[list[str], list[list[str]]]:
         return [name] + [fn(m, g) if (for_real or not real(label)) else "—" for label, m, g in cols]
 
     rows = [row(f"held-out bits per {unit} (own split)", lambda m, g: _num(m["heldout"]["split"]["bits_per_symbol"]), False)]
+    if any("with_copy" in m["heldout"]["split"] for m in models):
+        rows.append(row(f"held-out bits per {unit}, with the copy model",
+                        lambda m, g: _num(m["heldout"]["split"]["with_copy"]["bits_per_symbol"])
+                        if "with_copy" in m["heldout"]["split"] else "—", False))
     if unit != "char":  # per character too, where a symbol is not one: it compares codecs
         rows.append(row("held-out bits per character", lambda m, g: _num(m["heldout"]["split"]["bits_per_char"]), False))
     if "file" in models[0]["heldout"]:
@@ -255,6 +259,10 @@ def build_document(report: dict) -> Document:
                 label += f" ({h['skipped']} skipped: characters the model never saw)"
             hrows.append([m["name"], label, str(h["pieces"]), f"{_num(h['bits_per_symbol'])} per {m['unit']}",
                           _num(h["bits_per_char"])])
+            if "with_copy" in h:
+                mixed = h["with_copy"]
+                hrows.append([m["name"], label + ", with the copy model (one stream)", str(h["pieces"]),
+                              f"{_num(mixed['bits_per_symbol'])} per {m['unit']}", _num(mixed["bits_per_char"])])
     doc.table(["model", "held-out pieces", "count", "bits per symbol", "bits per char"], hrows)
     doc.heading(2, "Copying")
     doc.para(f"For each piece: the training piece sharing the longest run of consecutive {bar}s with it "

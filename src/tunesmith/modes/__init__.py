@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 
 from ..errors import TunesmithError
-from .base import CheckReport, Generated, GenerateRequest, Mode, OptionSpec, Piece, WebTab
+from .base import CheckReport, Generated, GenerateRequest, Mode, OptionSpec, Piece, RewriteRequest, WebTab
 
 # Imported on first use, so that a mode's dependencies are only needed by those who use it.
 MODULES = {"abc": "tunesmith.modes.abc", "midi": "tunesmith.modes.midi", "tabla": "tunesmith.modes.tabla"}
@@ -45,5 +45,5 @@ def mode_of(meta: dict) -> Mode:
     return get_mode(mode_name(meta))
 
 
-__all__ = ["CheckReport", "Generated", "GenerateRequest", "Mode", "OptionSpec", "Piece", "WebTab", "all_modes",
-           "available_modes", "get_mode", "mode_name", "mode_of"]
+__all__ = ["CheckReport", "Generated", "GenerateRequest", "Mode", "OptionSpec", "Piece", "RewriteRequest", "WebTab",
+           "all_modes", "available_modes", "get_mode", "mode_name", "mode_of"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..errors import TunesmithError
-from ..options import Sampling
+from ..options import DEFAULT_CANDIDATES, Sampling
 
 if TYPE_CHECKING:
     from ..checkpoint import Checkpoint
@@ -121,6 +121,22 @@ class GenerateRequest:
     output: Path | None = None          # where to write (None: stdout where the mode allows)
     render: tuple[str, ...] = ()        # extra files to render beside the output (the mode's `renders`)
     options: Any = None                 # an instance of the mode's `options` (None: all its defaults)
+
+
+@dataclass(frozen=True)
+class RewriteRequest:
+    """What `tunesmith infill` and `tunesmith vary` ask of a mode: a piece of a file, and what to rewrite in it."""
+
+    path: Path
+    piece: str | None = None        # which piece of the file (ABC: its X: number); None: the file's only one
+    bars: str | None = None         # infill: the bars to rewrite, e.g. "9-12"
+    amount: float | None = None     # vary: the share of the piece's bars to rewrite
+    n: int = 1                      # how many versions
+    seed: int = 0
+    candidates: int = DEFAULT_CANDIDATES  # sampled per rewrite; the one that leads best into the rest is kept
+    sampling: Sampling = Sampling()
+    output: Path | None = None      # where to write (None: stdout)
+    progress: Callable[[str], None] | None = None  # told of long work as it goes (the CLI: a line on stderr)
 
 
 @dataclass
@@ -232,6 +248,8 @@ class Mode:
     profile: Callable[[list[Any]], dict] | None = None        # what generation keeps from the training pieces
     # ^ besides the weights (ABC: the table of headers), stored in the checkpoint's corpus record
     check_levels: tuple[str, ...] = ()                        # what `check` can add: "lint", "form"
+    infill: Callable[["Checkpoint", RewriteRequest], Generated] | None = None  # `tunesmith infill`: bars rewritten
+    vary: Callable[["Checkpoint", RewriteRequest], Generated] | None = None    # `tunesmith vary`: a variation
 
     @property
     def unit(self) -> str:

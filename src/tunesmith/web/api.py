@@ -15,7 +15,7 @@ from pydantic import Field
 from ..music.abc.check import check_text
 from ..modes.abc import MODE as ABC
 from .catalog import ABC_MODELS
-from .requests import MAX_ID, Body, Text, request_model, text
+from .requests import MAX_ID, Body, Text, request_model, rewrite_model, text
 from .service import MEDIA_TYPES, Composer, problems_of
 from .store import StoredTune
 
@@ -28,6 +28,14 @@ def composer(request: Request) -> Composer:
 
 
 GenerateIn = request_model(ABC, "GenerateIn")
+
+
+InfillIn = rewrite_model(ABC, "InfillIn", "New music for some bars of a tune.", bars=(Text, text(
+    20, description="The bars to rewrite, e.g. \"9-12\" or \"5\", numbered as the checker numbers them "
+                    "(a pickup is bar 1).")))
+VaryIn = rewrite_model(ABC, "VaryIn", "A variation of a tune.", amount=(float, Field(
+    0.3, strict=True, allow_inf_nan=False, gt=0, le=1,
+    description="The share of the tune's bars to rewrite, in (0, 1]; the first and last bar of each part are kept.")))
 
 
 class AbcIn(Body):
@@ -85,6 +93,40 @@ def generate(body: GenerateIn, c: Composer = Depends(composer)) -> dict:
         svg, error = c.svg_or_error(tune)
         out.append({**tune_json(tune), "svg": svg, "svg_error": error})
     return {"seed": seed, "tunes": out}
+
+
+@router.post("/infill")
+def infill(body: InfillIn, c: Composer = Depends(composer)) -> dict:
+    """New music for bars of a tune, leading into the bars after them; the rest of its text unchanged (not stored).
+
+    Each version is the best of `candidates` (the fewest `bits` the model spends on the rest of the tune after it).
+    """
+    def run(ckpt, text: str, sampling, seed: int):
+        from ..modes.abc.infill import gap_of, infill
+
+        return infill(ckpt, gap_of(text, body.bars), body.n, body.candidates, sampling, seed)
+
+    seed, entry, versions = c.rewrite(body, ABC_MODELS, run)
+    gap = versions[0].gap
+    return {"seed": seed, "model": entry.name, "bars": [gap.first, gap.last], "candidates": body.candidates,
+            "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits,
+            "tunes": [{"abc": v.text, "music": list(v.chosen.music), "bits": v.chosen.bits,
+                       "candidate_bits": [cand.bits for cand in v.candidates], "problems": problems_of(v.text)}
+                      for v in versions]}
+
+
+@router.post("/vary")
+def vary(body: VaryIn, c: Composer = Depends(composer)) -> dict:
+    """Variations of a tune: the same form and bar count, about `amount` of its bars rewritten (not stored)."""
+    def run(ckpt, text: str, sampling, seed: int):
+        from ..modes.abc.vary import vary
+
+        return [vary(ckpt, text, body.amount, body.candidates, sampling, seed, version) for version in range(body.n)]
+
+    seed, entry, versions = c.rewrite(body, ABC_MODELS, run)
+    return {"seed": seed, "model": entry.name, "amount": body.amount,
+            "tunes": [{"abc": v.text, "bars": v.bars, "rewritten": list(v.rewritten), "changed": list(v.changed),
+                       "achieved": v.achieved, "problems": problems_of(v.text)} for v in versions]}
 
 
 @router.post("/render")

@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
 from ..modes import Mode
-from ..options import MAX_TEMPERATURE, MAX_TOP_K
+from ..options import DEFAULT_CANDIDATES, MAX_TEMPERATURE, MAX_TOP_K
 
 # SQLite's INTEGER (ids, and anything kept in a column) is a signed 64-bit number.
 MAX_ID = 2**63 - 1
@@ -51,11 +51,10 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def request_model(mode: Mode, name: str) -> type[BaseModel]:
-    """A pydantic model of one generate request in `mode`; empty option fields are left to the model."""
-    noun = mode.piece + "s"
+def sampling_fields(mode: Mode, noun: str) -> dict[str, Any]:
+    """The fields every request that runs a model has: the model, how many (`noun`), the seed and the sampling."""
     s = mode.sampling
-    fields: dict[str, Any] = {
+    return {
         "model": (Optional[Text], text(MODEL_NAME_CHARS, default=None,
                                        description=f"A model's name from its models listing (default: the "
                                                    f"first, the shipped {mode.name} model).")),
@@ -70,6 +69,14 @@ def request_model(mode: Mode, name: str) -> type[BaseModel]:
                                          description="Nucleus sampling in (0, 1]; 1 or null is off.")),
         "top_k": (Optional[int], Field(None, strict=True, ge=1, le=MAX_TOP_K,
                                        description="Sample among the k likeliest symbols only.")),
+    }
+
+
+def request_model(mode: Mode, name: str) -> type[BaseModel]:
+    """A pydantic model of one generate request in `mode`; empty option fields are left to the model."""
+    noun = mode.piece + "s"
+    fields: dict[str, Any] = {
+        **sampling_fields(mode, noun),
         "primer": (Optional[Text], text(default=None, description=mode.primer_help)),
         "max_length": (Optional[int], Field(None, strict=True, json_schema_extra={"minimum": mode.min_length},
                                             description=f"Cap on symbols per {mode.piece} (default: "
@@ -91,6 +98,21 @@ def request_model(mode: Mode, name: str) -> type[BaseModel]:
             continue
         fields[spec.name] = (kind if spec.default is not None else Optional[kind], field)
     return create_model(name, __base__=Body, __doc__=f"A request for new {noun}.", **fields)
+
+
+def rewrite_model(mode: Mode, name: str, doc: str, **own: Any) -> type[BaseModel]:
+    """A pydantic model of a request that rewrites bars of one piece (infill, vary): the piece, its `own`
+    fields (name: (type, Field)), how many candidates, and what every model run has."""
+    fields: dict[str, Any] = {
+        "abc": (Text, text(description=f"The text of one {mode.piece}, from its X: line.")),
+        **own,
+        "candidates": (int, Field(DEFAULT_CANDIDATES, strict=True, json_schema_extra={"minimum": 1},
+                                  description="Candidates sampled for each rewrite (capped per request); the one "
+                                              f"after which the model finds the rest of the {mode.piece} likeliest "
+                                              "is kept.")),
+        **sampling_fields(mode, "versions"),
+    }
+    return create_model(name, __base__=Body, __doc__=doc, **fields)
 
 
 def options_from(mode: Mode, body: BaseModel) -> Any:

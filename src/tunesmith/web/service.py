@@ -13,6 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Any, Callable
 
 from pydantic import BaseModel
 
@@ -51,7 +52,8 @@ class Limits:
     generations `generations + queue`, audio `audio + queue`.
     """
 
-    max_tunes: int = 8              # tunes per generate request
+    max_tunes: int = 8              # tunes per generate request (and versions per infill or vary request)
+    max_candidates: int = 32        # candidates per version of an infill or vary request
     max_chars: int = 8000           # characters per tune (typed, or generated: caps --max-length)
     max_body: int = 64 * 1024       # bytes per request body
     render_timeout: float = 15.0    # seconds for one sheet-music render, from the request's arrival (waiting included)
@@ -175,6 +177,33 @@ class Composer:
         except TunesmithError as exc:
             raise TunesmithError(field_names(str(exc))) from None
         return seed, entry, pieces
+
+    def rewrite(self, body: BaseModel, kind: ModelKind,
+                run: Callable[[Any, str, Sampling, int], Any]) -> tuple[int, ModelEntry, Any]:
+        """Rewrite bars of the one tune a request sends (infill, vary): (seed used, model, what `run` gave).
+
+        The limits, the model, the seed and a turn in the generation queue, as
+        for `compose`; `run(checkpoint, tune text, sampling, seed)` does the rest.
+        """
+        lim = self.limits
+        text = one_tune(body.abc, lim)
+        if not 1 <= body.n <= lim.max_tunes:
+            raise RequestError(422, f"n: between 1 and {lim.max_tunes} versions per request (asked for {body.n})")
+        if not 1 <= body.candidates <= lim.max_candidates:
+            raise RequestError(422, f"candidates: between 1 and {lim.max_candidates} per version "
+                                    f"(asked for {body.candidates})")
+        entry = self.catalog.find(body.model, kind)
+        seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+        try:
+            sampling = Sampling(body.temperature, body.top_k, body.top_p, False)
+            sampling.check()
+            with self.turn():
+                result = run(self.catalog.load(entry), text, sampling, seed)
+        except RequestError:
+            raise
+        except TunesmithError as exc:
+            raise TunesmithError(field_names(str(exc))) from None
+        return seed, entry, result
 
     def turn(self):
         """A slot to run a model in: wait in line for one, or refuse (503) when the line is full."""

@@ -2,8 +2,9 @@
 
 Its package: `options` (the header fields a user fixes), `writer` (the
 tune writer for the shared sampler), `masks` (the well-formed automaton's
-masks, cached per state) and `measures` (what `evaluate` and `visualize`
-measure in a tune). The automaton itself is `music.abc.wellformed`.
+masks, cached per state), `measures` (what `evaluate` and `visualize`
+measure in a tune), and `infill`, `vary` and `rewrite` (new music for some
+bars of a tune, and variations). The automaton itself is `music.abc.wellformed`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ...atomic import write_text_atomic
 from ...codecs.abc_chars import CharCodec
 from ...codecs.abc_tokens import TokenCodec
 from ...errors import TunesmithError
-from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab, imported
+from ..base import CheckReport, Generated, GenerateRequest, Mode, WebTab, deferred, imported
 from .options import MIN_LENGTH, Style
 
 
@@ -132,6 +133,8 @@ MODE = Mode(
     web=WebTab(path="/", title="Compose"),
     profile=_profile,
     check_levels=("lint", "form"),
+    infill=deferred("tunesmith.modes.abc.rewrite", "infill_file"),
+    vary=deferred("tunesmith.modes.abc.rewrite", "vary_file"),
 )
 
 __all__ = ["MODE", "Style"]

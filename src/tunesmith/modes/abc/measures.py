@@ -8,6 +8,7 @@ slurs, grace notes and line breaks go, as do the bar lines themselves, so
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,19 +50,29 @@ def _header(toks: list[Token]) -> tuple[dict[str, str], int]:
     return fields, len(toks)
 
 
-def body_bars(toks: list[Token]) -> tuple[list[str], list[int]]:
-    """(normalised text, onsets) of each bar of the body that has music, in written order."""
-    bars, onsets = [], []
+class BarSpan(NamedTuple):
+    """One bar of the body with music: its normalised text, its note onsets, and where it is written."""
+
+    text: str    # the bar's music tokens, joined (spaces, decorations, chord symbols, grace notes left out)
+    onsets: int  # notes and chords that start in it
+    first: int   # index of its first token (after the bar line that opens it)
+    end: int     # index one past its last token (the bar line that closes it, or the tune's end)
+
+
+def bar_spans(toks: list[Token]) -> list[BarSpan]:
+    """The bars of the body that have music, in written order."""
+    spans: list[BarSpan] = []
     current: list[str] = []
     count = 0
+    start = _header(toks)[1]
     in_grace = in_chord = False
-    for tok in toks[_header(toks)[1]:]:
+    for i in range(start, len(toks)):
+        tok = toks[i]
         kind = tok.kind
         if kind in ("bar", "volta"):
             if count or any(t[0] in "zZx" for t in current):
-                bars.append("".join(current))
-                onsets.append(count)
-            current, count = [], 0
+                spans.append(BarSpan("".join(current), count, start, i))
+            current, count, start = [], 0, i + 1
         elif kind == "grace_open":
             in_grace = True
         elif kind == "grace_close":
@@ -75,9 +86,14 @@ def body_bars(toks: list[Token]) -> tuple[list[str], list[int]]:
             elif kind == "note" and not in_chord:
                 count += 1
     if count or any(t[0] in "zZx" for t in current):
-        bars.append("".join(current))
-        onsets.append(count)
-    return bars, onsets
+        spans.append(BarSpan("".join(current), count, start, len(toks)))
+    return spans
+
+
+def body_bars(toks: list[Token]) -> tuple[list[str], list[int]]:
+    """(normalised text, onsets) of each bar of the body that has music, in written order."""
+    spans = bar_spans(toks)
+    return [s.text for s in spans], [s.onsets for s in spans]
 
 
 def profile(text: str, check: bool = True) -> PieceProfile:

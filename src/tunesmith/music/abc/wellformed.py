@@ -22,7 +22,9 @@ The rules
   a plain bar line, and never to a line end right after it;
 - chords `[CEG]`, chord symbols `"Am"`, decorations `!x!` (ABC 2.1's), grace notes
   `{g}` are closed, and each is followed by a note (a `.` or `~` mark directly:
-  abc2midi reads `. d` or `.!x!d` as malformed); a slur opens on music
+  abc2midi reads `. d` or `.!x!d` as malformed; a `~` neither after grace
+  notes nor before a chord: abc2midi plays a roll as grace notes of its own,
+  refuses two groups with no note between them, and rolls no chord); a slur opens on music
   (a note, or what comes before one), never before a rest, a chord, a
   space or its own close, and at most two deep; a rest does not open a line as `z:`
   (a field line);
@@ -85,7 +87,7 @@ track:
   tuplet waiting for its first note);
 - short bars: `first_bar`, `section_pickup`, `carry_into_section`,
   `carried_in`;
-- what must come next: `needs_note`, `tie`, `ends_pair`, `decorated`, `marked`, and
+- what must come next: `needs_note`, `tie`, `ends_pair`, `decorated`, `marked`, `graced`, `rolled`, and
   `previous` (the note, rest or chord just read, for `-` and `>`);
 - repeats and endings: `repeat`, `ending`, `closing`;
 - lines and bar lines: `linestart`, `bar_line_just_read`,
@@ -204,6 +206,8 @@ class State(NamedTuple):
     tie: str | None = None           # the spelling the next note must have
     ends_pair: bool = False          # the next note ends a broken-rhythm pair: a note, not a rest or chord
     decorated: bool = False          # the next note carries a decoration (`.`, `~`, `!x!`)
+    graced: bool = False             # the next note has grace notes: no `~` (a roll) may come before it
+    rolled: bool = False             # the next note has a `~` (a roll): it may not be a chord
     marked: bool = False             # a `.` or `~` was just read: its note (or chord, rest, slur, mark) follows
     previous: Element | None = None  # the note, rest or chord just read (None once anything else is read)
     # Repeats and endings.
@@ -399,7 +403,7 @@ def _element_done(s: State, kind: str, written: str, spelling: str | None) -> St
     plain = s.forced_length is None and not s.tuplet_q and not s.decorated
     return s._with(ctx="body", text="", time_used=time_used, forced_length=forced_length,
                    prepaid_notes=prepaid_notes, tuplet_q=tuplet_q, tuplet_p=tuplet_p,
-                   tie=None, needs_note=False, decorated=False, ends_pair=False,
+                   tie=None, needs_note=False, decorated=False, ends_pair=False, graced=False, rolled=False,
                    previous=_new_tuple(Element, (kind, written, spelling, plain)), has_music=True,
                    linestart=False, bar_line_just_read="", second_bar_line=False, line_rest=False)
 
@@ -503,10 +507,10 @@ def _decoration_refused(s: State) -> bool:
 
 def _decoration_mark(s: State, ch: str) -> State | None:
     """`~` or `.`: the next note is decorated."""
-    if _decoration_refused(s) or not _room_for_a_note(s) or (ch == "." and s.hornpipe):
+    if _decoration_refused(s) or not _room_for_a_note(s) or (ch == "." and s.hornpipe) or (ch == "~" and s.graced):
         return None  # (abc2midi swings a hornpipe's pairs, and cannot when one has a staccato dot)
     return s._with(needs_note=True, decorated=True, marked=True, previous=None, linestart=False,
-                   bar_line_just_read="", second_bar_line=False)
+                   bar_line_just_read="", second_bar_line=False, rolled=s.rolled or ch == "~")
 
 
 def _decoration_start(s: State, ch: str) -> State | None:
@@ -638,7 +642,8 @@ def _bracket(s: State, ch: str) -> State | None:
     if ch == "|":
         return _bar_done(s._with(text="[|"))
     # Not under a tie (it asks for one note), as a pair's second note, or closing up.
-    if (ch in _ACC or ch in _NOTE) and s.tie is None and not s.ends_pair and not s.closing and _room_for_a_note(s):
+    if ((ch in _ACC or ch in _NOTE) and s.tie is None and not s.ends_pair and not s.closing and not s.rolled
+            and _room_for_a_note(s)):
         return s._with(ctx="chord", text=ch, bar_line_just_read="", second_bar_line=False, marked=False)
     return None
 
@@ -714,7 +719,7 @@ _DECORATION_PREFIXES = {name[:i] for name in DECORATIONS for i in range(1, len(n
 def _grace(s: State, ch: str) -> State | None:
     """Inside `{...}`."""
     if ch == "}":
-        return s._with(ctx="body", text="", needs_note=True) if _grace_full(s.text) else None
+        return s._with(ctx="body", text="", needs_note=True, graced=True) if _grace_full(s.text) else None
     text = s.text + ch
     if not _GRACE_PREFIX.fullmatch(text) or (len(text) >= _GRACE_MAX and not _grace_full(text)):
         return None

@@ -1,0 +1,101 @@
+"""`tunesmith infill` and `tunesmith vary` for ABC files: read the tune, rewrite it, write the versions.
+
+The tune is taken from the file as written (`check.tune_blocks`: its own
+lines, comments included), so that what is not rewritten comes out byte
+for byte (line ends as `\\n`). Each version is the whole tune, X: line
+included; several versions follow one another with a blank line between.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...atomic import write_text_atomic
+from ...errors import TunesmithError, no_pieces
+from ..base import Generated, RewriteRequest
+
+if TYPE_CHECKING:
+    from ...checkpoint import Checkpoint
+
+
+def read_tune(req: RewriteRequest) -> tuple[str, str]:
+    """The text of the asked tune of the file, and how to name it in messages ("tune X:3 (Title)")."""
+    from ...corpus.files import ABC_HINT, ABC_TUNES, read_text
+    from ...music.abc.check import tune_blocks
+
+    text = read_text(req.path)
+    blocks = [block for _, block in tune_blocks(text, unnumbered=True)]
+    if not blocks:
+        raise no_pieces(req.path, ABC_TUNES, ABC_HINT, text)
+    numbers = [_field(block, "X") for block in blocks]
+    if req.piece is not None:
+        if req.piece.strip() not in numbers:
+            raise TunesmithError(f"--tune {req.piece}: {req.path} has no tune X:{req.piece.strip()} "
+                                 f"(its tunes: X:{', X:'.join(n or '?' for n in numbers)})")
+        block = blocks[numbers.index(req.piece.strip())]
+    elif len(blocks) > 1:
+        raise TunesmithError(f"{req.path} has {len(blocks)} tunes; choose one with --tune, e.g. --tune {numbers[0] or 1} "
+                             f"(its tunes: X:{', X:'.join(n or '?' for n in numbers)})")
+    else:
+        block = blocks[0]
+    title = _field(block, "T")
+    name = f"tune X:{_field(block, 'X')}" if _field(block, "X") else "the tune"
+    return block, f"{name} ({title})" if title else name
+
+
+def _field(block: str, letter: str) -> str:
+    """The value of the tune's first `letter:` line ("" when it has none)."""
+    return next((line[2:].strip() for line in block.split("\n") if line.startswith(f"{letter}:")), "")
+
+
+def _where(req: RewriteRequest, name: str) -> str:
+    return f"{req.path}: {name}"
+
+
+def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
+    """`tunesmith infill`: versions of the tune with bars `req.bars` rewritten."""
+    from .infill import gap_of, infill
+
+    text, name = read_tune(req)
+    try:
+        gap = gap_of(text, req.bars or "")
+    except TunesmithError as exc:
+        raise TunesmithError(f"{_where(req, name)}: {exc}") from None
+    versions = infill(ckpt, gap, req.n, req.candidates, req.sampling, req.seed)
+    lines = [f"{name}, {gap.name} rewritten: each version is the best of {req.candidates} "
+             f"candidates at leading into the rest of the tune, {versions[0].tail_symbols} symbols that cost the "
+             f"model {versions[0].original_bits:.1f} bits after the tune's own bars"]
+    for i, v in enumerate(versions, 1):
+        bits = sorted(c.bits for c in v.candidates)
+        lines.append(f"  version {i}: {v.chosen.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to "
+                     f"{bits[-1]:.1f}); {' | '.join(v.chosen.music)}")
+    return _write([v.text for v in versions], req, "\n".join(lines))
+
+
+def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
+    """`tunesmith vary`: variations of the tune with about `req.amount` of its bars rewritten."""
+    from .vary import vary
+
+    text, name = read_tune(req)
+    versions = []
+    for version in range(req.n):
+        tell = None if req.progress is None else (lambda what, v=version: req.progress(f"variation {v + 1}: {what}"))
+        try:
+            versions.append(vary(ckpt, text, req.amount if req.amount is not None else 0.0, req.candidates,
+                                 req.sampling, req.seed, version, tell))
+        except TunesmithError as exc:
+            raise TunesmithError(f"{_where(req, name)}: {exc}") from None
+    lines = [f"{name}: {req.amount:.0%} of its {versions[0].bars} bars asked to change"]
+    for i, v in enumerate(versions, 1):
+        lines.append(f"  variation {i}: {len(v.changed)} bars changed ({v.achieved:.0%}): "
+                     f"{', '.join(map(str, v.changed)) or 'none'}")
+    return _write([v.text for v in versions], req, "\n".join(lines))
+
+
+def _write(texts: list[str], req: RewriteRequest, message: str) -> Generated:
+    """The versions, a blank line between them: to the output file (atomically) or stdout."""
+    joined = "\n".join(texts)
+    if req.output is None:
+        return Generated(stdout=joined, message=message, pieces=texts)
+    write_text_atomic(req.output, joined)
+    return Generated(message=f"{message}\nwrote {len(texts)} to {req.output}", pieces=texts)
