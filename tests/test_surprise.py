@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +19,13 @@ import tunesmith
 from tunesmith.checkpoint import DEFAULT_MODEL, SHIPPED_MODELS, load_checkpoint
 from tunesmith.corpus.bundled import load_bundled
 from tunesmith.errors import TunesmithError
-from tunesmith.insight.surprise import SCALE_BITS, TOP, surprise_colour, surprise_map
+from tunesmith.insight.surprise import SCALE_BITS, TOP, note_surprises, surprise_colour, surprise_map
+from tunesmith.models.copy import Matcher
 from tunesmith.modes.abc.reprime import check_alternative, primer_at, reach, reads_as_far, rest_of_bar
 from tunesmith.music.abc.positions import body_offset, text_notes
 from tunesmith.music.abc.wellformed import feed_text, initial_state
 from tunesmith.render import render_svg
+from tunesmith.render.notemap import NoteLink
 
 torch.set_num_threads(1)
 JIG = "X:3\nT:Test\nM:6/8\nL:1/8\nK:D\nA|dfe dcB|AFA d2e|fdf ecA|d3 d2:|\n"
@@ -38,21 +41,49 @@ def jig_map(shipped):
     return surprise_map(shipped, JIG, render_svg(JIG))
 
 
+def sampled_distribution(ckpt, text: str, k: int) -> np.ndarray:
+    """What sampling draws character k of `text` from, worked out from scratch: a forward pass of the
+    network over the text before it (after the two newlines every piece follows), its softmax, mixed
+    with the copy model as generate.py mixes it (the match over the piece's own earlier characters)."""
+    codec = ckpt.codec
+    with torch.inference_mode():
+        logits, _ = ckpt.model(torch.tensor([codec.encode("\n\n" + text[:k])]))
+    p = torch.softmax(logits[0, -1].double(), -1).numpy()
+    if ckpt.copy is not None:
+        matcher = Matcher(ckpt.copy.min_match)
+        for symbol in codec.encode(text[:k]):
+            matcher.push(symbol)
+        predicted, length = matcher.prediction
+        weight = ckpt.copy.weight(length)
+        p = (1 - weight) * p + weight * (np.arange(len(p)) == predicted)
+    return p
+
+
 def test_a_notes_bits_are_what_the_model_gives_its_characters(shipped, jig_map):
-    """Checked against the network itself: a forward pass over the text before each character (after the
-    two newlines every piece is read after), -log2 of the softmax at the character, summed over the note."""
-    codec = shipped.codec
+    assert shipped.copy is not None  # the shipped model samples with its copy model: so is the surprise read
     assert len(jig_map.notes) == len(text_notes(JIG)) and jig_map.unmapped == 0
-    for n in jig_map.notes[::4]:
-        bits = 0.0
-        for k in range(n.note.start, n.note.end):
-            with torch.inference_mode():
-                logits, _ = shipped.model(torch.tensor([codec.encode("\n\n" + JIG[:k])]))
-            p = torch.softmax(logits[0, -1].double(), -1)[codec.index[JIG[k]]].item()
-            bits -= math.log2(p)
-            if k == n.note.start:
-                assert n.p == pytest.approx(p, rel=1e-4) and n.written == JIG[k]
-        assert n.bits == pytest.approx(bits, abs=1e-3), n.note
+    for n in jig_map.notes[::3]:
+        ps = [sampled_distribution(shipped, JIG, k)[shipped.codec.index[JIG[k]]]
+              for k in range(n.note.start, n.note.end)]
+        assert n.bits == pytest.approx(-sum(math.log2(p) for p in ps), abs=1e-3), n.note
+        assert n.p == pytest.approx(ps[0], rel=1e-4) and n.written == JIG[n.note.start]
+
+
+def test_the_copy_model_counts_where_a_tune_repeats_itself(shipped):
+    """The second half repeats the first: there the match predicts each next character, and the notes
+    cost far fewer bits than the network alone gives them (as sampling draws them)."""
+    tune = "X:1\nT:Twice\nM:6/8\nL:1/8\nK:D\nA|dfe dcB|AFA d2e|dfe dcB|AFA d2:|\n"
+    links = [NoteLink(str(i), n) for i, n in enumerate(text_notes(tune))]
+    mixed = note_surprises(shipped, tune, links)
+    alone = note_surprises(replace(shipped, meta={k: v for k, v in shipped.meta.items() if k != "copy"}), tune, links)
+    again = tune.index("dfe", tune.index("d2e"))
+    first = [(m.bits, a.bits) for m, a in zip(mixed, alone) if m.note.start < tune.index("|", tune.index("dcB"))]
+    assert first and all(m == pytest.approx(a) for m, a in first)  # nothing before has been seen twice
+    repeated = [(m, a) for m, a in zip(mixed, alone) if m.note.start > again + 5]
+    assert sum(m.bits for m, _ in repeated) < 0.6 * sum(a.bits for _, a in repeated)
+    for m, _ in repeated[::2]:
+        p = sampled_distribution(shipped, tune, m.note.start)[shipped.codec.index[m.written]]
+        assert m.p == pytest.approx(p, rel=1e-4)
 
 
 def test_alternatives_are_the_likeliest_well_formed_other_symbols(shipped, jig_map):
@@ -65,9 +96,7 @@ def test_alternatives_are_the_likeliest_well_formed_other_symbols(shipped, jig_m
         state = feed_text(initial_state(JIG[:body]), JIG[body:n.note.start])
         allowed = [s for s in vocab if s != n.written and feed_text(state, s) is not None]
         assert all(g.symbol in allowed for g in n.alternatives)
-        with torch.inference_mode():
-            logits, _ = shipped.model(torch.tensor([shipped.codec.encode("\n\n" + JIG[:n.note.start])]))
-        probs = torch.softmax(logits[0, -1].double(), -1).numpy()
+        probs = sampled_distribution(shipped, JIG, n.note.start)
         best = sorted(allowed, key=lambda s: -probs[shipped.codec.index[s]])[:TOP]
         assert [g.symbol for g in n.alternatives] == best
 

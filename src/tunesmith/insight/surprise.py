@@ -3,8 +3,9 @@
 A note's surprise is the information of its characters under the model:
 the sum of -log2 p over the symbols of the note as written (`^f'3/2`: its
 accidental, letter, octave marks and length), each read after everything
-before it, as `visualize` and `evaluate` read a piece. Blue is a note the
-model expected, red one it did not (`SCALE_BITS` and more).
+before it, as `visualize` and `evaluate` read a piece, with p as sampling
+draws it (the network mixed with its copy model, when it has one). Blue is
+a note the model expected, red one it did not (`SCALE_BITS` and more).
 
 Each note also carries the model's likeliest *alternatives* there: the
 symbols it gave most probability to at the note's first symbol, other than
@@ -111,16 +112,36 @@ def surprise_colour(bits: float) -> str:
 def symbol_bits(ckpt: Checkpoint, abc: str, where: str) -> tuple[list[int], np.ndarray, np.ndarray, list[int]]:
     """(offset of each symbol, bits of each symbol, next-symbol probabilities after each, ids) of the tune read.
 
-    The first symbol's bits are 0: it is read after the warm-up newlines, whose
+    The probabilities are those the sampler draws from: the network's, mixed
+    with the checkpoint's copy model where it has one (`with_copies`). The
+    first symbol's bits are 0: it is read after the warm-up newlines, whose
     predictions `read_piece` leaves out; it is the `X` of the header, never a note.
     """
     ids = piece_ids(ckpt, abc, where)
-    reading = read_piece(ckpt, ids)
-    written = reading.probs[np.arange(len(ids) - 1), ids[1:]]
+    probs = with_copies(ckpt, ids, read_piece(ckpt, ids).probs)
+    written = probs[np.arange(len(ids) - 1), ids[1:]]
     bits = np.concatenate([[0.0], -np.log2(np.maximum(written, 1e-300))])
     vocab = ckpt.codec.vocab
     offsets = np.concatenate([[0], np.cumsum([len(vocab[i]) for i in ids])[:-1]]).tolist()
-    return offsets, bits, reading.probs, ids
+    return offsets, bits, probs, ids
+
+
+def with_copies(ckpt: Checkpoint, ids: list[int], probs: np.ndarray) -> np.ndarray:
+    """`probs` (row t: the distribution of symbol t + 1) mixed with the copy model as sampling mixes it
+    (models/copy.py, generate.py): where the piece so far repeats an earlier passage, the symbol that
+    followed it there gets the weight of the match's length. Unchanged for a model without one."""
+    copy = ckpt.copy
+    if copy is None:
+        return probs
+    from ..models.copy import predictions
+
+    mixed = probs.copy()
+    for t, (predicted, length) in enumerate(predictions(ids, copy.min_match)[1:]):
+        weight = copy.weight(length)
+        if weight > 0:
+            mixed[t] *= 1.0 - weight
+            mixed[t, predicted] += weight
+    return mixed
 
 
 def states_at(abc: str, offsets: list[int]) -> dict[int, State | None]:

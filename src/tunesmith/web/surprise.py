@@ -31,7 +31,7 @@ from .service import Composer, RequestError, field_names, inert_svg, one_tune
 router = APIRouter(prefix="/api/surprise")
 
 # Seeds tried, one after another, for a bar that fits back into the tune (the model may end its bar short
-# before a repeat, where the tune went on): 94 bars of 100 fitted at the first try, 98 within 4 (docs/web.md).
+# before a repeat, where the tune went on): 92 bars of 100 fitted at the first try, 97 within 4 (docs/web.md).
 BAR_TRIES = 4
 _SAMPLING = ("model", "seed", "temperature", "top_p", "top_k")
 
