@@ -117,8 +117,12 @@ def read_tensors(file: Path) -> dict[str, torch.Tensor]:
         raise TunesmithError(f"{file}: corrupt weights file ({exc})") from None
 
 
-def load_checkpoint(path: Path) -> Checkpoint:
-    """Rebuild model and codec from a checkpoint folder (or a run's best one)."""
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoint:
+    """Rebuild model and codec from a checkpoint folder (or a run's best one), the model on `device`.
+
+    The weights are read onto the CPU and then moved: a checkpoint written
+    on any device loads on any other (they are saved from CPU tensors).
+    """
     path = resolve_model_dir(path)
     config = read_config(path)
     try:
@@ -143,5 +147,5 @@ def load_checkpoint(path: Path) -> Checkpoint:
         )
         raise TunesmithError(f"{path / WEIGHTS}: weights do not match the model in {CONFIG} ({detail})")
     model.load_state_dict(weights)
-    model.eval()
+    model.to(device).eval()
     return Checkpoint(path, model, codec, config)

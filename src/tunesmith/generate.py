@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
 
 from .models.copy import Matcher, mix_logits
+from .models.engine import max_batch, stepper_for
 from .options import Sampling
 from .sampling import LazyMask, choose
 
@@ -89,6 +91,7 @@ class Primed:
 
     logits: np.ndarray   # (1, V)
     state: Any           # the stepper's state for one stream
+    ids: tuple[int, ...] = ()  # the beginning itself (the copy model reads it too)
 
 
 def prime(ckpt: "Checkpoint", ids: list[int]) -> Primed:
@@ -99,18 +102,20 @@ def prime(ckpt: "Checkpoint", ids: list[int]) -> Primed:
     with one_blas_thread():
         for symbol in [newline, newline, *ids]:
             logits, state = net.step(np.array([symbol]), state)
-    return Primed(logits, state)
+    return Primed(logits, state, tuple(ids))
 
 
 def write_batched(ckpt: "Checkpoint", n: int, new_writer: Callable[[], W], sampling: Sampling, seed: int,
                   start: Primed | None = None) -> list[W]:
     """`n` writers, run to their ends in batches of at most MAX_BATCH; batch k is seeded `seed + k * MAX_BATCH`.
 
+    A model on a GPU takes batches of `engine.GPU_BATCH` instead (seeded the same way).
     With `start`, every stream begins where the model is after it (see `prime`).
     """
     writers: list[W] = []
-    for first in range(0, n, MAX_BATCH):
-        batch = [new_writer() for _ in range(min(MAX_BATCH, n - first))]
+    limit = max_batch(ckpt.model, MAX_BATCH)
+    for first in range(0, n, limit):
+        batch = [new_writer() for _ in range(min(limit, n - first))]
         writers += sample_streams(ckpt, batch, sampling, seed + first, start)
     return writers
 
@@ -129,22 +134,26 @@ def sample_streams(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: 
 _blas_lock = threading.Lock()
 _blas_users = 0
 _blas_limit = None
+_torch_threads = 1
 
 
 @contextmanager
 def one_blas_thread():
-    """numpy's BLAS on one thread while any sampling runs (in any thread of the process).
+    """numpy's BLAS and torch's CPU kernels on one thread while any sampling runs (in any thread of the process).
 
     One step multiplies (B, 4H) matrices: BLAS threads cost more to wake than
     they save, and on a busy machine they make sampling up to ten times slower
     (measured: 1.3 s against 10.6 s for one tune on a loaded 2-core machine).
+    torch's threads likewise, where torch's kernels sample (models/engine.py).
     The limit is process-wide, so it is counted: the first sampler in sets it
     and the last one out restores it (the web app samples in several threads).
     """
-    global _blas_users, _blas_limit
+    global _blas_users, _blas_limit, _torch_threads
     with _blas_lock:
         if _blas_users == 0:
             _blas_limit = threadpool_limits(limits=1, user_api="blas")
+            _torch_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
         _blas_users += 1
     try:
         yield
@@ -153,6 +162,7 @@ def one_blas_thread():
             _blas_users -= 1
             if _blas_users == 0:
                 _blas_limit.restore_original_limits()
+                torch.set_num_threads(_torch_threads)
 
 
 @contextmanager
@@ -174,7 +184,10 @@ def _without_cyclic_gc():
 
 
 def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int, start: Primed | None = None) -> list:
-    codec, net = ckpt.codec, ckpt.model.stepper()
+    # numpy or torch by batch and device (models/engine.py); from a shared beginning, the numpy stepper
+    # that `prime` read it with (the two engines keep their state differently)
+    net = stepper_for(ckpt.model, len(streams)) if start is None else ckpt.model.stepper()
+    codec = ckpt.codec
     newline = codec.index["\n"]
     rng = np.random.default_rng(seed)
     batch = len(streams)
@@ -191,7 +204,7 @@ def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int, st
         state = net.select(state, np.array(live, dtype=int))
         logits = logits[live]
     copy = ckpt.copy if sampling.copy else None
-    matchers = {i: Matcher(copy.min_match) for i in live} if copy is not None else {}
+    matchers = {i: _matcher(copy, start) for i in live} if copy is not None else {}
     while live:
         if matchers:
             _mix_copies(logits, live, matchers, copy)
@@ -215,6 +228,14 @@ def _sample(ckpt: "Checkpoint", streams: list, sampling: Sampling, seed: int, st
             live = [live[r] for r in keep]
         logits, state = net.step(np.array(ids), state)
     return streams
+
+
+def _matcher(copy: "CopyModel", start: Primed | None) -> Matcher:
+    """A stream's copy-model matcher, having read the shared beginning when there is one."""
+    matcher = Matcher(copy.min_match)
+    for symbol in start.ids if start is not None else ():
+        matcher.push(symbol)
+    return matcher
 
 
 def _mix_copies(logits: np.ndarray, live: list[int], matchers: dict, copy: "CopyModel") -> None:

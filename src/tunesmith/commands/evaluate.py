@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..options import DEFAULT_MAX_LENGTH, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
-from .runtime import err, model_path, set_threads
+from .runtime import DEVICE_HELP, err, model_path, set_threads, torch_device
 
 
 def evaluate(
@@ -24,6 +24,7 @@ def evaluate(
                                                      f"(default: the mode's, {DEFAULT_TOP_P} for ABC)."),
     output: Path = typer.Option(..., "-o", "--output", help="Report folder to write (replaced if it holds a report)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """A report (Markdown, HTML with plots, JSON): held-out bits, validity, copying, diversity, music statistics."""
     from ..insight.evaluate import Settings
@@ -31,8 +32,10 @@ def evaluate(
     from ..insight.report import write_report
 
     set_threads(threads)
+    where = str(torch_device(device))
     models = list(model) or [model_path(None)]
-    settings = Settings(n=n, seed=seed, heldout=heldout, max_length=max_length, temperature=temperature, top_p=top_p)
+    settings = Settings(n=n, seed=seed, heldout=heldout, max_length=max_length, temperature=temperature, top_p=top_p,
+                        device=where)
     report = run_evaluation(models, settings, log=err)
     files = write_report(report, output)
     for m in report["models"]:

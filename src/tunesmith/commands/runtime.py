@@ -17,6 +17,17 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+DEVICE_HELP = ("Where the model runs: auto (cuda if there is one, else mps, else cpu), cpu, cuda or mps. "
+               "Checkpoints are device-independent.")
+
+
+def torch_device(name: str):
+    """--device as a torch device, or the clear error (--device cuda on a machine without CUDA: exit 2)."""
+    from ..accel import resolve_device  # torch comes with it: not at start-up
+
+    return resolve_device(name)
+
+
 def set_threads(threads: Optional[int]) -> None:
     """Run torch on this many CPU threads (None: torch's own choice)."""
     if threads is not None:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import TunesmithError
-from .runtime import set_threads
+from .runtime import DEVICE_HELP, set_threads, torch_device
 
 
 def serve(
@@ -17,6 +17,7 @@ def serve(
     models_dir: Path = typer.Option(Path("runs"), "--models-dir", help="Trained runs to offer besides the shipped models (each <name>/best)."),
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite file of the stored tunes (default: $TUNESMITH_DB or ~/.local/share/tunesmith/tunes.db)."),
     threads: int = typer.Option(1, help="CPU threads for torch per request; requests themselves run side by side."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Compose in the browser: generate, see, hear, edit and keep tunes (http://HOST:PORT)."""
     import uvicorn
@@ -27,6 +28,7 @@ def serve(
     set_threads(threads)
     if not 0 < port < 65536:
         raise TunesmithError(f"--port must be between 1 and 65535 (got {port})")
-    web = create_app(db=db, runs_dir=models_dir)
+    where = torch_device(device)
+    web = create_app(db=db, runs_dir=models_dir, device=where)
     typer.echo(f"tunes are kept in {db or default_db_path()}; open http://{host}:{port}/", err=True)
     uvicorn.run(web, host=host, port=port, log_level="warning")

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ..errors import TunesmithError
-from .runtime import err, set_threads
+from .runtime import DEVICE_HELP, err, set_threads
 
 
 def train(
@@ -38,8 +38,7 @@ def train(
         None, help="ABC: add the training tunes again in other keys: none (default), common (the other "
                    "common keys of each tune's mode, from the corpus) or all12. The held-out tunes are never moved."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
-    device: str = typer.Option("auto", help="auto (cuda if there is one, else mps, else cpu), cpu, cuda or mps. "
-                                            "Checkpoints are device-independent."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     precision: Optional[str] = typer.Option(
         None, help="fp32 (default), bf16 or fp16 (CUDA only): the arithmetic of forward and loss (autocast); "
                    "weights and checkpoints stay fp32. With --resume: the run's."),

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import TunesmithError
-from .runtime import err, model_path, set_threads
+from .runtime import DEVICE_HELP, err, model_path, set_threads, torch_device
 
 
 def visualize(
@@ -28,6 +28,7 @@ def visualize(
                                             "sheet music as SVG, each note coloured by the model's surprise at it "
                                             "(ABC models)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """An HTML page: a piece symbol by symbol, the model's top-5 guesses under each, one neuron's activation."""
     from ..atomic import write_text_atomic
@@ -40,7 +41,7 @@ def visualize(
     set_threads(threads)
     if (text is None) == (not generate):
         raise TunesmithError("give either --text FILE or --generate (with --seed)")
-    ckpt = load_checkpoint(model_path(model))
+    ckpt = load_checkpoint(model_path(model), torch_device(device))
     if surprise is not None:
         check_abc(ckpt, "--surprise")
     if output is None and surprise is None:

@@ -47,6 +47,7 @@ class Settings:
     temperature: float | None = None    # None: the mode's default
     top_p: float | None = None          # None: the mode's default; 1 is off
     sampling: Sampling | None = None    # what was used: the above over the mode's defaults (set by `evaluate`)
+    device: str = "cpu"                 # where the models run (generation and held-out bits): a torch device
 
 
 def _judge(mode: str) -> tuple[str, Callable[[str], bool]] | None:
@@ -182,12 +183,13 @@ def file_texts(ckpt: Checkpoint, path: Path) -> tuple[list[str], int]:
     return texts, skipped
 
 
-def heldout_bits(checkpoint: str, split: list[str], file: tuple[str, list[str], int] | None) -> dict:
-    """bits() on the held-out split and on the --heldout file's pieces (run in the second process)."""
+def heldout_bits(checkpoint: str, split: list[str], file: tuple[str, list[str], int] | None,
+                 device: str = "cpu") -> dict:
+    """bits() on the held-out split and on the --heldout file's pieces (run in the second process, on `device`)."""
     import torch
 
     torch.set_num_threads(1)  # the first process is generating on the other core
-    ckpt = load_checkpoint(Path(checkpoint))
+    ckpt = load_checkpoint(Path(checkpoint), device)
     result = {"split": bits(ckpt, split)}
     if file is not None:
         path, texts, skipped = file
@@ -303,7 +305,7 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
     extra = None
     if settings.heldout is not None:
         extra = (str(settings.heldout), *file_texts(ckpt, settings.heldout))
-    scoring = pool.submit(heldout_bits, str(ckpt.path), held_out, extra)
+    scoring = pool.submit(heldout_bits, str(ckpt.path), held_out, extra, settings.device)
     clock.lap("loading the held-out pieces")
     log(f"{path}: generating {settings.n} pieces")
     request = GenerateRequest(n=settings.n, seed=settings.seed, max_length=settings.max_length,
@@ -363,7 +365,7 @@ def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] 
     if settings.heldout is not None and not Path(settings.heldout).exists():
         raise TunesmithError(f"--heldout {settings.heldout}: no such file or folder")
     start = time.perf_counter()
-    ckpts = [load_checkpoint(Path(m)) for m in models]
+    ckpts = [load_checkpoint(Path(m), settings.device) for m in models]
     modes = list(dict.fromkeys(mode_name(ckpt.meta) for ckpt in ckpts))
     for name in modes:
         get_mode(name)  # a mode this tunesmith does not know fails now, not after minutes

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import Checkpoint
+from ..models.engine import device_of
 from .measures import Measures, symbol_features
 
 WARMUP = 2  # newlines read before a piece
@@ -58,8 +59,9 @@ def _run(ckpt: Checkpoint, batch_ids: list[list[int]]) -> tuple[torch.Tensor, li
     # Padding goes after each piece: a causal network's earlier outputs do not see it.
     rows = [[newline] * WARMUP + ids + [newline] * (longest - len(ids)) for ids in batch_ids]
     with torch.inference_mode():
-        logits, _, hidden = ckpt.model.forward_with_hidden(torch.tensor(rows))
-    return logits[:, WARMUP:], [h[:, WARMUP:] for h in hidden]
+        logits, _, hidden = ckpt.model.forward_with_hidden(torch.tensor(rows, device=device_of(ckpt.model)))
+    # Back on the CPU (in float32: mps has no float64) for numpy and the correlations.
+    return logits[:, WARMUP:].cpu(), [h[:, WARMUP:].cpu() for h in hidden]
 
 
 def read_piece(ckpt: Checkpoint, ids: list[int]) -> Reading:
@@ -80,8 +82,8 @@ def read_attention(ckpt: Checkpoint, ids: list[int], layer: int, head: int) -> n
     ckpt.model.eval()
     newline = ckpt.codec.index["\n"]
     with torch.inference_mode():
-        _, _, weights = ckpt.model.read_long(torch.tensor([[newline] * WARMUP + ids]))
-    return weights[layer - 1][0, head, WARMUP:, WARMUP:].double().numpy()
+        _, _, weights = ckpt.model.read_long(torch.tensor([[newline] * WARMUP + ids], device=device_of(ckpt.model)))
+    return weights[layer - 1][0, head, WARMUP:, WARMUP:].cpu().double().numpy()
 
 
 class _Moments:

@@ -13,6 +13,7 @@ import importlib
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fastapi_offline
 from fastapi import Depends, FastAPI, Request
@@ -34,16 +35,21 @@ from .service import Composer, Limits, RequestError
 from .surprise import router as surprise_router
 from .store import TuneStore, default_db_path
 
+if TYPE_CHECKING:
+    import torch
+
 HERE = Path(__file__).parent
 
 
 def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
-               shipped_dir: Path = SHIPPED_MODELS, limits: Limits = Limits()) -> FastAPI:
-    """The app, with its tune database at `db` (default: see `default_db_path`) and models from both folders."""
+               shipped_dir: Path = SHIPPED_MODELS, limits: Limits = Limits(), device: "torch.device | str" = "cpu") -> FastAPI:
+    """The app, with its tune database at `db` (default: see `default_db_path`) and models from both folders,
+    run on `device` (a torch device: `tunesmith serve --device`)."""
     app = FastAPI(title="tunesmith", version=__version__, docs_url=None, redoc_url=None,
                   description="Compose folk tunes in ABC, and tabla in a tala, with a char-RNN; "
                               "see, hear, edit and keep them.")
-    app.state.composer = Composer(ModelCatalog(shipped_dir, runs_dir), TuneStore(db or default_db_path()), limits)
+    app.state.composer = Composer(ModelCatalog(shipped_dir, runs_dir, device), TuneStore(db or default_db_path()),
+                                  limits)
     app.state.listen = ListenTest(app.state.composer)  # its tables in the same database
     inside = Inside(app.state.composer)
     app.add_middleware(BodyLimit, max_body=limits.max_body)

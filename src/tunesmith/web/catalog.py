@@ -12,10 +12,13 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..checkpoint import CONFIG, Checkpoint, load_checkpoint
 from ..errors import TunesmithError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,11 @@ ABC_MODELS = ModelKind("default", lambda c: str(c.get("codec", {}).get("name", "
 
 
 class ModelCatalog:
-    """The shipped models (`shipped_dir/<name>`) and trained runs (`runs_dir/<name>/best`)."""
+    """The shipped models (`shipped_dir/<name>`) and trained runs (`runs_dir/<name>/best`), loaded onto `device`."""
 
-    def __init__(self, shipped_dir: Path, runs_dir: Path | None):
+    def __init__(self, shipped_dir: Path, runs_dir: Path | None, device: "torch.device | str" = "cpu"):
         self.shipped_dir = Path(shipped_dir)
+        self.device = device
         self.runs_dir = Path(runs_dir) if runs_dir is not None else None
         self._lock = threading.Lock()
         self._loaded: dict[Path, tuple[float, Checkpoint]] = {}
@@ -102,5 +106,5 @@ class ModelCatalog:
         with self._lock:
             cached = self._loaded.get(entry.path)
             if cached is None or cached[0] != stamp:
-                self._loaded[entry.path] = (stamp, load_checkpoint(entry.path))
+                self._loaded[entry.path] = (stamp, load_checkpoint(entry.path, self.device))
             return self._loaded[entry.path][1]
