@@ -25,7 +25,7 @@ from ..insight.surprise import SCALE_BITS, surprise_map
 from ..modes.abc.reprime import MAX_SYMBOL_CHARS, check_alternative, continuation, primer_at, rest_of_bar
 from .api import ABC, GenerateIn, composer, tune_json
 from .catalog import ABC_MODELS
-from .requests import MAX_SEED, Body, Text, text
+from .requests import MAX_ID, MAX_SEED, Body, Text, text
 from .service import Composer, RequestError, field_names, inert_svg, one_tune
 
 router = APIRouter(prefix="/api/surprise")
@@ -53,8 +53,8 @@ class SurpriseIn(Body):
 RegenerateIn = create_model(
     "RegenerateIn", __base__=Body, __doc__="A note of a tune to write again from, with another symbol in its place.",
     abc=(Text, text(description="The text of one tune, from its X: line.")),
-    at=(int, Field(strict=True, ge=0, le=MAX_SEED, description="Where the note starts: its offset in `abc`, in "
-                                                               "characters (the surprise map's `start`).")),
+    at=(int, Field(strict=True, ge=0, le=MAX_ID, description="Where the note starts: its offset in `abc`, in "
+                                                             "characters (the surprise map's `start`).")),
     symbol=(Text, text(MAX_SYMBOL_CHARS, description="What to write there instead (one of the note's alternatives).")),
     scope=(Scope, Field(Scope.bar, description="Write again the rest of the note's bar (the tune after it kept), "
                                                "or the rest of the tune.")),
