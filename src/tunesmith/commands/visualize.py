@@ -22,7 +22,11 @@ def visualize(
     head: Optional[str] = typer.Option(None, help="A transformer's attention head LAYER.HEAD (e.g. 1.0) in place "
                                                   "of a neuron: each symbol shows the attention it receives."),
     heldout: Optional[Path] = typer.Option(None, "--heldout", help="Pieces for --neuron auto (default: the model's held-out split)."),
-    output: Path = typer.Option(Path("viz.html"), "-o", "--output", help="HTML file to write."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                          help="HTML file to write (default: viz.html, unless --surprise is given)."),
+    surprise: Optional[Path] = typer.Option(None, "--surprise", help="Also (or instead, without -o) write the piece's "
+                                            "sheet music as SVG, each note coloured by the model's surprise at it "
+                                            "(ABC models)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
@@ -31,16 +35,22 @@ def visualize(
     from ..checkpoint import load_checkpoint
     from ..insight.visualize import (build_head_view, build_view, check_choice, check_head, piece_from_file,
                                      render_page)
+    from ..insight.surprise import check_abc
     from ..modes import mode_of
 
     set_threads(threads)
     if (text is None) == (not generate):
         raise TunesmithError("give either --text FILE or --generate (with --seed)")
     ckpt = load_checkpoint(model_path(model), torch_device(device))
-    if head is not None:  # before minutes of work, not after
-        check_head(ckpt, head)
-    else:
-        check_choice(ckpt, layer, neuron)
+    if surprise is not None:
+        check_abc(ckpt, "--surprise")
+    if output is None and surprise is None:
+        output = Path("viz.html")
+    if output is not None:  # before minutes of work, not after
+        if head is not None:
+            check_head(ckpt, head)
+        else:
+            check_choice(ckpt, layer, neuron)
     if generate:
         from ..modes import GenerateRequest
 
@@ -48,6 +58,10 @@ def visualize(
         where = "the generated piece"
     else:
         piece, where = piece_from_file(ckpt, text, tune), str(text)
+    if surprise is not None:
+        write_surprise(ckpt, piece, where, surprise)
+    if output is None:
+        return
     reference = None
     if heldout is not None:
         reference = [p.text for p in mode_of(ckpt.meta).load_source(str(heldout))]
@@ -59,3 +73,18 @@ def visualize(
         err(finding.describe())
     write_text_atomic(output, render_page(view, ckpt.codec.vocab))
     err(f"wrote {output}: {len(view.reading.symbols)} {view.unit}s, {view.label()}")
+
+
+def write_surprise(ckpt, piece: str, where: str, path: Path) -> None:
+    """The piece's sheet music with each note coloured by the model's surprise, as an SVG file."""
+    from ..atomic import write_text_atomic
+    from ..insight.surprise import surprise_map
+    from ..render import render_svg
+
+    try:
+        svg = render_svg(piece)
+    except TunesmithError as exc:  # a tune verovio cannot engrave: say which option asked for the score
+        raise TunesmithError(f"--surprise {path}: {exc}") from None
+    found = surprise_map(ckpt, piece, svg, where)
+    write_text_atomic(path, found.svg)
+    err(f"wrote {path}: {found.describe(piece)}")

@@ -35,6 +35,10 @@ OPTIONS = {
     "scale": 40,
     "breaks": "auto",
     "svgViewBox": True,       # scales to whatever box the page gives it
+    # Each note's pitch on its SVG element (data-pname, data-oct): what render/notemap.py matches the
+    # ABC text's notes against. Ids from the tune's checksum: the same tune engraves to the same file.
+    "svgAdditionalAttribute": ["note@pname", "note@oct"],
+    "xmlIdChecksum": True,
 }
 
 

@@ -32,6 +32,7 @@ from .listen import ListenTest
 from .listen import router as listen_router
 from .pages import templates
 from .service import Composer, Limits, RequestError
+from .surprise import router as surprise_router
 from .store import TuneStore, default_db_path
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
         if tab.module is not None:
             app.include_router(importlib.import_module(tab.module).router)
     app.include_router(listen_router)  # /listen and /api/listen/...: across the modes, like the archive
+    app.include_router(surprise_router)  # /api/surprise...: the surprise map on the score, and its alternatives
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:

@@ -28,6 +28,7 @@ function showProblems(card, problems) {
 // Point the card's address, player and downloads at a stored tune.
 function pointTo(card, tune) {
   card.dataset.id = tune.id;
+  card.dataset.model = tune.model || "";
   const link = card.querySelector(".permalink");
   link.href = tune.url;
   link.textContent = `#${tune.id}`;
@@ -78,6 +79,7 @@ function wire(card) {
       showProblems(card, r.problems);
       status.textContent = "";
       card.classList.remove("stale");
+      document.dispatchEvent(new CustomEvent("card-rendered", {detail: card}));  // surprise.js reads it again
     } catch (e) {
       if (mine !== latest) return;
       status.textContent = e.message;
@@ -110,6 +112,8 @@ function wire(card) {
       status.textContent = e.message;
     }
   });
+  // Other controls of the card (surprise.js: continue, the surprise map) wire themselves on this.
+  document.dispatchEvent(new CustomEvent("card-wired", {detail: card}));
 }
 
 // A compose form's request, whatever fields the page's mode declares: check boxes
