@@ -232,6 +232,9 @@ class Mode:
     profile: Callable[[list[Any]], dict] | None = None        # what generation keeps from the training pieces
     # ^ besides the weights (ABC: the table of headers), stored in the checkpoint's corpus record
     check_levels: tuple[str, ...] = ()                        # what `check` can add: "lint", "form"
+    details: Callable[["Checkpoint", GenerateRequest, list[str]], list[dict]] | None = None
+    # ^ (checkpoint, request, the pieces' texts) -> per piece, what `generate --json` and the web API add
+    # to its text (ABC: its title and nearest training tune)
 
     @property
     def unit(self) -> str:

@@ -1,0 +1,85 @@
+"""The originality guard (--max-copy-bars): copies prevented, well-formedness kept, and what it costs.
+
+    python benchmarks/originality.py [-n 200] [--seed 41] [--limit 3] [--model DIR] [--repeats 2]
+
+For each setting (the defaults, temperature 0.5, --argmax) it writes n
+tunes with the guard off (--max-copy-bars 0) and on (--limit), the same
+seed and options otherwise, and reports
+
+- how many tunes share more than `limit` bars in a row with one training
+  tune (read afterwards from the finished text by the index, the same
+  reading `generate --json` reports): with the guard off that is the share
+  that would have copied; with it on it must be 0;
+- how many tunes `tunesmith check` and abc2midi find problems in (the
+  well-formed guarantee; abc2midi when installed);
+- the sampling's CPU seconds (this process's, so other work on a shared
+  machine counts less than in wall time), best of `repeats`, and the ratio
+  on/off (the target: at most 1.2).
+
+The index is loaded before any timing (its own load time is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from machine import cpu_name  # benchmarks/machine.py
+
+from tunesmith.checkpoint import DEFAULT_MODEL, load_checkpoint
+from tunesmith.insight.abc2midi import available, judge
+from tunesmith.modes import GenerateRequest, get_mode
+from tunesmith.modes.abc.options import Style
+from tunesmith.modes.abc.originality import index_for
+from tunesmith.music.abc.check import check_tune
+from tunesmith.options import Sampling
+
+SETTINGS = {"defaults (temperature 1.0, top-p 0.95)": Sampling(),
+            "temperature 0.5": Sampling(temperature=0.5),
+            "--argmax": Sampling(argmax=True)}
+
+
+def timed_write(ckpt, n: int, seed: int, sampling: Sampling, limit: int, repeats: int) -> tuple[list[str], float]:
+    """The tunes, and the least CPU seconds of `repeats` runs (the same seed writes the same tunes)."""
+    mode, best, tunes = get_mode("abc"), float("inf"), []
+    for _ in range(repeats):
+        start = time.process_time()
+        tunes = mode.write(ckpt, GenerateRequest(n=n, seed=seed, sampling=sampling,
+                                                 options=Style(max_copy_bars=limit)))
+        best = min(best, time.process_time() - start)
+    return tunes, best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=41)
+    parser.add_argument("--limit", type=int, default=3, help="--max-copy-bars with the guard on")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    ckpt = load_checkpoint(args.model)
+    start = time.perf_counter()
+    index = index_for(ckpt)
+    print(f"{cpu_name()}; model {ckpt.path}; index of {len(index.tunes)} training tunes, {len(index.bars)} "
+          f"distinct bars, loaded in {time.perf_counter() - start:.2f} s")
+    print(f"-n {args.n} --seed {args.seed}, guard on = --max-copy-bars {args.limit}, CPU s best of {args.repeats}\n")
+    print("| setting | copied > N, guard off | copied > N, guard on | longest run on | check / abc2midi problems on "
+          "| CPU s off | CPU s on | on / off |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, sampling in SETTINGS.items():
+        off, off_s = timed_write(ckpt, args.n, args.seed, sampling, 0, args.repeats)
+        on, on_s = timed_write(ckpt, args.n, args.seed, sampling, args.limit, args.repeats)
+        runs_off = [index.longest_copy(t).bars for t in off]
+        runs_on = [index.longest_copy(t).bars for t in on]
+        copied_off = sum(r > args.limit for r in runs_off)
+        copied_on = sum(r > args.limit for r in runs_on)
+        checked = sum(bool(check_tune(t)) for t in on)
+        judged = sum(not judge(t).ok for t in on) if available() else "n/a"
+        print(f"| {name} | {copied_off}/{args.n} ({copied_off / args.n:.1%}) | {copied_on}/{args.n} | "
+              f"{max(runs_on)} | {checked} / {judged} | {off_s:.1f} | {on_s:.1f} | {on_s / off_s:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
