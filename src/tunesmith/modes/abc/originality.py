@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ...atomic import write_bytes_atomic
 from ...errors import TunesmithError
+from ...insight.metrics import BarIndex as RunIndex
 from ...music.abc.barkeys import bar_text, tune_bars
 
 if TYPE_CHECKING:
@@ -69,18 +70,17 @@ class Forbidden:
 
 @dataclass(frozen=True)
 class Copy:
-    """The longest run of consecutive bars a tune shares with one training tune (`bars` 0: none shared)."""
+    """A tune's nearest training tune: the one it shares the longest run of consecutive bars with."""
 
-    bars: int
-    at_bar: int | None = None        # where the run starts in the tune (1-based)
+    bars: int                        # that run, in bars (0: no bar shared with any training tune)
     tune: int | None = None          # the training tune (its place in the index, from 0)
     title: str | None = None
-    tune_bar: int | None = None      # where the run starts in the training tune (1-based)
+    shared: int = 0                  # distinct bars of the tune found in that training tune
 
     def to_json(self, limit: int) -> dict:
         """As `generate --json` and the web API give it; `limit` is the --max-copy-bars it was written under."""
-        nearest = None if not self.bars else {"index": self.tune, "title": self.title, "at_bar": self.tune_bar}
-        return {"longest_run": self.bars, "at_bar": self.at_bar, "max_copy_bars": limit, "nearest": nearest}
+        nearest = None if not self.bars else {"index": self.tune, "title": self.title, "shared_bars": self.shared}
+        return {"longest_run": self.bars, "max_copy_bars": limit, "nearest": nearest}
 
 
 def note(originality: dict | None) -> str:
@@ -92,10 +92,9 @@ def note(originality: dict | None) -> str:
     run, nearest = originality["longest_run"], originality["nearest"]
     if not run:
         return f"Shares no bar with any training tune ({rule})"
-    here, there = originality["at_bar"], nearest["at_bar"]
-    span = (lambda start: f"bar {start}") if run == 1 else (lambda start: f"bars {start}-{start + run - 1}")
+    shared = nearest["shared_bars"]
     return (f"Nearest training tune: \u201c{nearest['title']}\u201d (no. {nearest['index']}): {run} bar"
-            f"{'s' if run > 1 else ''} in a row, {span(here)} here = its {span(there)} ({rule})")
+            f"{'s' if run > 1 else ''} in a row, {shared} bar{'s' if shared > 1 else ''} in all ({rule})")
 
 
 class BarIndex:
@@ -109,7 +108,7 @@ class BarIndex:
         self._lock = threading.Lock()
         self._next: dict[int, dict[tuple[int, ...], frozenset[int]]] = {}
         self._forbidden: dict[tuple[int, ...], Forbidden] = {}
-        self._where: dict[int, list[tuple[int, int]]] | None = None
+        self._runs: RunIndex | None = None
 
     @classmethod
     def of_tunes(cls, record: dict, tunes: list["Tune"]) -> "BarIndex":
@@ -162,30 +161,16 @@ class BarIndex:
     def longest_copy(self, text: str) -> Copy:
         """The training tune `text` (a tune) shares the longest run of consecutive bars with, and that run.
 
-        Of equally long runs, the first training tune's; of its runs, the first in `text`.
+        Found as `evaluate` finds a tune's nearest training tune (`insight.metrics.BarIndex.nearest`: of
+        equally long runs, the tune sharing more distinct bars, then the first), on the bars read here.
         """
-        where = self._places()
-        best = Copy(0)
-        runs: dict[tuple[int, int], int] = {}
-        for j, bar in enumerate(tune_bars(text)):
-            now = {}
-            for tune, k in where.get(self.ids.get(bar, -1), ()):
-                run = now[(tune, k)] = runs.get((tune, k - 1), 0) + 1
-                if run > best.bars or (run == best.bars and tune < best.tune):
-                    best = Copy(run, j - run + 2, tune, self.titles[tune], k - run + 2)
-            runs = now
-        return best
-
-    def _places(self) -> dict[int, list[tuple[int, int]]]:
-        """Bar id -> every (training tune, bar number from 0) it is at; made once."""
         with self._lock:
-            if self._where is None:
-                where: dict[int, list[tuple[int, int]]] = defaultdict(list)
-                for tune, bars in enumerate(self.tunes):
-                    for k, bar in enumerate(bars):
-                        where[bar].append((tune, k))
-                self._where = dict(where)
-        return self._where
+            if self._runs is None:
+                self._runs = RunIndex(self.tunes)
+        found = self._runs.nearest([self.ids.get(bar, -1) for bar in tune_bars(text)])
+        if found.piece is None:
+            return Copy(0)
+        return Copy(found.longest_run, found.piece, self.titles[found.piece], found.shared_bars)
 
 
 # -- which index a checkpoint has ------------------------------------------------------------------
@@ -248,6 +233,7 @@ def _read_or_build(ckpt: "Checkpoint", record: dict, say: Callable[[str], None])
         index = _read(path)
         if index is not None and _same_set(index.record, record):
             return index
+    _check_sources(record, ckpt.path)  # a corpus that is gone is refused before any work is announced
     say(f"{OPTION}: indexing the bars of the training tunes of {ckpt.path} (once; kept in {cached}) ...")
     index = BarIndex.of_tunes(record, training_tunes(record, ckpt.path))
     try:
@@ -264,6 +250,16 @@ def _read(path: Path) -> BarIndex | None:
         return BarIndex.from_bytes(path.read_bytes())
     except (OSError, ValueError, KeyError, TypeError, EOFError):
         return None
+
+
+def _check_sources(record: dict, where: object) -> None:
+    """Every source of the training corpus is a bundled corpus or a path that is still there."""
+    from ...corpus.bundled import BUNDLED
+
+    for source in record["sources"]:
+        if source not in BUNDLED and not Path(source).exists():
+            raise TunesmithError(f"{OPTION}: cannot read the training corpus of the model at {where} to index it: "
+                                 f"{source}: no such file or folder; generate with {OPTION} 0")
 
 
 def training_tunes(record: dict, where: object) -> list["Tune"]:
