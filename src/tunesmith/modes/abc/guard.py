@@ -80,6 +80,7 @@ class CopyGuard:
         self.free = True                      # the bar being written can no longer be a forbidden bar
         self.gave_way = 0
         self._escapes_seen: dict[tuple[State, str], bool] = {}
+        self.symbol_of = {text: i for i, text in enumerate(rules.symbols)}
 
     # -- following the tune ---------------------------------------------------------------------
     def start(self, at: int) -> None:
@@ -137,32 +138,44 @@ class CopyGuard:
         status = self.forbidden.status(bar_elements(written, pending=True))
         if status != COPY and (status == FREE or bar_line_started(node.state, after.state)):
             return True
-        return status != COPY and self._escapes(after.state, written, [SEARCH_BUDGET])
+        return status != COPY and self._escapes(after, written, [SEARCH_BUDGET])
 
-    def _escapes(self, state: State, text: str, budget: list[int]) -> bool:
-        """Some continuation of the bar from `state` (its text so far `text`) is not a forbidden bar."""
-        key = (state, text)
+    def _escapes(self, node: "Node", text: str, budget: list[int]) -> bool:
+        """Some continuation of the bar from `node` (its text so far `text`) is not a forbidden bar.
+
+        The search steps the automaton through the mask cache's nodes, whose steps are kept: what one
+        stream's search found, the next one's reads.
+        """
+        key = (node.state, text)
         found = self._escapes_seen.get(key)
         if found is not None:
             return found
         found = False
-        for move in self._moves(state, text):
+        for move in self._moves(node.state, text):
             if budget[0] <= 0:
                 break
             budget[0] -= 1
-            after = feed(state, move)
+            after = self._step(node, move)
             if after is None:
                 continue
             written = text + move
             status = self.forbidden.status(bar_elements(written, pending=True))
             if status == COPY:
                 continue
-            if status == FREE or bar_line_started(state, after) or self._escapes(after, written, budget):
+            if status == FREE or bar_line_started(node.state, after.state) or self._escapes(after, written, budget):
                 found = True
                 break
         if found or budget[0] > 0:  # an exhausted search proves nothing: not kept
             self._escapes_seen[key] = found
         return found
+
+    def _step(self, node: "Node", move: str) -> "Node | None":
+        """The node after the character `move` (through the cache when the codec has it as a symbol)."""
+        symbol = self.symbol_of.get(move)
+        if symbol is not None:
+            return self.rules.step(node, symbol)
+        after = feed(node.state, move)
+        return None if after is None else self.rules.node(after)
 
     def _moves(self, state: State, text: str) -> tuple[str, ...]:
         """What the search tries next from `state`, likeliest to lead out of the forbidden bars first."""
