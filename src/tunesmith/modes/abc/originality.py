@@ -17,8 +17,10 @@ saw them. The index is built once per training set and kept: beside a
 shipped model (`models/default/bars.json.gz`, written by `python -m
 tunesmith.modes.abc.originality models/default`), else in the cache folder
 (`$XDG_CACHE_HOME/tunesmith`, keyed by the training set's hashes). A file
-whose hashes are not the checkpoint's is never used: a corpus that changed
-since training is rebuilt, or refused when it cannot be read.
+whose hashes are not the checkpoint's is never used (the index is built
+again from the corpus), and a corpus that cannot be read, or reads to
+other tunes than the model trained on, is refused with one line naming
+`--max-copy-bars` (0 generates without the guard).
 """
 
 from __future__ import annotations
