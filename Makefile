@@ -38,6 +38,7 @@ models: $(STAMP)
 	rm -rf runs/default
 	$(BIN)/tunesmith train --corpus folk --preset seed --epochs 20 --seed 1 --threads 2 --out runs/default
 	$(BIN)/tunesmith package runs/default models/default
+	$(BIN)/python -m tunesmith.modes.abc.originality models/default   # its training tunes' bars, for --max-copy-bars
 	rm -rf runs/tabla   # the tabla model: about 3 minutes
 	$(BIN)/tunesmith train --mode tabla --corpus tabla --preset small --epochs 40 --seed 1 --threads 1 --out runs/tabla
 	$(BIN)/tunesmith package runs/tabla models/tabla --name tabla

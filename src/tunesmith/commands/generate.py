@@ -9,6 +9,7 @@ editing this file. An option two modes share (--tempo) is offered once.
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -37,6 +38,7 @@ _LAST = [
     ("render", Optional[str], None),  # its help names what each mode renders: see _signature
     ("max_length", Optional[int], typer.Option(None, help=f"Cap on symbols per piece (default: {DEFAULT_MAX_LENGTH}; tabla: what the cycles need).")),
     ("output", Optional[Path], typer.Option(None, "-o", "--output", help="File to write (default: stdout where the mode allows).")),
+    ("as_json", bool, typer.Option(False, "--json", help="Print one JSON object instead of the text: the model, the seed and each piece's text (abc: with its title and nearest training tune).")),
     ("threads", Optional[int], typer.Option(None, help="CPU threads for torch.")),
     ("device", str, typer.Option("auto", help=DEVICE_HELP + " On a GPU an RNN model writes up to 4,096 pieces side by side.")),
 ]
@@ -88,10 +90,19 @@ def generate(**given: Any) -> None:
         options=chosen.resolve_options(own),
     )
     result = chosen.generate(ckpt, request)
-    if result.stdout:
+    if given["as_json"]:
+        sys.stdout.write(json.dumps(_as_json(chosen, ckpt, request, result.pieces), indent=1) + "\n")
+    elif result.stdout:
         sys.stdout.write(result.stdout)
     if result.message:
         err(result.message)
+
+
+def _as_json(mode: Any, ckpt: Any, request: Any, pieces: list[str]) -> dict:
+    """What `--json` prints: the model, mode and seed, and per piece its number, text and what the mode adds."""
+    details = mode.details(ckpt, request, pieces) if mode.details is not None else [{} for _ in pieces]
+    return {"model": str(ckpt.path), "mode": mode.name, "seed": request.seed,
+            "pieces": [{"number": i, **extra, "text": text} for i, (text, extra) in enumerate(zip(pieces, details), 1)]}
 
 
 def _render_option() -> Any:

@@ -250,6 +250,9 @@ class Mode:
     check_levels: tuple[str, ...] = ()                        # what `check` can add: "lint", "form"
     infill: Callable[["Checkpoint", RewriteRequest], Generated] | None = None  # `tunesmith infill`: bars rewritten
     vary: Callable[["Checkpoint", RewriteRequest], Generated] | None = None    # `tunesmith vary`: a variation
+    details: Callable[["Checkpoint", GenerateRequest, list[str]], list[dict]] | None = None
+    # ^ (checkpoint, request, the pieces' texts) -> per piece, what `generate --json` and the web API add
+    # to its text (ABC: its title and nearest training tune)
 
     @property
     def unit(self) -> str:

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from ..music.abc.check import check_text
 from ..modes.abc import MODE as ABC
+from ..modes.abc.originality import note
 from .catalog import ABC_MODELS
 from .requests import MAX_ID, Body, Text, request_model, rewrite_model, text
 from .service import MEDIA_TYPES, Composer, problems_of
@@ -72,6 +73,8 @@ def tune_json(tune: StoredTune) -> dict:
         "params": tune.params, "parent": tune.parent, "created": tune.created, "url": f"/tune/{tune.id}",
         "files": {k.value: f"/api/tunes/{tune.id}.{k.value}" for k in Kind},
         "problems": problems_of(tune.abc),
+        "originality": tune.params.get("originality"),  # a generated tune's nearest training tune
+        "originality_note": note(tune.params.get("originality")),
     }
 
 
@@ -83,11 +86,14 @@ def list_models(c: Composer = Depends(composer)) -> dict:
 
 @router.post("/generate")
 def generate(body: GenerateIn, c: Composer = Depends(composer)) -> dict:
-    """New tunes, stored, each with its sheet music (`svg`, or `svg_error` when it will not engrave)."""
+    """New tunes, stored, each with its sheet music (`svg`, or `svg_error` when it will not engrave) and its
+    nearest training tune (`originality`: the longest run of bars it shares with one, see docs/abc.md)."""
     seed, entry, texts = c.compose(ABC, body, ABC_MODELS)
+    details = c.details(ABC, body, entry, texts)
     record = {**body.model_dump(), "model": entry.name, "seed": seed}
-    tunes = [c.store.add(text, origin="generated", model=entry.name, params={**record, "index": i})
-             for i, text in enumerate(texts)]
+    tunes = [c.store.add(text, origin="generated", model=entry.name,
+                         params={**record, "index": i, "originality": found["originality"]})
+             for i, (text, found) in enumerate(zip(texts, details))]
     out = []
     for tune in tunes:
         svg, error = c.svg_or_error(tune)

@@ -205,6 +205,16 @@ class Composer:
             raise TunesmithError(field_names(str(exc))) from None
         return seed, entry, result
 
+    def details(self, mode: Mode, body: BaseModel, entry: ModelEntry, pieces: list[str]) -> list[dict]:
+        """What the mode adds to each piece `compose` wrote for `body` (ABC: its nearest training tune)."""
+        if mode.details is None:
+            return [{} for _ in pieces]
+        request = GenerateRequest(n=len(pieces), options=options_from(mode, body))
+        try:
+            return mode.details(self.catalog.load(entry), request, pieces)
+        except TunesmithError as exc:
+            raise TunesmithError(field_names(str(exc))) from None
+
     def turn(self):
         """A slot to run a model in: wait in line for one, or refuse (503) when the line is full."""
         return self._generations.turn()

@@ -77,6 +77,25 @@ def _generate(ckpt, req: GenerateRequest) -> Generated:
     return Generated(message=message, pieces=tunes)
 
 
+def _details(ckpt, req: GenerateRequest, tunes: list[str]) -> list[dict]:
+    """Each tune's title, and its nearest training tune: the one it shares the longest run of bars with.
+
+    "originality" is None for a model that does not record its training corpus, or (with the guard off)
+    whose corpus cannot be read now.
+    """
+    from .originality import index_for
+
+    limit = 0 if req.free else MODE.options_of(req).max_copy_bars
+    try:
+        index = index_for(ckpt)
+    except TunesmithError:
+        if limit:
+            raise
+        index = None
+    return [{"title": next((line[2:].strip() for line in tune.split("\n") if line.startswith("T:")), ""),
+             "originality": None if index is None else index.longest_copy(tune).to_json(limit)} for tune in tunes]
+
+
 def _profile(tunes: list) -> dict:
     """What ABC generation keeps of the training tunes besides the weights: their headers and forms."""
     from .forms import FormTable
@@ -135,6 +154,7 @@ MODE = Mode(
     check_levels=("lint", "form"),
     infill=deferred("tunesmith.modes.abc.rewrite", "infill_file"),
     vary=deferred("tunesmith.modes.abc.rewrite", "vary_file"),
+    details=_details,
 )
 
 __all__ = ["MODE", "Style"]

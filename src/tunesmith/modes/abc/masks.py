@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from typing import Callable
 
 import numpy as np
 
@@ -204,7 +205,7 @@ class MaskCache:
                 (start.match(line + sym) is not None for sym in self.symbols), dtype=bool, count=len(self.symbols))
         return found
 
-    def finish(self, state: State) -> list[int] | None:
+    def finish(self, state: State, accept: Callable[[str], bool] | None = None) -> list[int] | None:
         """A short text (as ids) after which a tune in `state` may end; for a tune near its length cap.
 
         A depth-first search, likeliest ending first: a repeat's or the tune's
@@ -212,6 +213,7 @@ class MaskCache:
         not come: a tie, a broken rhythm, a chord symbol waiting for its note),
         what closes a chord symbol, decoration, grace notes or chord. Every
         move is fed to the automaton, so the text keeps the tune well-formed.
+        An ending `accept` refuses (the originality guard's) is passed over.
         None when no ending is found (none by design).
         """
         ties = tuple(state.tie + w for w in _FINISH_LENGTHS) if state.tie is not None else ()
@@ -220,7 +222,8 @@ class MaskCache:
         while stack and len(seen) < _FINISH_STATES:
             text, s = stack.pop()
             if text and (may_end_now(s) or (s.ctx == "body" and s.linestart and can_end(s))):
-                return self.encode(text, "the tune's ending")
+                if accept is None or accept(text):
+                    return self.encode(text, "the tune's ending")
             after = [(move, feed_text(s, move)) for move in moves]
             for move, next_state in reversed(after):  # the first move is tried first
                 if next_state is not None and next_state not in seen:

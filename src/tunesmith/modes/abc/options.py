@@ -25,7 +25,8 @@ MIN_LENGTH = 128
 
 @dataclass(frozen=True)
 class Style:
-    """Header fields the user fixes; the model writes the others."""
+    """What the user fixes of a tune: header fields (the model writes the others), its form, and how many
+    bars in a row it may share with one training tune."""
 
     meter: str | None = option(None, "M: of every tune, e.g. 6/8.", label="Meter", max_chars=20,
                                suggest=("6/8", "4/4", "3/4", "2/4", "9/8", "C", "C|"))
@@ -43,6 +44,9 @@ class Style:
     origin: str | None = option(None, "O: (origin) of every tune, e.g. Germany, China: for a model trained on "
                                       "a corpus with origins (essen).", label="Origin", max_chars=30,
                                 suggest=("Germany", "China", "Luxembourg", "Lorraine", "Austria"))
+    max_copy_bars: int = option(3, "no tune shares more than this many bars in a row with one training tune: "
+                                   "the bar that would copy more is not written (docs/abc.md); 0 turns it off.",
+                                label="Copy at most (bars)", minimum=0)
 
     def checked(self) -> "Style":
         """The style with each value validated and normalised.
@@ -80,7 +84,10 @@ class Style:
         origin = re.sub(r"\s+", " ", self.origin).strip() if self.origin else None
         if origin is not None and not re.fullmatch(r"[A-Za-z][A-Za-z .'-]*", origin):
             raise TunesmithError(f"--origin {self.origin!r}: write a country in English, e.g. Germany or China")
-        style = Style(meter, length, rhythm, key, form, part_bars, origin)
+        if self.max_copy_bars < 0:
+            raise TunesmithError(f"--max-copy-bars {self.max_copy_bars}: give a number of bars, at least 1, "
+                                 "or 0 to turn the guard off")
+        style = Style(meter, length, rhythm, key, form, part_bars, origin, self.max_copy_bars)
         style.the_form()  # a form that cannot be built fails now
         return style
 

@@ -268,6 +268,9 @@ class Sections:
             ends.add(after.bar_length - after.section_pickup)
         if after.time_used not in ends:
             return False
+        guard = self.writer.guard
+        if guard is not None and guard.copies(self.writer.decode(ids), self.writer.ids):
+            return False  # the echo would copy one bar too many of a training tune
         self.writer.queue.extend(ids)
         self.copied.add(number)
         return True

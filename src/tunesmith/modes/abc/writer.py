@@ -21,6 +21,7 @@ from ...generate import QueuedWriter, write_batched
 from ...music.abc.wellformed import closed, feed_text, initial_state
 from ...options import DEFAULT_MAX_LENGTH, Sampling
 from .forms import Form, FormTable
+from .guard import CopyGuard
 from .headers import HeaderTable
 from .masks import MaskCache, Node, mask_cache
 from .options import MIN_LENGTH, Style
@@ -29,6 +30,7 @@ from .sections import Sections
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
     from ...sampling import LazyMask
+    from .originality import BarIndex
 
 # A line of music: not a field line (K:, M:, P: ...), and with a note in it.
 _MUSIC_LINE = re.compile(r"(?![A-Za-z+]:)[^\n]*[A-Ga-g]")
@@ -78,12 +80,14 @@ def build_plan(primer: str | None, style: Style) -> list[Segment]:
 class AbcWriter(QueuedWriter):
     """One tune being written: its plan, forced symbols, and what it has so far.
 
-    With a `form` (and the rules), the tune is written in it: see `sections.Sections`.
+    With a `form` (and the rules), the tune is written in it: see `sections.Sections`. With a
+    `guard` (and the rules), it copies no more bars in a row of a training tune than the guard allows.
     """
 
     def __init__(self, plan: deque, newline: int, decode: Callable[[list[int]], str], max_symbols: int,
                  vocab_size: int = 0, rules: MaskCache | None = None, form: Form | None = None,
-                 encode: Callable[[str], list[int]] | None = None, rng: np.random.Generator | None = None):
+                 encode: Callable[[str], list[int]] | None = None, rng: np.random.Generator | None = None,
+                 guard: CopyGuard | None = None):
         super().__init__(max_symbols)
         self.encode = encode
         self.plan = plan                # (mode, forced ids) pairs still to come
@@ -106,6 +110,7 @@ class AbcWriter(QueuedWriter):
         # closing what is open and a 64-unit bar with rests, a repeat and a second ending takes under 64 symbols.
         self.finish_room = min(FINISH_ROOM, max_symbols // 2)
         self.finishing = False
+        self.guard = None if rules is None else guard
         self.sections = None if form is None or rules is None else Sections(self, form, rng or np.random.default_rng())
         self._advance()
 
@@ -131,6 +136,8 @@ class AbcWriter(QueuedWriter):
         if node is not None:
             before = node.state
             node = self.rules.step(node, sym)
+            if node is not None and self.guard is not None:
+                self.guard.step(before, node.state, self.ids)  # a bar line begun: the bar before it is done
             if node is None:
                 self.broke_rules = True
             elif node.state.ctx == "end":
@@ -158,6 +165,8 @@ class AbcWriter(QueuedWriter):
                 self.body_start = len(self.ids)
                 if self.rules is not None:
                     self.node = self.rules.node(initial_state(self.decode(self.ids)))
+                    if self.guard is not None:
+                        self.guard.start(len(self.ids))
                     if self.sections is not None:
                         self.node = self.sections.start(self.node, self.decode(self.ids))
             if not forced:
@@ -186,13 +195,14 @@ class AbcWriter(QueuedWriter):
                 if self.sections is not None:
                     self.sections = None
                     self.node = self.rules.node(self.node.state._with(sectioned=False))
-                ending = self.rules.finish(self.node.state)
+                ending = self.rules.finish(self.node.state, None if self.guard is None else self._copies_nothing)
                 if ending:
                     self.queue.extend(ending)
                     return None
             # Checked lazily; at a dead end (none by design) the sampler draws
             # freely and `push` finds the rules broken.
-            return self.node if self.sections is None else self.sections.mask(self.node)
+            allowed = self.node if self.sections is None else self.sections.mask(self.node)
+            return allowed if self.guard is None else self.guard.mask(self.node, allowed, self.ids)
         if self.rules is not None and self.body_start is None:
             line = self.decode(self.ids[self.line_start:])
             # Before K:, every line the model writes is a field line (else
@@ -211,6 +221,10 @@ class AbcWriter(QueuedWriter):
         allowed = np.ones(self.vocab_size, dtype=bool)
         allowed[self.newline] = False
         return allowed
+
+    def _copies_nothing(self, text: str) -> bool:
+        """Forced text (a tune's ending) completes no bar the guard forbids."""
+        return not self.guard.copies(text, self.ids)
 
     def may_not_end_line(self) -> bool:
         """A newline now would write a blank line, ending a tune that has no music yet."""
@@ -234,13 +248,17 @@ class AbcWriter(QueuedWriter):
 
 
 def abc_writer(ckpt: "Checkpoint", plan: list[Segment], max_symbols: int, free: bool = False,
-               form: Form | None = None, rng: np.random.Generator | None = None) -> AbcWriter:
-    """An ABC writer for one plan; well-formed unless `free`, in `form` when one is given (`rng`: its echoes)."""
+               form: Form | None = None, rng: np.random.Generator | None = None,
+               index: "BarIndex | None" = None, max_copy_bars: int = 0) -> AbcWriter:
+    """An ABC writer for one plan; well-formed unless `free`, in `form` when one is given (`rng`: its echoes),
+    sharing at most `max_copy_bars` bars in a row with one tune of `index` (0 or no index: no guard)."""
     codec = ckpt.codec
     rules = None if free else mask_cache(codec)
+    guard = None if rules is None or index is None or max_copy_bars < 1 else CopyGuard(
+        index, max_copy_bars, rules, codec.decode)
     encoded = deque((seg.mode, codec.encode(seg.text, seg.where)) for seg in plan)
     return AbcWriter(encoded, codec.index["\n"], codec.decode, max_symbols, vocab_size=len(codec), rules=rules,
-                     form=form, encode=codec.encode, rng=rng)
+                     form=form, encode=codec.encode, rng=rng, guard=guard)
 
 
 def check_primer(primer: str, style: Style) -> None:
@@ -291,7 +309,10 @@ def generate_tunes(ckpt: "Checkpoint", n: int, *, seed: int = 0, sampling: Sampl
     With a header table (see `headers`), each tune's M:, L:, R: and K: are
     drawn from it, agreeing with the style's fixed fields and the primer;
     each tune has the style's form, or one drawn from `forms` for its meter
-    and rhythm (`--free`: neither, the model writes as it likes).
+    and rhythm (`--free`: neither, the model writes as it likes). Unless
+    `--free`, no tune shares more than the style's `max_copy_bars` bars in a
+    row with one training tune (`guard.py`; the index is the checkpoint's,
+    `originality.index_for`, and a checkpoint without a corpus record has none).
     """
     if n < 1:
         raise TunesmithError(f"-n must be at least 1 (got {n})")
@@ -323,9 +344,15 @@ def generate_tunes(ckpt: "Checkpoint", n: int, *, seed: int = 0, sampling: Sampl
     jobs = iter([(build_plan(primer, s), shape, np.random.default_rng([seed, i])) for i, (s, shape)
                  in enumerate(zip(styles, shapes))])
 
+    index = None
+    if style.max_copy_bars > 0 and not free:
+        from .originality import index_for
+
+        index = index_for(ckpt)
+
     def new_writer() -> AbcWriter:
         plan, shape, echoes = next(jobs)
-        return abc_writer(ckpt, plan, max_symbols, free, shape, echoes)
+        return abc_writer(ckpt, plan, max_symbols, free, shape, echoes, index, style.max_copy_bars)
 
     writers = write_batched(ckpt, n, new_writer, sampling, seed)
     return [w.tune(number) for number, w in enumerate(writers, 1)]

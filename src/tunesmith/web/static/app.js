@@ -34,6 +34,9 @@ function pointTo(card, tune) {
   link.textContent = `#${tune.id}`;
   card.querySelector(".title").textContent = tune.title;
   card.querySelector(".meta").textContent = describe(tune);
+  const originality = card.querySelector(".originality");  // a generated tune's nearest training tune
+  originality.textContent = tune.originality_note || "";
+  originality.hidden = !tune.originality_note;
   card.querySelector("audio").src = tune.files.wav;
   for (const kind of ["abc", "mid", "wav", "svg"]) card.querySelector(`.dl-${kind}`).href = tune.files[kind];
   card.querySelector("a.inside").href = `${tune.url}/inside`;
