@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .corpus.load import Corpus
     from .train import Trainer
 
+MAX_SEED = 2**31 - 1        # the data-order seeds derived from it must fit torch's generator
 MIN_TUNES = 10              # fewer usable tunes leave nothing to hold out and little to learn from
 DEFAULT_HELD_OUT = 0.2      # of 50 tunes, 10 held out
 DEFAULT_MINUTES = 5.0
@@ -66,6 +67,8 @@ class Settings:
         check_limits(self.minutes, self.patience, self.epochs, self.copy_check)
         if not 0 < self.held_out < 1:
             raise TunesmithError(f"--held-out must be a share between 0 and 1, e.g. 0.2 (got {self.held_out})")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise TunesmithError(f"--seed must be between 0 and {MAX_SEED} (got {self.seed})")
         if self.lr is not None and not 0 < self.lr < 1:
             raise TunesmithError(f"--lr must be above 0 and below 1 (got {self.lr})")
 
@@ -145,6 +148,8 @@ def train_config(base: Checkpoint, settings: Settings) -> TrainConfig:
 def start(model: Path, specs: list[str], out: Path, settings: Settings = Settings(),
           on_status: Status = lambda _: None) -> Finetuning:
     """A new fine-tuning of `model` on the tunes of `specs` into the run folder `out`; nothing is written yet."""
+    import torch
+
     from .insight.evaluate import bits
     from .train import Trainer, check_window
 
@@ -161,6 +166,7 @@ def start(model: Path, specs: list[str], out: Path, settings: Settings = Setting
     on_status({"stage": "measuring before", "tunes": len(corpus.tunes), "train": len(corpus.train),
                "held_out": len(corpus.held_out), "unreadable": len(corpus.unreadable)})
     before = bits(base, [t.text for t in corpus.held_out])
+    torch.manual_seed(settings.seed)  # dropout: the same seed trains the same weights
     trainer = Trainer(out, corpus, base.codec, base.model, config, finetuned_from=base_record(model, base, before))
     return Finetuning(trainer, trainer.finetuned_from, settings.copy_check)
 
