@@ -204,6 +204,8 @@ class Finetunes:
     def job_json(self, job: Job) -> dict:
         """What the page shows of a fine-tuning."""
         s, started = job.training, job.started
+        if job.state == "stopped" and ft.read_report(job.run) is not None:  # carried on from the command line since
+            job.state, job.report = "done", ft.read_report(job.run)
         resumable = job.state == "stopped" and (job.run / "latest").is_dir()
         return {
             "name": job.name, "model": f"{self.runs_dir().name}/{job.name}", "base": job.base,
