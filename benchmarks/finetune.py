@@ -31,6 +31,7 @@ from pathlib import Path
 
 from machine import cpu_name
 
+from tunesmith.atomic import write_text_atomic
 from tunesmith.checkpoint import DEFAULT_MODEL, load_checkpoint
 from tunesmith.corpus.load import load_corpus
 from tunesmith.insight.evaluate import bits
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--rest", type=int, default=200, help="Other tunes of the region to score before and after.")
+    parser.add_argument("--copy-check", type=int, default=20, help="Tunes finetune generates to measure copying.")
     parser.add_argument("--sweep", action="store_true", help="Try every --lr and --patience (choosing the defaults).")
     parser.add_argument("--lr", type=float, nargs="*", default=[])
     parser.add_argument("--patience", type=int, nargs="*", default=[])
@@ -99,12 +101,13 @@ def main() -> None:
         tunebook, rest = draw(args.region, args.tunes, seed, args.rest)
         book = args.out / f"{args.region}-{seed}.abc"
         book.parent.mkdir(parents=True, exist_ok=True)
-        book.write_text(join_tunes(tunebook))
+        write_text_atomic(book, join_tunes(tunebook))  # another run of this script may be reading it
         rest_texts = [t.text for t in rest]
         rest_before = bits(base, rest_texts)["bits_per_char"] if rest_texts else None
         for extra in tries:
-            out = args.out / f"{args.region}-{seed}{''.join(extra).replace('--', '-').replace('=', '')}"
-            report, cpu, wall = run_finetune(args.model, book, out, seed, args.minutes, extra)
+            out = args.out / f"{args.region}-{seed}-{args.minutes:g}min{''.join(extra).replace('--', '-').replace('=', '')}"
+            report, cpu, wall = run_finetune(args.model, book, out, seed, args.minutes,
+                                             [*extra, f"--copy-check={args.copy_check}"])
             b, t, k = report["held_out_bits_per_char"], report["training"], report["copies"]
             rest_after = bits(load_checkpoint(out), rest_texts)["bits_per_char"] if rest_texts else None
             at = ten_percent_at(report)
@@ -113,7 +116,7 @@ def main() -> None:
             print(f"| {seed} | {' '.join(extra) or 'defaults'} (lr {t['lr']:g}) | {report['corpus']['held_out']} "
                   f"| {b['before']:.3f} | {b['after']:.3f} | {b['change']:+.1%} | {'-' if at is None else f'{at:.1f}'} "
                   f"| {t['cpu_seconds']:.0f} | {t['epochs']} | {t['stopped']} | {cpu:.0f} | {wall:.0f} | {other} "
-                  f"| {k['flagged']}/{k['generated']} (held-out real {k['held_out_flagged']}/{k['held_out']}) |",
+                  f"| {k['flagged']}/{k['generated']} (real held-out {k['held_out_flagged']}/{k['held_out']}) |",
                   flush=True)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
 

@@ -127,9 +127,10 @@ def read_tunes(specs: list[str], base: Checkpoint, settings: Settings) -> "Corpu
 def base_record(path: Path, base: Checkpoint, held_out_bits: dict) -> dict:
     """What a fine-tuned checkpoint says of the model it started from."""
     corpus = base.meta.get("corpus") or {}
+    folder = resolve_model_dir(path).resolve()
     return {
-        "model": str(resolve_model_dir(path).resolve()),
-        "name": base.meta.get("name") or resolve_model_dir(path).name,
+        "model": str(folder),
+        "name": base.meta.get("name") or (folder.parent.name if folder.name == "best" else folder.name),
         "corpus": corpus.get("sources"),
         "corpus_hash": corpus.get("hash"),
         "held_out_bits_per_symbol": held_out_bits["bits_per_symbol"],
