@@ -31,7 +31,7 @@ def server(tmp_path_factory):
          "--models-dir", str(tmp / "runs")],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine takes its time to import torch and the app
     while True:
         try:
             urllib.request.urlopen(base + "/api/models", timeout=2).read()
