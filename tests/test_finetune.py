@@ -25,6 +25,8 @@ from tunesmith.corpus.bundled import corpus_hash
 from tunesmith.corpus.load import load_corpus, recorded_corpus
 from tunesmith.errors import TunesmithError
 from tunesmith.insight import abc2midi
+from tunesmith.insight.reference import build_reference
+from tunesmith.insight.visualize import held_out_texts
 from tunesmith.music.abc.check import check_tune
 from tunesmith.music.abc.tunes import join_tunes, parse_tunes
 from tunesmith.train import TrainingInterrupted
@@ -105,8 +107,13 @@ def test_finetune_end_to_end_on_real_tunes(tmp_path, germany, capsys):
     assert best["codec"] == base["codec"] and best["model"] == base["model"]
     assert best["corpus"]["split"] == {"held_out_share": 0.2, "seed": 5, "only_readable": True}
     # ... and the split it records is the one it trained on: read again, the same held-out tunes.
-    again = recorded_corpus(best["corpus"], "abc", load_checkpoint(run).codec)
+    tuned = load_checkpoint(run)
+    again = recorded_corpus(best["corpus"], "abc", tuned.codec)
     assert corpus_hash(again.held_out) == best["corpus"]["held_out_hash"] and len(again.held_out) == 5
+    # evaluate and visualize read that split: the held-out tunes, and the training tunes copies are sought in.
+    assert held_out_texts(tuned, 100) == [t.text for t in again.held_out]
+    reference = build_reference(best["corpus"]["sources"], None, "abc", best["corpus"]["split"], tuned.codec)
+    assert reference.titles == [t.title for t in again.train] and len(reference.titles) == 19
 
     # generate and package work on it as on any run.
     code, out, err = in_process(capsys, "generate", "--model", str(run / "best"), "-n", "2", "--seed", "1")
