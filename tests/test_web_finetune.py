@@ -7,43 +7,20 @@ shipped model never saw, and the budget a few CPU seconds.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
-from test_web_browser import ARTIFACTS, ROOT, browser, chromium, free_port  # noqa: F401
+from test_web_browser import ARTIFACTS, browser, serving  # noqa: F401
 from tunesmith.corpus.load import load_corpus
 from tunesmith.music.abc.tunes import join_tunes
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`tunesmith serve --models-dir <fresh runs folder>` on a free port; yields its base URL and the folder."""
+    """`tunesmith serve --models-dir <fresh runs folder>`; yields its base URL and the folder."""
     tmp = tmp_path_factory.mktemp("finetune-serve")
-    port = free_port()
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tunesmith.cli", "serve", "--port", str(port), "--db", str(tmp / "tunes.db"),
-         "--models-dir", str(tmp / "runs")],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240  # a loaded machine takes its time to import torch and the app
-    while True:
-        try:
-            urllib.request.urlopen(base + "/api/models", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"tunesmith serve did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
-    yield base, tmp / "runs"
-    proc.terminate()
-    proc.wait(timeout=60)
+    # A loaded machine takes its time to import torch and the app; on exit a running fine-tuning is saved.
+    with serving(tmp, tmp / "runs", start_seconds=240, stop_seconds=60) as base:
+        yield base, tmp / "runs"
 
 
 @pytest.fixture

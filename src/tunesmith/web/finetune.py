@@ -99,12 +99,14 @@ class Finetunes:
 
     # -- starting -----------------------------------------------------------------
     def runs_dir(self) -> Path:
+        """Where fine-tunings are written: the server's runs folder (the catalog's), or a 409 without one."""
         if self.catalog.runs_dir is None:
             raise RequestError(409, "this server keeps no runs folder, so it cannot fine-tune; "
                                     "start it with `tunesmith serve --models-dir runs`")
         return self.catalog.runs_dir
 
     def _name(self, runs: Path, asked: str | None) -> str:
+        """The run's name: the one asked for (checked, free) or the next free finetune-N."""
         if asked is None or asked == "":
             n = 1
             while (runs / f"finetune-{n}").exists() or f"finetune-{n}" in self._jobs:
@@ -155,6 +157,7 @@ class Finetunes:
             raise RequestError(422, message) from None
 
     def _spawn(self, job: Job, model: Path, seed: int) -> None:
+        """`tunesmith finetune` on the kept tunebook, with threads reading its progress lines and its stderr."""
         command = [sys.executable, "-m", "tunesmith", "finetune", "--model", str(model), "--corpus",
                    str(job.run / TUNEBOOK), "--out", str(job.run), "--minutes", repr(job.minutes), "--seed", str(seed),
                    "--threads", "1", "--progress", "json"]
@@ -166,6 +169,7 @@ class Finetunes:
 
     # -- following ----------------------------------------------------------------
     def _read_errors(self, job: Job) -> None:
+        """The child's stderr, its last lines kept (its "error: ..." line says why it failed)."""
         for line in job.process.stderr:
             job.errors.append(line.rstrip("\n"))
 
@@ -234,6 +238,7 @@ class Finetunes:
         return self.job_json(job)
 
     def get(self, name: str) -> dict:
+        """One fine-tuning, this server's or found in the runs folder; 404 when there is none."""
         with self._lock:
             job = self._jobs.get(name)
         found = self.job_json(job) if job is not None else self._from_disk(name)

@@ -1,17 +1,9 @@
 // "Your tunes" (/finetune): send a tunebook to fine-tune on, poll the fine-tuning's progress, list them all.
-// Every text from the server is set with textContent. Uses postJson from app.js (loaded first).
+// Every text from the server is set with textContent. Uses postJson and getJson from app.js (loaded first).
 "use strict";
 
 const POLL_MS = 1000;
 const fmt = (x, digits = 3) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits));
-
-async function getJson(path) {
-  const res = await fetch(path);
-  let data = null;
-  try { data = await res.json(); } catch (_) { data = null; }
-  if (!res.ok) throw new Error((data && data.detail) || `${res.status} ${res.statusText}`);
-  return data;
-}
 
 function bitsAfter(job) {
   return job.report ? job.report.held_out_bits_per_char.after : null;
