@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 import wave
+from contextlib import contextmanager
 from pathlib import Path
 
 import mido
@@ -44,18 +45,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`tunesmith serve` on a free port; yields its base URL."""
-    tmp = tmp_path_factory.mktemp("webserve")
+@contextmanager
+def serving(tmp: Path, models_dir: Path, start_seconds: float = 60, stop_seconds: float = 10):
+    """`tunesmith serve` on a free port with a database in `tmp` and runs in `models_dir`; yields its base URL."""
     port = free_port()
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tunesmith.cli", "serve", "--port", str(port), "--db", str(tmp / "tunes.db"),
-         "--models-dir", str(tmp / "no-runs")],
+         "--models-dir", str(models_dir)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + start_seconds
     while True:
         try:
             urllib.request.urlopen(base + "/api/models", timeout=2).read()
@@ -67,7 +67,15 @@ def server(tmp_path_factory):
             time.sleep(0.2)
     yield base
     proc.terminate()
-    proc.wait(timeout=10)
+    proc.wait(timeout=stop_seconds)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`tunesmith serve` on a free port; yields its base URL."""
+    tmp = tmp_path_factory.mktemp("webserve")
+    with serving(tmp, tmp / "no-runs") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,14 @@ import sys
 
 import typer
 
-from .commands import check, corpus, evaluate, generate, infill, package, render, serve, train, vary, visualize
+from .commands import check, corpus, evaluate, finetune, generate, infill, package, render, serve, train, vary, visualize
 from .commands.runtime import err
 from .errors import TunesmithError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Learn music as a sequence of symbols and compose new music.")
 app.add_typer(corpus.app, name="corpus")
-for command in (train.train, generate.generate, infill.infill, vary.vary, check.check, package.package, render.render,
+for command in (train.train, finetune.finetune, generate.generate, infill.infill, vary.vary, check.check, package.package, render.render,
                 serve.serve, visualize.visualize, evaluate.evaluate):
     app.command()(command)
 

@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 from .checkpoint import Checkpoint, load_checkpoint, read_config, write_checkpoint
-from .corpus.load import Corpus, load_corpus
+from .corpus.load import Corpus, recorded_corpus
 from .errors import TunesmithError
 from .modes import mode_name, mode_of
 
@@ -29,13 +29,25 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
     mode = mode_of(config)
     codec = next((c for c in mode.codecs if c.name == config.get("codec", {}).get("name")), mode.codecs[0])
     unit = _UNIT_WORDS.get(codec.unit, codec.unit)
+    how = f"trained with `tunesmith train --mode {mode.name}`"
+    base = config.get("finetuned_from")
+    if isinstance(base, dict):
+        how = (f"fine-tuned with `tunesmith finetune` from the model `{base.get('name')}` ({base.get('model')}, "
+               f"trained on {', '.join(base.get('corpus') or ['?'])}), which scored "
+               f"{base.get('held_out_bits_per_symbol', float('nan')):.3f} bits per {unit} on the held-out pieces below")
+    split = corpus.get("split")
+    held = "5 %, by piece, by content hash"
+    if isinstance(split, dict):
+        held = f"{split['held_out_share'] * 100:g} %, by piece, drawn by seed {split['seed']}"
+        if corpus.get("unreadable"):
+            held += f"; {corpus['unreadable']} pieces with {unit}s outside the vocabulary left out"
     return f"""# Model card: {config.get('name', 'tunesmith model')}
 
-{mode.about}, one {unit} at a time, trained with `tunesmith train --mode {mode.name}`.
+{mode.about}, one {unit} at a time, {how}.
 
 ## Data
 - corpus: {', '.join(corpus['sources'])} ({mode.corpus_note})
-- {corpus['tunes']} pieces: {corpus['train_tunes']} for training, {corpus['held_out_tunes']} held out (5 %, by piece, by content hash)
+- {corpus['tunes']} pieces: {corpus['train_tunes']} for training, {corpus['held_out_tunes']} held out ({held})
 - corpus hash {corpus['hash']}; vocabulary of {model['vocab_size']} {unit}s
 
 ## Model
@@ -129,10 +141,10 @@ def package_run(run: Path, dest: Path, name: str = "default",
         raise TunesmithError(f"{run}: not a training run folder (needs best/ and latest/)")
     best = load_checkpoint(run / "best")
     history = read_config(run / "latest")["progress"]["history"]
-    meta = {k: best.meta[k] for k in ("mode", "corpus", "train", "metrics") if k in best.meta}
+    meta = {k: best.meta[k] for k in ("mode", "corpus", "train", "metrics", "finetuned_from") if k in best.meta}
     meta |= {"name": name, "history": history}
     card = model_card(best.meta | {"name": name}, history, command)
-    corpus = load_corpus(best.meta["corpus"]["sources"], best.meta["corpus"].get("limit"), mode_name(best.meta))
+    corpus = recorded_corpus(best.meta["corpus"], mode_name(best.meta), best.codec)
     if copy:
         meta["copy"] = fitted_copy(best, corpus)
         best.meta["copy"] = meta["copy"]  # sampled with it below, as users will

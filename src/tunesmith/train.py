@@ -22,7 +22,7 @@ from .accel import Comm, Dist, autocast, check_precision
 from .atomic import recover_folder, settled
 from .checkpoint import TRAINING_STATE, load_checkpoint, read_config, read_tensors, write_checkpoint
 from .codecs import Codec
-from .corpus.load import Corpus, load_corpus
+from .corpus.load import Corpus, load_corpus, recorded_corpus
 from .data import Streams, encode_tunes, epoch_seed, make_streams
 from .errors import TunesmithError
 from .modes import mode_name
@@ -152,8 +152,9 @@ class Trainer:
 
     def __init__(self, out: Path, corpus: Corpus, codec: Codec, model: CharRNN,
                  config: TrainConfig, progress: Progress | None = None,
-                 device: torch.device | str = "cpu", dist: Dist | None = None):
+                 device: torch.device | str = "cpu", dist: Dist | None = None, finetuned_from: dict | None = None):
         self.out, self.corpus, self.codec, self.config = Path(out), corpus, codec, config
+        self.finetuned_from = finetuned_from  # the model a fine-tuning started from (finetune.py), kept in every checkpoint
         self.device, self.dist = torch.device(device), dist or Dist()
         check_world(config.batch, self.dist)
         self.amp_dtype = check_precision(config.precision, self.device)
@@ -183,6 +184,7 @@ class Trainer:
             "train": self.config.to_dict(),
             "progress": self.progress.to_dict(),
             "metrics": self.progress.history[-1] if self.progress.history else {},
+            **({"finetuned_from": self.finetuned_from} if self.finetuned_from is not None else {}),
         }
 
     def save_latest(self) -> None:
@@ -441,10 +443,10 @@ def resume_trainer(out: Path, epochs: int | None = None, device: torch.device | 
         raise TunesmithError(f"--resume {out}: this run was trained by {world} process{'es' if world != 1 else ''} and is "
                              f"resumed by {dist.world}; each owns its streams and their carried state, so resume it {how}")
     saved = config["corpus"]
-    corpus = load_corpus(saved["sources"], saved.get("limit"), mode_name(config))
+    checkpoint = load_checkpoint(latest)
+    corpus = recorded_corpus(saved, mode_name(config), checkpoint.codec)
     if corpus.describe()["hash"] != saved["hash"]:
         raise TunesmithError(f"{latest}: the corpus {saved['sources']} has changed since this run started")
-    checkpoint = load_checkpoint(latest)
     train_config = TrainConfig.from_dict(config["train"])
     corpus = augmented(corpus, train_config.transpose)
     if (corpus.augmentation or {}).get("augmented_hash") != (saved.get("augmentation") or {}).get("augmented_hash"):
@@ -459,7 +461,8 @@ def resume_trainer(out: Path, epochs: int | None = None, device: torch.device | 
         raise TunesmithError(f"{latest}/config.json: corrupt training progress ({exc})") from None
     if changes:
         progress.stopped = None
-    trainer = Trainer(out, corpus, checkpoint.codec, model, train_config, progress, device=device, dist=dist)
+    trainer = Trainer(out, corpus, checkpoint.codec, model, train_config, progress, device=device, dist=dist,
+                      finetuned_from=config.get("finetuned_from"))
     state = read_tensors(latest / TRAINING_STATE)
     _load_optimizer(trainer.opt, state, config.get("optimizer_groups", []))
     suffix = "" if dist.rank == 0 else f".{dist.rank}"

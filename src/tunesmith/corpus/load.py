@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import TunesmithError
 from ..music.abc.tunes import Tune
 from .bundled import BUNDLED, corpus_hash, load_bundled
 from .files import tunes_from_path
-from .split import split_tunes
+from .split import Split, split_tunes
+
+if TYPE_CHECKING:
+    from ..codecs.base import Codec
 
 
 @dataclass
@@ -25,6 +29,8 @@ class Corpus:
     mode: str = "abc"
     augmented: list[Tune] = field(default_factory=list)   # transposed copies of training tunes (`augment.py`)
     augmentation: dict | None = None                       # what `augment` added and dropped
+    split: Split | None = None                             # a seeded held-out share (fine-tuning); None: 5 % by hash
+    unreadable: list[Tune] = field(default_factory=list)   # pieces left out: the split's codec cannot spell them
 
     @property
     def training_set(self) -> list[Tune]:
@@ -47,7 +53,16 @@ class Corpus:
             record["profile"] = self.profile
         if self.augmentation is not None:
             record["augmentation"] = self.augmentation
+        if self.split is not None:
+            record["split"] = self.split.record()
+            record["unreadable"] = len(self.unreadable)
         return record
+
+    def unknown_characters(self) -> str:
+        """The characters of the left-out pieces that the split's codec cannot spell, each once."""
+        if self.split is None or self.split.codec is None:
+            return ""
+        return "".join(dict.fromkeys(ch for t in self.unreadable for ch in self.split.codec.unknown(t.text)))
 
     @cached_property
     def profile(self) -> dict | None:
@@ -65,8 +80,11 @@ def source_tunes(spec: str) -> list[Tune]:
     return tunes_from_path(Path(spec))
 
 
-def load_corpus(specs: list[str], limit: int | None = None, mode: str = "abc") -> Corpus:
-    """Every source's pieces in `mode`, duplicates across sources removed, optionally the first `limit`."""
+def load_corpus(specs: list[str], limit: int | None = None, mode: str = "abc", split: Split | None = None) -> Corpus:
+    """Every source's pieces in `mode`, duplicates across sources removed, optionally the first `limit`.
+
+    `split`: hold out a seeded share (and keep only what its codec can spell) instead of 5 % by content hash.
+    """
     from ..modes import get_mode
 
     chosen = get_mode(mode)
@@ -79,14 +97,24 @@ def load_corpus(specs: list[str], limit: int | None = None, mode: str = "abc") -
         tunes.extend(chosen.load_source(spec))
         sources.append(spec if spec in bundled else str(Path(spec).resolve()))
     tunes = chosen.dedupe(tunes)
+    tunes, unreadable = split.readable(tunes) if split is not None else (tunes, [])
     if limit is not None:
         if limit < 2:
             raise TunesmithError("--limit: need at least 2 tunes (one is held out)")
         tunes = tunes[:limit]
     if len(tunes) < 2:
-        raise TunesmithError(f"--corpus {' '.join(specs)}: only {len(tunes)} tune; training needs at least 2")
-    train, held_out = split_tunes(tunes)
-    return Corpus(sources, tunes, train, held_out, limit, chosen.name)
+        left_out = f" ({len(unreadable)} more have characters the model's vocabulary lacks)" if unreadable else ""
+        raise TunesmithError(f"--corpus {' '.join(specs)}: only {len(tunes)} tune{left_out}; training needs at least 2")
+    train, held_out = split.apply(tunes) if split is not None else split_tunes(tunes)
+    return Corpus(sources, tunes, train, held_out, limit, chosen.name, split=split, unreadable=unreadable)
+
+
+def recorded_corpus(record: dict, mode: str, codec: "Codec | None" = None) -> Corpus:
+    """The corpus a checkpoint was trained on, read and split again as its config.json's `corpus` records it.
+
+    `codec` is the checkpoint's: a fine-tuned model's corpus keeps only the pieces its vocabulary can spell.
+    """
+    return load_corpus(list(record["sources"]), record.get("limit"), mode, Split.from_record(record.get("split"), codec))
 
 
 def export_tunes(specs: list[str], strict: bool = False, limit: int | None = None) -> tuple[list[Tune], int, int]:

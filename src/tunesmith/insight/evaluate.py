@@ -18,6 +18,7 @@ model would reach at this N.
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import time
 from dataclasses import dataclass, replace
@@ -283,10 +284,14 @@ class _Clock:
 
 
 def _corpus_key(ckpt: Checkpoint) -> tuple:
+    """What makes two checkpoints' training corpora one: sources, limit, mode and a fine-tuning's own split."""
     corpus = ckpt.meta.get("corpus") or {}
     if not corpus.get("sources"):
         raise TunesmithError(f"{ckpt.path}: the checkpoint does not name its training corpus; cannot compare with it")
-    return tuple(corpus["sources"]), corpus.get("limit"), mode_name(ckpt.meta)
+    split = corpus.get("split")
+    readable = tuple(ckpt.codec.vocab) if split and split.get("only_readable") else None
+    return (tuple(corpus["sources"]), corpus.get("limit"), mode_name(ckpt.meta),
+            json.dumps(split, sort_keys=True) if split else None, readable)
 
 
 def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, reference,
@@ -295,13 +300,13 @@ def evaluate_model(path: Path, ckpt: Checkpoint, settings: Settings, pool, refer
 
     The held-out bits are scored in the pool's process while this one generates.
     """
-    from ..corpus.load import load_corpus
+    from ..corpus.load import recorded_corpus
     from ..modes import GenerateRequest, mode_of
 
     clock = _Clock()
     mode = mode_of(ckpt.meta)
-    sources, limit, _ = _corpus_key(ckpt)
-    held_out = [p.text for p in load_corpus(list(sources), limit, mode.name).held_out]
+    _corpus_key(ckpt)  # the checkpoint names its corpus
+    held_out = [p.text for p in recorded_corpus(ckpt.meta["corpus"], mode.name, ckpt.codec).held_out]
     extra = None
     if settings.heldout is not None:
         extra = (str(settings.heldout), *file_texts(ckpt, settings.heldout))
@@ -383,7 +388,8 @@ def evaluate(models: list[Path], settings: Settings, log: Callable[[str], None] 
             key = _corpus_key(ckpt)
             if key not in references:
                 log(f"measuring the training corpus {'+'.join(key[0])} (in a second process)")
-                references[key] = start_reference(pool, *key)
+                references[key] = start_reference(pool, *key[:3], split=ckpt.meta["corpus"].get("split"),
+                                                  codec=ckpt.codec)
         results = [evaluate_model(Path(m), c, settings, pool, references[_corpus_key(c)], log)
                    for m, c in zip(models, ckpts)]
     names = [Path(r["checkpoint"]).name if Path(r["checkpoint"]).name != "best" else Path(r["checkpoint"]).parent.name

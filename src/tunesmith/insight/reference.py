@@ -11,10 +11,13 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Hashable
+from typing import TYPE_CHECKING, Callable, Hashable
 
 from .measures import PieceProfile, measures_for
 from .metrics import BarIndex, distribution, intervals
+
+if TYPE_CHECKING:
+    from ..codecs.base import Codec
 
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # name -> (label, values of one profile); every statistic is a distribution over all pieces' values.
@@ -50,11 +53,15 @@ def distributions(profiles: list[PieceProfile], mode: str = "abc") -> dict[str, 
             for name, (_, values) in statistics_of(mode).items()}
 
 
-def build_reference(sources: list[str], limit: int | None, mode: str) -> Reference:
-    """Load a corpus exactly as training split it and measure its training pieces."""
-    from ..corpus.load import load_corpus
+def build_reference(sources: list[str], limit: int | None, mode: str, split: dict | None = None,
+                    codec: "Codec | None" = None) -> Reference:
+    """Load a corpus exactly as training split it and measure its training pieces.
 
-    corpus = load_corpus(sources, limit, mode)
+    `split` and `codec`: a fine-tuned checkpoint's recorded split and its codec (`corpus.load.recorded_corpus`).
+    """
+    from ..corpus.load import recorded_corpus
+
+    corpus = recorded_corpus({"sources": sources, "limit": limit, "split": split}, mode, codec)
     measures = measures_for(mode)
     profiles = [measures.profile(p.text, False) for p in corpus.train]
     numbers = [getattr(p, "number", i + 1) for i, p in enumerate(corpus.train)]
@@ -62,9 +69,10 @@ def build_reference(sources: list[str], limit: int | None, mode: str) -> Referen
                      distributions(profiles, mode))
 
 
-def start_reference(pool: ProcessPoolExecutor, sources: list[str], limit: int | None, mode: str) -> Future:
+def start_reference(pool: ProcessPoolExecutor, sources: list[str], limit: int | None, mode: str,
+                    split: dict | None = None, codec: "Codec | None" = None) -> Future:
     """build_reference in the pool's process; the Future's result is the Reference."""
-    return pool.submit(build_reference, list(sources), limit, mode)
+    return pool.submit(build_reference, list(sources), limit, mode, split, codec)
 
 
 def reference_pool() -> ProcessPoolExecutor:

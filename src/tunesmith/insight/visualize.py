@@ -183,12 +183,12 @@ def render_page(view: View, vocab: list[str]) -> str:
 
 def held_out_texts(ckpt: Checkpoint, limit: int = AUTO_PIECES) -> list[str]:
     """The first `limit` held-out pieces of the checkpoint's own corpus split."""
-    from ..corpus.load import load_corpus
+    from ..corpus.load import recorded_corpus
 
     corpus_meta = ckpt.meta.get("corpus") or {}
     if not corpus_meta.get("sources"):
         raise TunesmithError(f"{ckpt.path}: the checkpoint does not name its corpus; pass --heldout FILE")
-    corpus = load_corpus(corpus_meta["sources"], corpus_meta.get("limit"), mode_name(ckpt.meta))
+    corpus = recorded_corpus(corpus_meta, mode_name(ckpt.meta), ckpt.codec)
     return [p.text for p in corpus.held_out[:limit]]
 
 

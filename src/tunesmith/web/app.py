@@ -27,6 +27,8 @@ from ..checkpoint import SHIPPED_MODELS
 from ..errors import TunesmithError
 from .api import ABC, composer, router, tune_json
 from .catalog import ModelCatalog
+from .finetune import UPLOAD_PATH
+from .finetune import router as finetune_router
 from .inside import Inside
 from .listen import ListenTest
 from .listen import router as listen_router
@@ -52,7 +54,10 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
                                   limits)
     app.state.listen = ListenTest(app.state.composer)  # its tables in the same database
     inside = Inside(app.state.composer)
-    app.add_middleware(BodyLimit, max_body=limits.max_body)
+    # A tunebook to fine-tune on may be larger than any other request: room for its JSON escapes (6 bytes a
+    # character at most), so that web/finetune.py, not this cap, tells an upload of too many characters.
+    app.add_middleware(BodyLimit, max_body=limits.max_body,
+                       larger={UPLOAD_PATH: 6 * limits.max_tunebook + limits.max_body})
     # swagger-ui 5 (OpenAPI 3.1, which FastAPI writes), from the files fastapi-offline ships.
     app.mount("/static/swagger", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="swagger")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -62,6 +67,7 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
             app.include_router(importlib.import_module(tab.module).router)
     app.include_router(listen_router)  # /listen and /api/listen/...: across the modes, like the archive
     app.include_router(surprise_router)  # /api/surprise...: the surprise map on the score, and its alternatives
+    app.include_router(finetune_router)  # /finetune and /api/finetune/...: a model adapted to the user's tunebook
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
@@ -197,17 +203,18 @@ def _printable(text: str) -> str:
 
 
 class BodyLimit:
-    """Refuses a request body over `max_body` bytes with 413, before any route reads it."""
+    """Refuses a request body over `max_body` bytes with 413, before any route reads it (`larger`: a path's own cap)."""
 
-    def __init__(self, app, max_body: int):
-        self.app, self.max_body = app, max_body
+    def __init__(self, app, max_body: int, larger: dict[str, int] | None = None):
+        self.app, self.max_body, self.larger = app, max_body, larger or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        cap = self.larger.get(scope.get("path", ""), self.max_body)
         declared = dict(scope.get("headers", ())).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            return await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            return await self._refuse(scope, receive, send, cap)
         # A body without a declared length (chunked) is read here, up to the cap, and handed on whole.
         body, more = b"", True
         while more:
@@ -216,8 +223,8 @@ class BodyLimit:
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.max_body:
-                return await self._refuse(scope, receive, send)
+            if len(body) > cap:
+                return await self._refuse(scope, receive, send, cap)
         handed = False
 
         async def replay():
@@ -229,6 +236,6 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope, receive, send):
-        response = JSONResponse({"detail": f"request body over {self.max_body} bytes; send less"}, status_code=413)
+    async def _refuse(self, scope, receive, send, cap: int):
+        response = JSONResponse({"detail": f"request body over {cap} bytes; send less"}, status_code=413)
         await response(scope, receive, send)

@@ -50,7 +50,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -63,6 +63,9 @@ from .pages import templates
 from .requests import MAX_SEED, MODEL_NAME_CHARS, Body, Text, request_model, text
 from .service import Composer, RequestError
 from .tabla import TABLA_MODELS
+
+if TYPE_CHECKING:
+    from ..checkpoint import Checkpoint
 
 router = APIRouter()
 
@@ -404,22 +407,24 @@ class ListenTest:
         names = ", ".join(e.name for e, _ in self.models()) or "none"
         raise RequestError(404, f"model {name!r}: no such model; choose one of {names}")
 
-    def held_out(self, entry: ModelEntry, meta: dict, mode: str) -> list:
+    def held_out(self, entry: ModelEntry, ckpt: Checkpoint, mode: str) -> list:
         """The held-out pieces of the model's corpus, as its checkpoint names it (loaded once per corpus)."""
         from ..corpus.bundled import corpus_hash
-        from ..corpus.load import load_corpus
+        from ..corpus.load import recorded_corpus
 
-        corpus = meta.get("corpus") or {}
+        corpus = ckpt.meta.get("corpus") or {}
         sources = corpus.get("sources")
         if not sources or not isinstance(sources, list):
             raise RequestError(422, f"model {entry.name!r}: its checkpoint does not name its training corpus, "
                                     "so it has no held-out pieces to compare with")
-        key = (tuple(sources), corpus.get("limit"), mode)
+        split = corpus.get("split")  # a fine-tuned model's own split, of the pieces its vocabulary spells
+        key = (tuple(sources), corpus.get("limit"), mode, json.dumps(split, sort_keys=True) if split else None,
+               tuple(ckpt.codec.vocab) if split else None)
         with self._held_lock:
             pieces = self._held_out.get(key)
             if pieces is None:
                 try:
-                    pieces = load_corpus(list(sources), corpus.get("limit"), mode).held_out
+                    pieces = recorded_corpus(corpus, mode, ckpt.codec).held_out
                 except TunesmithError as exc:
                     raise RequestError(422, f"model {entry.name!r}: its corpus cannot be read ({exc})") from None
                 self._held_out[key] = pieces
@@ -435,7 +440,7 @@ class ListenTest:
         ckpt = self.composer.catalog.load(entry)
         if mode_name(ckpt.meta) != listening.mode:
             raise RequestError(422, f"model {entry.name!r}: its checkpoint is of mode {mode_name(ckpt.meta)!r}")
-        held = self.held_out(entry, ckpt.meta, listening.mode)
+        held = self.held_out(entry, ckpt, listening.mode)
         half = body.trials // 2
         if len(held) < half:
             raise RequestError(422, f"trials: the held-out split of {entry.name!r} has {len(held)} pieces; "

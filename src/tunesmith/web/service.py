@@ -62,6 +62,8 @@ class Limits:
     generations: int = 2            # generations running at once; the others wait their turn
     audio: int = 2                  # audio renders running at once, in slots of their own (never a generation's)
     queue: int = 8                  # generations (or audio renders) waiting; beyond that the server says it is busy
+    max_tunebook: int = 1024 * 1024  # characters of a tunebook uploaded to fine-tune on (its body may hold 6 bytes each)
+    finetune_minutes: float = 30.0  # CPU minutes one fine-tuning may ask for; one runs at a time
 
 
 class RequestError(TunesmithError):

@@ -6,14 +6,22 @@
 // Long enough that typing a note does not start a render per keystroke, short enough to feel live.
 const RENDER_DELAY_MS = 300;
 
-async function postJson(path, body) {
-  const res = await fetch(path, {
-    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
-  });
+// The JSON of an API answer; an error answer throws the server's message ({"detail": ...}).
+async function answerJson(res) {
   let data = null;
   try { data = await res.json(); } catch (_) { data = null; }
   if (!res.ok) throw new Error((data && data.detail) || `${res.status} ${res.statusText}`);
   return data;
+}
+
+async function postJson(path, body) {
+  return answerJson(await fetch(path, {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+  }));
+}
+
+async function getJson(path) {
+  return answerJson(await fetch(path));
 }
 
 function showProblems(card, problems) {

@@ -1,18 +1,10 @@
 // The listening test (/listen): start a session, play each trial's audio, send the answer, show the results.
 // The page knows a trial only by its opaque id and its audio's address; whether the piece was real comes back
-// with the answer (when the session reveals). Uses postJson from app.js (loaded first).
+// with the answer (when the session reveals). Uses postJson and getJson from app.js (loaded first).
 "use strict";
 
 const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
 const part = (p) => `${p.judged_human} of ${p.answered}` + (p.answered ? ` (${pct(p.share)})` : "");
-
-async function getJson(path) {
-  const res = await fetch(path);
-  let data = null;
-  try { data = await res.json(); } catch (_) { data = null; }
-  if (!res.ok) throw new Error((data && data.detail) || `${res.status} ${res.statusText}`);
-  return data;
-}
 
 // The results table, as listen.html draws it.
 async function showResults() {
