@@ -3,17 +3,29 @@
 Random weights (speed does not depend on training), a vocabulary of 90
 symbols (about abc-chars'), one stream, BLAS on one thread as the sampler
 runs it; each model steps `--symbols` symbols (past the transformer's
-context, so the cache slides) and the best of `--repeats` runs is printed.
+context, so the cache slides) and the best of `--repeats` runs is printed,
+in wall-clock symbols/s and in symbols per CPU second of this process (the
+steadier figure when the machine is shared).
 
-    PYTHONPATH=src python benchmarks/transformer_speed.py
+`--base REV` also times the key/value stepper of an older commit
+(models/kvcache.py as it was at REV, on the same weights), alternating with
+today's in every repeat, and prints the ratio: on a loaded machine the ratio
+is the figure to trust. The base's logits are compared with today's too.
+
+    PYTHONPATH=src python benchmarks/transformer_speed.py [--base 5d4a948]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,32 +33,81 @@ import torch
 from tunesmith.generate import one_blas_thread
 from tunesmith.models import build_model, get_preset
 
+from machine import cpu_name  # benchmarks/machine.py
 
-def symbols_per_second(preset: str, symbols: int, repeats: int) -> float:
+REPO = Path(__file__).resolve().parent.parent
+
+
+def random_model(preset: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    net = build_model(replace(get_preset(preset).model, vocab_size=90)).eval().stepper()
-    ids = np.random.default_rng(0).integers(0, 90, symbols)
-    best = float("inf")
+    return build_model(replace(get_preset(preset).model, vocab_size=90)).eval()
+
+
+def base_stepper_class(rev: str):
+    """KVStepper as models/kvcache.py defined it at git revision `rev` (the rest of the package is today's)."""
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:src/tunesmith/models/kvcache.py"],
+                            capture_output=True, text=True, check=True).stdout
+    path = Path(tempfile.mkdtemp()) / "kvcache_base.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("tunesmith.models._kvcache_base", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.KVStepper
+
+
+def timed_run(net, ids: np.ndarray) -> tuple[float, float]:
+    """Wall and CPU seconds of stepping one stream through `ids` from an empty state."""
+    state = net.initial_state(1)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in ids:
+        _, state = net.step(np.array([i]), state)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def logits_of(net, ids: np.ndarray) -> np.ndarray:
+    state = net.initial_state(1)
+    out = []
+    for i in ids:
+        logits, state = net.step(np.array([i]), state)
+        out.append(logits[0])
+    return np.stack(out)
+
+
+def race(steppers: dict, ids: np.ndarray, repeats: int) -> dict[str, tuple[float, float]]:
+    """Best wall and best CPU symbols/s of each stepper, their runs alternating."""
+    best = {name: [float("inf"), float("inf")] for name in steppers}
     with one_blas_thread():
         for _ in range(repeats):
-            state = net.initial_state(1)
-            start = time.perf_counter()
-            for i in ids:
-                _, state = net.step(np.array([i]), state)
-            best = min(best, time.perf_counter() - start)
-    return symbols / best
+            for name, net in steppers.items():
+                wall, cpu = timed_run(net, ids)
+                best[name] = [min(best[name][0], wall), min(best[name][1], cpu)]
+    return {name: (len(ids) / wall, len(ids) / cpu) for name, (wall, cpu) in best.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--base", metavar="REV", help="also time models/kvcache.py as it was at this git revision")
     args = parser.parse_args()
-    cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True)
-                .stdout.splitlines() if line.startswith("Model name")), "unknown CPU")
-    print(f"CPU: {cpu}")
-    for preset in ("transformer", "seed"):
-        print(f"{preset:>12}: {symbols_per_second(preset, args.symbols, args.repeats):,.0f} symbols/s, one stream")
+    print(f"CPU: {cpu_name()}; load average {os.getloadavg()[0]:.1f} at the start")
+    ids = np.random.default_rng(0).integers(0, 90, args.symbols)
+    transformer = random_model("transformer")
+    steppers = {"transformer": transformer.stepper()}
+    if args.base:
+        steppers = {f"transformer @ {args.base}": base_stepper_class(args.base)(transformer), **steppers}
+    steppers["seed (LSTM)"] = random_model("seed").stepper()
+    speeds = race(steppers, ids, args.repeats)
+    for name, (wall, cpu) in speeds.items():
+        print(f"{name:>24}: {wall:,.0f} symbols/s, one stream ({cpu:,.0f} per CPU second)")
+    if args.base:
+        (base_wall, base_cpu), (wall, cpu) = speeds[f"transformer @ {args.base}"], speeds["transformer"]
+        print(f"{'today / base':>24}: {wall / base_wall:.2f} (wall), {cpu / base_cpu:.2f} (CPU)")
+        with one_blas_thread():
+            gap = np.abs(logits_of(steppers[f"transformer @ {args.base}"], ids) - logits_of(steppers["transformer"], ids))
+        print(f"{'largest logit difference':>24}: {gap.max():.1e} over {len(ids)} steps")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
