@@ -46,9 +46,12 @@ import numpy as np
 from .transformer import Transformer, kept
 
 _F32 = np.float32
-_GELU_C = np.sqrt(2.0 / np.pi)   # GELU (tanh form): x/2 * (1 + tanh(c * (x + a * x^3)))
-_GELU_A = 0.044715
 _EPS = 1e-5                      # nn.LayerNorm's default
+# GELU (tanh form) is h/2 * (1 + tanh(c * (h + a h^3))). With w = beta * h (beta in fc1's columns) the
+# argument of tanh is w * (w^2 + gamma), and h/2 = w / (2 beta) (in fc2's rows): six numpy calls.
+_GELU_C, _GELU_A = np.sqrt(2.0 / np.pi), 0.044715
+_GELU_BETA = (_GELU_C * _GELU_A) ** (1.0 / 3.0)
+_GELU_GAMMA = _F32(_GELU_C / _GELU_BETA)
 
 
 class _Block(NamedTuple):
@@ -56,8 +59,8 @@ class _Block(NamedTuple):
 
     qkv: np.ndarray    # LayerNorm 1 folded in; columns: queries (scaled), keys, values
     proj: np.ndarray   # attention output -> residual stream (centred)
-    fc1: np.ndarray    # LayerNorm 2 and GELU's sqrt(2/pi) folded in
-    fc2: np.ndarray    # MLP -> residual stream (centred; GELU's 1 / (2 sqrt(2/pi)) folded in)
+    fc1: np.ndarray    # LayerNorm 2 and GELU's beta folded in
+    fc2: np.ndarray    # MLP -> residual stream (centred; GELU's 1 / (2 beta) folded in)
 
 
 def _with_bias(w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -107,6 +110,10 @@ class _Scratch:
         self.hidden = np.empty((rows, ff), _F32)
         self.inner = np.empty((rows, ff), _F32)
         self.activated = self._with_last(rows, ff, 1.0)
+        # The parts before the column of ones (or of eps), written through these views.
+        self.row = self.x[0]
+        self.squares_w, self.normed_w = self.squares[:, :width], self.normed[:, :width]
+        self.activated_ff = self.activated[:, :ff]
         # One step's views (rows = streams): queries, new keys and values, scores, attention outputs.
         self.q = self._view(self.qkv[:, :width], (rows, heads, 1, dh))
         self.k = self._view(self.qkv[:, width:2 * width], (rows, heads, dh))
@@ -114,6 +121,7 @@ class _Scratch:
         self.scores = np.empty((rows, heads, 1, context), _F32)
         self.peak = np.empty((rows, heads, 1, 1), _F32)
         self.heads = self._view(self.attended[:, :width], (rows, heads, 1, dh))
+        self.caches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per block: keys, keys^T, values
 
     @staticmethod
     def _with_last(rows: int, width: int, value: float) -> np.ndarray:
@@ -132,26 +140,23 @@ def _normalise(s: _Scratch) -> None:
     Four numpy calls for any number of rows; for one row (one stream, the
     case that waits on every call) a dot product and a division.
     """
-    width = s.x.shape[1]
     if s.x.shape[0] == 1:
-        row = s.x[0]
-        np.divide(s.x, math.sqrt(float(np.dot(row, row)) / width + _EPS), out=s.normed[:, :width])
+        np.divide(s.x, math.sqrt(float(np.dot(s.row, s.row)) / s.row.shape[0] + _EPS), out=s.normed_w)
         return
-    np.multiply(s.x, s.x, out=s.squares[:, :width])
+    np.multiply(s.x, s.x, out=s.squares_w)
     np.matmul(s.squares, s.averaging, out=s.rms)
     np.sqrt(s.rms, out=s.rms)
-    np.divide(s.x, s.rms, out=s.normed[:, :width])
+    np.divide(s.x, s.rms, out=s.normed_w)
 
 
-def _gelu_into(z: np.ndarray, inner: np.ndarray, out: np.ndarray) -> None:
-    """z * (1 + tanh(z + a' z^3)), a' = a / c^2, into out: 2 c GELU(z / c), the scales being in the matrices."""
-    np.multiply(z, z, out=inner)
-    inner *= _F32(_GELU_A / _GELU_C ** 2)
-    inner += _F32(1.0)
-    inner *= z
+def _gelu_into(w: np.ndarray, inner: np.ndarray, out: np.ndarray) -> None:
+    """w * (1 + tanh(w * (w^2 + gamma))) into out: 2 beta GELU(w / beta), the scales being in the matrices."""
+    np.multiply(w, w, out=inner)
+    inner += _GELU_GAMMA
+    inner *= w
     np.tanh(inner, out=inner)
     inner += _F32(1.0)
-    np.multiply(inner, z, out=out)
+    np.multiply(inner, w, out=out)
 
 
 def _softmax(scores: np.ndarray, peak: np.ndarray) -> None:
@@ -188,8 +193,8 @@ class KVStepper:
         return _Block(
             qkv=_with_bias(*qkv),
             proj=_with_bias(_centred(w("proj")), _centred(b("proj"))),
-            fc1=_with_bias(fc1[0] * _GELU_C, fc1[1] * _GELU_C),
-            fc2=_with_bias(_centred(w("fc2")) / (2 * _GELU_C), _centred(b("fc2"))))
+            fc1=_with_bias(fc1[0] * _GELU_BETA, fc1[1] * _GELU_BETA),
+            fc2=_with_bias(_centred(w("fc2")) / (2 * _GELU_BETA), _centred(b("fc2"))))
 
     def initial_state(self, batch: int) -> KVCache:
         """An empty cache for `batch` streams."""
@@ -223,23 +228,28 @@ class KVStepper:
         self._read(tail, state, logits=False)
         return state
 
+    def _step_scratch(self, state: KVCache, rows: int) -> _Scratch:
+        """The state's arrays for a step, made at its first step (and again when `select` changed its streams)."""
+        s = state.scratch
+        if s is None or s.x.shape[0] != rows:
+            s = state.scratch = self._scratch(rows)
+            s.caches = [(keys, keys.swapaxes(2, 3), values) for keys, values in zip(state.keys, state.values)]
+        return s
+
     def _one(self, ids: np.ndarray, state: KVCache) -> np.ndarray:
         """One symbol for each stream at position pos (the sampler's hot path: no allocation but the logits)."""
-        if state.scratch is None or state.scratch.x.shape[0] != ids.shape[0]:
-            state.scratch = self._scratch(ids.shape[0])
-        s, p = state.scratch, state.pos
+        s, p = self._step_scratch(state, ids.shape[0]), state.pos
         end = p + 1
         state.symbols[:, p] = ids
         np.take(self.embed, ids, axis=0, out=s.x)
         s.x += self.pos[p]
-        for i, block in enumerate(self.blocks):
-            keys, values = state.keys[i], state.values[i]           # (B, H, context, Dh)
+        for block, (keys, keys_t, values) in zip(self.blocks, s.caches):  # (B, H, context, Dh), its transpose
             _normalise(s)
             np.matmul(s.normed, block.qkv, out=s.qkv)
             keys[:, :, p] = s.k
             values[:, :, p] = s.v
-            scores = s.scores[..., :end]                              # (B, H, 1, end)
-            np.matmul(s.q, keys[:, :, :end].swapaxes(-1, -2), out=scores)
+            scores = s.scores[:, :, :, :end]                           # (B, H, 1, end)
+            np.matmul(s.q, keys_t[:, :, :, :end], out=scores)
             _softmax(scores, s.peak)
             np.matmul(scores, values[:, :, :end], out=s.heads)
             self._add_attended_and_mlp(s, block)
@@ -252,7 +262,7 @@ class KVStepper:
         s.x += s.update
         _normalise(s)
         np.matmul(s.normed, block.fc1, out=s.hidden)
-        _gelu_into(s.hidden, s.inner, s.activated[:, :self.ff])
+        _gelu_into(s.hidden, s.inner, s.activated_ff)
         np.matmul(s.activated, block.fc2, out=s.update)
         s.x += s.update
 
