@@ -12,7 +12,12 @@ steadier figure when the machine is shared).
 today's in every repeat, and prints the ratio: on a loaded machine the ratio
 is the figure to trust. The base's logits are compared with today's too.
 
-    PYTHONPATH=src python benchmarks/transformer_speed.py [--base 5d4a948]
+`--model DIR` (a trained transformer) also times what a user waits for:
+well-formed sampling of one tune at a time (`generate -n 1`, seeds 100,
+101, ...), characters per second, with today's stepper and the base's, and
+says whether the two wrote the same tunes.
+
+    PYTHONPATH=src python benchmarks/transformer_speed.py [--base 5d4a948] [--model runs/tr/latest]
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tunesmith.checkpoint import load_checkpoint
 from tunesmith.generate import one_blas_thread
 from tunesmith.models import build_model, get_preset
+from tunesmith.modes.abc.writer import generate_tunes
 
 from machine import cpu_name  # benchmarks/machine.py
 
@@ -85,11 +92,32 @@ def race(steppers: dict, ids: np.ndarray, repeats: int) -> dict[str, tuple[float
     return {name: (len(ids) / wall, len(ids) / cpu) for name, (wall, cpu) in best.items()}
 
 
+def sampling_race(model_dir: str, steppers: dict, tunes: int, repeats: int) -> None:
+    """Well-formed one-stream sampling with each stepper class: best chars/s of `repeats`, and whether they agree."""
+    ckpt = load_checkpoint(model_dir)
+    best, written = {name: float("inf") for name in steppers}, {}
+    for _ in range(repeats):
+        for name, stepper_class in steppers.items():
+            ckpt.model.stepper = lambda cls=stepper_class: cls(ckpt.model)  # what generate.py asks for
+            start = time.perf_counter()
+            written[name] = [generate_tunes(ckpt, 1, seed=100 + k)[0] for k in range(tunes)]
+            best[name] = min(best[name], time.perf_counter() - start)
+    chars = sum(len(t) for t in written["transformer"])
+    for name, seconds in best.items():
+        print(f"{name:>24}: {chars / seconds:,.0f} chars/s, well-formed sampling, one tune at a time "
+              f"({tunes} tunes, {chars:,} chars)")
+    if len(written) > 1:
+        same = len({tuple(t) for t in written.values()}) == 1
+        print(f"{'same tunes':>24}: {'yes' if same else 'NO'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--base", metavar="REV", help="also time models/kvcache.py as it was at this git revision")
+    parser.add_argument("--model", metavar="DIR", help="a trained transformer: also time well-formed sampling")
+    parser.add_argument("--tunes", type=int, default=8, help="tunes per sampling run with --model")
     args = parser.parse_args()
     print(f"CPU: {cpu_name()}; load average {os.getloadavg()[0]:.1f} at the start")
     ids = np.random.default_rng(0).integers(0, 90, args.symbols)
@@ -107,6 +135,11 @@ def main() -> None:
         with one_blas_thread():
             gap = np.abs(logits_of(steppers[f"transformer @ {args.base}"], ids) - logits_of(steppers["transformer"], ids))
         print(f"{'largest logit difference':>24}: {gap.max():.1e} over {len(ids)} steps")
+    if args.model:
+        classes = {"transformer": type(steppers["transformer"])}
+        if args.base:
+            classes = {f"transformer @ {args.base}": type(steppers[f"transformer @ {args.base}"]), **classes}
+        sampling_race(args.model, classes, args.tunes, args.repeats)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
