@@ -280,7 +280,7 @@ class KVStepper:
         np.take(self.embed, ids.reshape(-1), axis=0, out=s.x)
         by_stream = s.x.reshape(b, t, -1)
         by_stream += self.pos[p:end]
-        future = np.arange(end)[None, :] > (p + np.arange(t))[:, None]  # (T, end): what query i may not see
+        future = np.where(np.arange(end)[None, :] > (p + np.arange(t))[:, None], -np.inf, 0.0).astype(_F32)  # (T, end)
         for i, block in enumerate(self.blocks):
             keys, values = state.keys[i], state.values[i]
             _normalise(s)
@@ -291,7 +291,7 @@ class KVStepper:
             if not logits and i == self.layers - 1:
                 break  # a slide needs only the last block's keys and values
             scores = q @ keys[:, :, :end].swapaxes(-1, -2)           # (B, H, T, end)
-            scores[..., future] = -np.inf
+            scores += future                                          # -inf where query i may not look
             _softmax(scores, np.empty(scores.shape[:-1] + (1,), _F32))
             s.attended[:, :self.width] = (scores @ values[:, :, :end]).transpose(0, 2, 1, 3).reshape(b * t, -1)
             self._add_attended_and_mlp(s, block)
