@@ -3,14 +3,15 @@
 Random weights (speed does not depend on training), a vocabulary of 90
 symbols (about abc-chars'), one stream, BLAS on one thread as the sampler
 runs it; each model steps `--symbols` symbols (past the transformer's
-context, so the cache slides) and the best of `--repeats` runs is printed,
-in wall-clock symbols/s and in symbols per CPU second of this process (the
-steadier figure when the machine is shared).
+context, so the cache slides) `--repeats` times, the models taking turns;
+the best run is printed, in wall-clock symbols/s and in symbols per CPU
+second of this process (the steadier figure when the machine is shared).
 
 `--base REV` also times the key/value stepper of an older commit
-(models/kvcache.py as it was at REV, on the same weights), alternating with
-today's in every repeat, and prints the ratio: on a loaded machine the ratio
-is the figure to trust. The base's logits are compared with today's too.
+(models/kvcache.py as it was at REV, on the same weights) in the same turns,
+and prints the median over the repeats of the ratio of the two runs of each
+turn: on a loaded machine, whose load drifts within a minute, that ratio is
+the figure to trust. The base's logits are compared with today's too.
 
 `--model DIR` (a trained transformer) also times what a user waits for:
 well-formed sampling of one tune at a time (`generate -n 1`, seeds 100,
@@ -81,15 +82,14 @@ def logits_of(net, ids: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-def race(steppers: dict, ids: np.ndarray, repeats: int) -> dict[str, tuple[float, float]]:
-    """Best wall and best CPU symbols/s of each stepper, their runs alternating."""
-    best = {name: [float("inf"), float("inf")] for name in steppers}
+def race(steppers: dict, ids: np.ndarray, repeats: int) -> dict[str, np.ndarray]:
+    """Wall and CPU seconds (repeats, 2) of each stepper, the steppers taking turns in every repeat."""
+    seconds = {name: [] for name in steppers}
     with one_blas_thread():
         for _ in range(repeats):
             for name, net in steppers.items():
-                wall, cpu = timed_run(net, ids)
-                best[name] = [min(best[name][0], wall), min(best[name][1], cpu)]
-    return {name: (len(ids) / wall, len(ids) / cpu) for name, (wall, cpu) in best.items()}
+                seconds[name].append(timed_run(net, ids))
+    return {name: np.array(runs) for name, runs in seconds.items()}
 
 
 def sampling_race(model_dir: str, steppers: dict, tunes: int, repeats: int) -> None:
@@ -126,12 +126,13 @@ def main() -> None:
     if args.base:
         steppers = {f"transformer @ {args.base}": base_stepper_class(args.base)(transformer), **steppers}
     steppers["seed (LSTM)"] = random_model("seed").stepper()
-    speeds = race(steppers, ids, args.repeats)
-    for name, (wall, cpu) in speeds.items():
-        print(f"{name:>24}: {wall:,.0f} symbols/s, one stream ({cpu:,.0f} per CPU second)")
+    seconds = race(steppers, ids, args.repeats)
+    for name, runs in seconds.items():
+        wall, cpu = len(ids) / runs.min(0)
+        print(f"{name:>24}: {wall:,.0f} symbols/s, one stream ({cpu:,.0f} per CPU second), best of {args.repeats}")
     if args.base:
-        (base_wall, base_cpu), (wall, cpu) = speeds[f"transformer @ {args.base}"], speeds["transformer"]
-        print(f"{'today / base':>24}: {wall / base_wall:.2f} (wall), {cpu / base_cpu:.2f} (CPU)")
+        ratios = np.median(seconds[f"transformer @ {args.base}"] / seconds["transformer"], 0)
+        print(f"{'today / base':>24}: {ratios[0]:.2f} (wall), {ratios[1]:.2f} (CPU), median of the turns' ratios")
         with one_blas_thread():
             gap = np.abs(logits_of(steppers[f"transformer @ {args.base}"], ids) - logits_of(steppers["transformer"], ids))
         print(f"{'largest logit difference':>24}: {gap.max():.1e} over {len(ids)} steps")
