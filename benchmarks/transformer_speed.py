@@ -93,20 +93,24 @@ def race(steppers: dict, ids: np.ndarray, repeats: int) -> dict[str, np.ndarray]
 
 
 def sampling_race(model_dir: str, steppers: dict, tunes: int, repeats: int) -> None:
-    """Well-formed one-stream sampling with each stepper class: best chars/s of `repeats`, and whether they agree."""
+    """Well-formed one-stream sampling with each stepper class, taking turns: best chars/s, and whether they agree."""
     ckpt = load_checkpoint(model_dir)
-    best, written = {name: float("inf") for name in steppers}, {}
+    seconds, written = {name: [] for name in steppers}, {}
     for _ in range(repeats):
         for name, stepper_class in steppers.items():
             ckpt.model.stepper = lambda cls=stepper_class: cls(ckpt.model)  # what generate.py asks for
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             written[name] = [generate_tunes(ckpt, 1, seed=100 + k)[0] for k in range(tunes)]
-            best[name] = min(best[name], time.perf_counter() - start)
+            seconds[name].append((time.perf_counter() - wall, time.process_time() - cpu))
     chars = sum(len(t) for t in written["transformer"])
-    for name, seconds in best.items():
-        print(f"{name:>24}: {chars / seconds:,.0f} chars/s, well-formed sampling, one tune at a time "
-              f"({tunes} tunes, {chars:,} chars)")
+    for name, runs in seconds.items():
+        wall, cpu = chars / np.array(runs).min(0)
+        print(f"{name:>24}: {wall:,.0f} chars/s ({cpu:,.0f} per CPU second), well-formed sampling, "
+              f"one tune at a time ({tunes} tunes, {chars:,} chars), best of {repeats}")
     if len(written) > 1:
+        base, today = (np.array(runs) for runs in seconds.values())
+        ratios = np.median(base / today, 0)
+        print(f"{'today / base':>24}: {ratios[0]:.2f} (wall), {ratios[1]:.2f} (CPU), median of the turns' ratios")
         same = len({tuple(t) for t in written.values()}) == 1
         print(f"{'same tunes':>24}: {'yes' if same else 'NO'}")
 
