@@ -13,6 +13,10 @@ and prints the median over the repeats of the ratio of the two runs of each
 turn: on a loaded machine, whose load drifts within a minute, that ratio is
 the figure to trust. The base's logits are compared with today's too.
 
+It also times the step's matrix products alone (the same matrices, one
+stream, without anything between them): reading about 9 MB of weights per
+symbol from memory, they are the floor of a float32 step on one core.
+
 `--model DIR` (a trained transformer) also times what a user waits for:
 well-formed sampling of one tune at a time (`generate -n 1`, seeds 100,
 101, ...), characters per second, with today's stepper and the base's, and
@@ -71,6 +75,22 @@ def timed_run(net, ids: np.ndarray) -> tuple[float, float]:
     for i in ids:
         _, state = net.step(np.array([i]), state)
     return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def matrix_products_alone(net, steps: int, repeats: int) -> float:
+    """Best CPU seconds per step of just the step's matrix-vector products (today's folded matrices)."""
+    matrices = [w for block in net.blocks for w in block] + [net.out]
+    inputs = {w.shape[0]: np.ones((1, w.shape[0]), np.float32) for w in matrices}
+    outputs = [np.empty((1, w.shape[1]), np.float32) for w in matrices]
+    best = float("inf")
+    with one_blas_thread():
+        for _ in range(repeats):
+            start = time.process_time()
+            for _ in range(steps):
+                for w, out in zip(matrices, outputs):
+                    np.matmul(inputs[w.shape[0]], w, out=out)
+            best = min(best, time.process_time() - start)
+    return best / steps
 
 
 def logits_of(net, ids: np.ndarray) -> np.ndarray:
@@ -134,6 +154,10 @@ def main() -> None:
     for name, runs in seconds.items():
         wall, cpu = len(ids) / runs.min(0)
         print(f"{name:>24}: {wall:,.0f} symbols/s, one stream ({cpu:,.0f} per CPU second), best of {args.repeats}")
+    floor = matrix_products_alone(steppers["transformer"], args.symbols, args.repeats)
+    step = seconds["transformer"][:, 1].min() / len(ids)
+    print(f"{'matrix products alone':>24}: {floor * 1e6:,.0f} us per step ({1 / floor:,.0f} per CPU second), "
+          f"{floor / step:.0%} of today's step")
     if args.base:
         ratios = np.median(seconds[f"transformer @ {args.base}"] / seconds["transformer"], 0)
         print(f"{'today / base':>24}: {ratios[0]:.2f} (wall), {ratios[1]:.2f} (CPU), median of the turns' ratios")
