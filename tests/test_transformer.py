@@ -74,6 +74,48 @@ def test_cached_steps_equal_the_forward_and_slide_past_the_context():
     assert np.abs(np.stack(stepped, 1) - long).max() < 1e-4
 
 
+def _stepped(net, ids: np.ndarray) -> np.ndarray:
+    """Logits (B, T, V) of stepping B streams through ids (B, T) from an empty cache."""
+    state = net.initial_state(ids.shape[0])
+    out = []
+    for t in range(ids.shape[1]):
+        logits, state = net.step(ids[:, t], state)
+        out.append(logits)
+    return np.stack(out, 1)
+
+
+def _exact(model, ids: np.ndarray) -> np.ndarray:
+    """The model's logits in float64 over the windows the sliding cache sees (read_long), as float64."""
+    with torch.no_grad():
+        return model.double().read_long(torch.from_numpy(ids))[0].numpy()
+
+
+@pytest.mark.parametrize("context", [16, 15])
+def test_stepper_logits_equal_the_float64_model_after_the_context_wraps(context):
+    """The stepper folds LayerNorms, biases and GELU's constants into its float32 matrices and keeps the residual
+    stream centred: past many slides its logits are the model's in float64 to 1e-5 (weights ~15x the init's)."""
+    model = _random_model(context=context, seed=3)
+    ids = np.random.default_rng(4).integers(0, 40, (3, 5 * context))
+    net = model.stepper()
+    stepped = _stepped(net, ids)
+    prefilled, _ = net.prefill(ids[:, :context - 1], net.initial_state(3))  # the batched read slides use
+    exact = _exact(model, ids)
+    assert np.abs(exact).max() > 1  # logits large enough that a relative slip would show
+    assert np.abs(stepped - exact).max() < 1e-5
+    assert np.abs(prefilled - exact[:, :context - 1]).max() < 1e-5
+
+
+def test_trained_stepper_equals_the_float64_model_on_a_real_tune(tiny_transformer_run):
+    """The same on the trained tiny model and a bundled tune three times its context long."""
+    from tunesmith.corpus.bundled import load_bundled
+
+    ckpt = load_checkpoint(tiny_transformer_run)
+    text = next(t.text for t in load_bundled("jigs") if len(t.text) > 3 * ckpt.model.window)
+    ids = np.array([ckpt.codec.encode(text)[:3 * ckpt.model.window]])
+    stepped = _stepped(ckpt.model.stepper(), ids)
+    assert np.abs(stepped - _exact(ckpt.model, ids)).max() < 1e-5
+
+
 def test_selecting_streams_keeps_their_caches():
     model = _random_model()
     net = model.stepper()
