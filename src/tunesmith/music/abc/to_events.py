@@ -72,8 +72,23 @@ def _volta_numbers(text: str) -> set[int]:
     return numbers
 
 
+def endings_follow(body: list[Token], i: int) -> bool:
+    """Whether an ending (`[2`, `|2`) comes right after the bar line at `i` (spaces and line ends aside)."""
+    for tok in body[i + 1:]:
+        if tok.kind in ("space", "newline", "continuation", "comment"):
+            continue
+        return tok.kind == "volta" or (tok.kind == "bar" and tok.text[-1].isdigit())
+    return False
+
+
 def played_order(body: list[Token], limit: int = 8) -> list[Token]:
-    """The body's tokens in playing order: repeats taken, endings chosen."""
+    """The body's tokens in playing order: repeats taken, endings chosen.
+
+    A repeat goes back to the last `|:` (or `::`), else to the end of the
+    repeat before it, else to the start, as abc2midi plays it: in
+    `A :| B :|` both parts are played twice, and in `A :| B [1 C :| [2 D`
+    the second part has its two endings.
+    """
     out: list[Token] = []
     start, passes, i, budget = 0, 1, 0, limit * max(len(body), 1)
     while i < len(body) and budget > 0:
@@ -88,6 +103,8 @@ def played_order(body: list[Token], limit: int = 8) -> list[Token]:
                 continue
             if bar.endswith(":") or bar == "::":
                 start, passes = i + 1, 1
+            elif bar.startswith(":") and not endings and not endings_follow(body, i):
+                start, passes = i + 1, 1  # a repeat played twice, with no endings: the next one starts here
             if endings and passes not in endings:  # skip this ending on this pass
                 out.append(tok)
                 i += 1
