@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 
 from ..errors import TunesmithError
 from .sheet import DEFAULT_WIDTH, render_pages
+from .sheet_pool import SheetPool
 
 PAGE_WIDTH, PAGE_HEIGHT = DEFAULT_WIDTH, 2970  # A4 in verovio's units: tenths of a millimetre
 MARGIN = 120            # top and bottom of a sheet, beyond the 4 mm verovio leaves around each system block
@@ -37,10 +38,12 @@ class Block:
     height: float  # in sheet units, at the sheet's width
 
 
-def blocks_of(abc: str, timeout: float = 20.0) -> list[Block]:
-    """One tune's pages from verovio, each at most the printable height of a sheet."""
+def blocks_of(abc: str, timeout: float = 20.0, arrived: float | None = None,
+              pool: SheetPool | None = None) -> list[Block]:
+    """One tune's pages from verovio, each at most the printable height of a sheet (`sheet.render_pages`'s
+    deadline and pool: the CLI's by default, the web app's own)."""
     blocks = []
-    for svg in render_pages(abc, PRINTABLE, timeout=timeout):
+    for svg in render_pages(abc, PRINTABLE, timeout=timeout, arrived=arrived, pool=pool):
         svg = inline_glyphs(svg)
         size = _VIEWBOX.search(svg)
         if size is None:
