@@ -104,8 +104,13 @@ def sheet_svg(placed: list[tuple[Block, float]], number: int, pages: int) -> str
 
 def sheets_to_pdf(sheets: list[str], title: str) -> bytes:
     """SVG sheets -> one PDF with a page each (cairosvg draws, pypdf joins); `title` in its metadata."""
-    import cairosvg
     from pypdf import PdfReader, PdfWriter
+
+    try:
+        import cairosvg
+    except OSError:  # cairocffi found no libcairo.so.2
+        raise TunesmithError("pdf: the cairo library is missing; install Debian's libcairo2 "
+                             "(`make tools`, or apt-get install libcairo2)") from None
 
     writer = PdfWriter()
     for svg in sheets:
