@@ -50,6 +50,8 @@ FEATURES = {
         "2/4", "Bb", "B3/2c/2 d2|[K:E]e3 x|[M:3/4]E4 F2|G6|]"),
     "a second part with its own endings after a repeat (no |:)": (
         "2/4", "C", "C D :| E F |[1 G A :|[2 B c |]"),
+    "endings that start inside a bar, a pitch twice in a chord": (
+        "2/4", "D", "A>BAF|[=Bdgg]2 f2|Tf2 [1 d2:|\\\n[2 d ||"),
     "odd lengths: a quintuplet, a 1/3 of a unit, :: between parts": (
         "3/4", "Em", "(5EFGAB c2 d2|E/3F/3G/3 A2 B2 c2::e6|f6:|"),
 }
@@ -83,6 +85,9 @@ def test_the_score_keeps_repeats_endings_tuplets_chords_and_the_pickup_as_notati
     assert modified == [("3", "2")] * 9  # (3GAB (3cBA (3:2:3 gfe
     assert [t.get("type") for t in xml.iter("tuplet")] == ["start", "stop"] * 3
     assert [t.get("type") for t in xml.iter("tie")] == ["start", "stop"]  # G2-|G2
+    # beamed as written together: (3GAB, (3cBA, A>B, c<d, (3:2:3 gfe
+    assert [b.text for b in xml.iter("beam")] == ["begin", "continue", "end"] * 2 + ["begin", "end"] * 2 + [
+        "begin", "continue", "end"]
 
     xml = ET.fromstring(abc_to_musicxml(tune("chords, chord symbols, grace notes, accidentals carried through the "
                                              "bar")).split("\n", 2)[2])

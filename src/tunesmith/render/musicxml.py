@@ -109,6 +109,7 @@ class _Note:
     slurs_start: list[int] = field(default_factory=list)
     slurs_stop: list[int] = field(default_factory=list)
     written: Fraction = Fraction(1, 8)          # grace notes: their written length, for the note type
+    beam: str | None = None                     # "begin", "continue", "end": its place in a beamed group
 
 
 @dataclass
@@ -186,6 +187,8 @@ class _Reader:
         self.passes = 1                      # as played_order counts them: 1 until a :| is taken
         self.open_ending: str | None = None
         self.line_broke = False
+        self.beam_group: list[_Note] = []    # notes written together, with no space between them (ABC's beams)
+        self.beam_groups: list[list[_Note]] = []
         self.continued = False               # a `\\` before the line's end joins the next line to it
 
     @property
@@ -220,6 +223,10 @@ class _Reader:
     def new_note(self, pitches, midi: list[int], value: Fraction) -> _Note:
         note = _Note(pitches, midi, value, marks=self.marks, slurs_start=self.slurs_pending)
         self.marks, self.slurs_pending = [], []
+        if pitches:
+            self.beam_group.append(note)
+        else:
+            self.close_beam()  # a rest ends a beamed group
         if self.tuplet is not None:
             note.tuplet, note.tuplet_start = self.tuplet, self.tuplet_fresh
             self.tuplet_fresh = False
@@ -232,6 +239,11 @@ class _Reader:
         note = self.new_note([], [], value)
         note.invisible = invisible
         self.tied, self.last_group = {}, None
+
+    def close_beam(self) -> None:
+        if len(self.beam_group) > 1:
+            self.beam_groups.append(self.beam_group)
+        self.beam_group = []
 
     def whole_bar_rests(self, count: int) -> None:
         """`Z4`: four whole-bar rests, each a measure of its own (or one long rest inside a bar with notes)."""
@@ -292,7 +304,9 @@ class _Reader:
                 previous.ending_stop = (self.open_ending, "discontinue")
             self.open_ending = None
         numbers = _ending_numbers(text)
-        if numbers and not self.measure.has_music:
+        if numbers and self.measure.has_music:  # `f2 [1 d2 :|`: the ending starts inside the bar, which is split
+            self.measures.append(_Measure())
+        if numbers:
             self.measure.ending_start, self.open_ending = numbers, numbers
 
     # -- the walk --------------------------------------------------------------
@@ -316,16 +330,18 @@ class _Reader:
                     note = _Note([pitch], [midi], Fraction(0), grace=True, written=length(text) * reader.unit)
                     self.measure.items.append(note)
             elif kind in ("bar", "volta"):
+                self.close_beam()
                 if kind == "bar":
                     self.bar(text, toks, n)
                 else:
                     self.start_ending(text)
             elif kind == "newline":
+                self.close_beam()
                 self.line_broke, self.continued = not self.continued, False
             elif kind == "continuation":
                 self.continued = True
             elif kind in ("space", "comment"):
-                continue
+                self.close_beam()
             else:
                 if self.line_broke:  # music on a new line of the ABC: a new system, when it starts a bar
                     self.line_broke = False
@@ -339,6 +355,9 @@ class _Reader:
             dropped = self.measures.pop()
             self.measure.right_style = self.measure.right_style or dropped.left_style
         _drop_unclosed_repeats(self.measures)
+        self.close_beam()
+        for group in self.beam_groups:
+            _beam(group)
         return self.measures
 
     def music(self, kind: str, text: str, next_is_tie: bool) -> None:
@@ -372,9 +391,8 @@ class _Reader:
             pitch, midi = self.pitch(text)
             if reader.chord is not None:
                 reader.chord[0] = reader.chord[0] or length(text)
-                if midi not in self.chord_midi:  # a pitch twice in a chord sounds once
-                    self.chord.append(pitch)
-                    self.chord_midi.append(midi)
+                self.chord.append(pitch)  # a pitch written twice is kept twice, as to_events plays it
+                self.chord_midi.append(midi)
                 self.chord_tie = self.chord_tie or next_is_tie
             else:
                 self.sound([pitch], [midi], reader.add(length(text)), next_is_tie)
@@ -408,6 +426,24 @@ class _Reader:
             time = _time_xml(self.reader.meter_text)
             if time:
                 self.measure.items.append(f"<attributes>{time}</attributes>")
+
+
+def _beam(group: list[_Note]) -> None:
+    """Beam each run of two or more notes shorter than a quarter within a group written together (`ABc`,
+    `A>B`): as ABC beams them. A note written as tied pieces, or a quarter or longer, ends a run."""
+    runs: list[list[_Note]] = [[]]
+    for note in group:
+        actual, normal = _ratio(note)
+        written = note.duration * actual / normal
+        if written < Fraction(1, 4) and len(_pieces(written)) == 1:
+            runs[-1].append(note)
+        elif runs[-1]:
+            runs.append([])
+    for run in runs:
+        if len(run) > 1:
+            for note in run:
+                note.beam = "continue"
+            run[0].beam, run[-1].beam = "begin", "end"
 
 
 def _drop_unclosed_repeats(measures: list[_Measure]) -> None:
@@ -588,6 +624,8 @@ class _Writer:
         if (actual, normal) != (1, 1):
             parts.append(f"<time-modification><actual-notes>{actual}</actual-notes>"
                          f"<normal-notes>{normal}</normal-notes></time-modification>")
+        if note.beam and index == 0:
+            parts.append(f'<beam number="1">{note.beam}</beam>')
         notations = []
         if tie_in:
             notations.append('<tied type="stop"/>')
