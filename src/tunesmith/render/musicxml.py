@@ -278,6 +278,8 @@ class _Reader:
             self.passes = 1
         elif written.startswith(":") and not digits and not endings_follow(toks, at):
             self.passes, forward = 1, True  # where the next repeat goes back to
+        elif self.passes == 2 and written in ("||", "|]", "[|"):
+            self.passes, forward = 1, True  # after a repeat's endings, a new part: as to_events.played_order
         core = written.strip(":") or "|"
         right, left = _bar_style(core, backward, written.endswith(":"))
         if written.startswith(":") and not backward:

@@ -72,6 +72,9 @@ def _volta_numbers(text: str) -> set[int]:
     return numbers
 
 
+_SECTION_LINES = ("||", "|]", "[|")
+
+
 def endings_follow(body: list[Token], i: int) -> bool:
     """Whether an ending (`[2`, `|2`) comes right after the bar line at `i` (spaces and line ends aside)."""
     for tok in body[i + 1:]:
@@ -85,9 +88,12 @@ def played_order(body: list[Token], limit: int = 8) -> list[Token]:
     """The body's tokens in playing order: repeats taken, endings chosen.
 
     A repeat goes back to the last `|:` (or `::`), else to the end of the
-    repeat before it, else to the start, as abc2midi plays it: in
-    `A :| B :|` both parts are played twice, and in `A :| B [1 C :| [2 D`
-    the second part has its two endings.
+    repeat before it or the section line (`||`, `|]`) after its endings, else
+    to the start. So in `A :| B :|` both parts are played twice, and in
+    `A :| B [1 C :| [2 D` the second part has its two endings, as abc2midi
+    plays them; in `A |1 B :|2 C || D |1 E :|2 F |]` the second part is
+    played with both its endings too, where abc2midi (reporting an error)
+    leaves its first ending out.
     """
     out: list[Token] = []
     start, passes, i, budget = 0, 1, 0, limit * max(len(body), 1)
@@ -105,6 +111,8 @@ def played_order(body: list[Token], limit: int = 8) -> list[Token]:
                 start, passes = i + 1, 1
             elif bar.startswith(":") and not endings and not endings_follow(body, i):
                 start, passes = i + 1, 1  # a repeat played twice, with no endings: the next one starts here
+            elif passes == 2 and bar in _SECTION_LINES:
+                start, passes = i + 1, 1  # a repeat done with its endings: a new part starts at the section line
             if endings and passes not in endings:  # skip this ending on this pass
                 out.append(tok)
                 i += 1
