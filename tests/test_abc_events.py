@@ -61,7 +61,10 @@ def test_a_repeat_after_a_repeat_goes_back_to_where_the_last_one_ended_as_abc2mi
              "|: C D |1 E F :|2 G A :| B c :|\n": [60, 62, 64, 65, 60, 62, 67, 69, 71, 72, 71, 72],
              # a second part with endings after a section line: both endings (abc2midi leaves the first out)
              "C D |1 E F :|2 G A || B c |1 d e :|2 f g |]\n": [60, 62, 64, 65, 60, 62, 67, 69, 71, 72, 74, 76,
-                                                              71, 72, 77, 79]}
+                                                              71, 72, 77, 79],
+             # ... and a section line at the start of the repeated part is passed on both passes
+             "C D |1 E F :|2 G A || || B c |1 d e :|2 f g |]\n": [60, 62, 64, 65, 60, 62, 67, 69, 71, 72, 74, 76,
+                                                                 71, 72, 77, 79]}
     for body, pitches in cases.items():
         assert [e.pitch for e in tune_events(head + body)] == pitches, body
     if not abc2midi.available():

@@ -185,6 +185,7 @@ class _Reader:
         self.slurs_open: list[int] = []      # numbers of open slurs, innermost last
         self.slurs_pending: list[int] = []   # opened, waiting for their first note
         self.passes = 1                      # as played_order counts them: 1 until a :| is taken
+        self.ended = False                   # past the :| of a repeat whose last ending follows (played_order)
         self.open_ending: str | None = None
         self.line_broke = False
         self.beam_group: list[_Note] = []    # notes written together, with no space between them (ABC's beams)
@@ -275,11 +276,13 @@ class _Reader:
         if backward:
             self.passes = 2
         if forward:
-            self.passes = 1
+            self.passes, self.ended = 1, False
         elif written.startswith(":") and not digits and not endings_follow(toks, at):
-            self.passes, forward = 1, True  # where the next repeat goes back to
-        elif self.passes == 2 and written in ("||", "|]", "[|"):
-            self.passes, forward = 1, True  # after a repeat's endings, a new part: as to_events.played_order
+            self.passes, forward, self.ended = 1, True, False  # where the next repeat goes back to
+        elif written.startswith(":"):
+            self.ended = True  # the repeat's last ending follows
+        elif self.ended and written in ("||", "|]", "[|"):
+            self.passes, forward, self.ended = 1, True, False  # after a repeat's endings, a new part starts here
         core = written.strip(":") or "|"
         right, left = _bar_style(core, backward, written.endswith(":"))
         if written.startswith(":") and not backward:

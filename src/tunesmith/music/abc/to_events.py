@@ -97,6 +97,7 @@ def played_order(body: list[Token], limit: int = 8) -> list[Token]:
     """
     out: list[Token] = []
     start, passes, i, budget = 0, 1, 0, limit * max(len(body), 1)
+    ended = False  # past the :| of a repeat whose last ending is being played
     while i < len(body) and budget > 0:
         budget -= 1
         tok = body[i]
@@ -108,11 +109,13 @@ def played_order(body: list[Token], limit: int = 8) -> list[Token]:
                 i, passes = start, 2
                 continue
             if bar.endswith(":") or bar == "::":
-                start, passes = i + 1, 1
+                start, passes, ended = i + 1, 1, False
             elif bar.startswith(":") and not endings and not endings_follow(body, i):
-                start, passes = i + 1, 1  # a repeat played twice, with no endings: the next one starts here
-            elif passes == 2 and bar in _SECTION_LINES:
-                start, passes = i + 1, 1  # a repeat done with its endings: a new part starts at the section line
+                start, passes, ended = i + 1, 1, False  # a repeat played twice, no endings: the next starts here
+            elif bar.startswith(":"):
+                ended = True  # its last ending follows
+            elif ended and bar in _SECTION_LINES:
+                start, passes, ended = i + 1, 1, False  # a repeat done with its endings: a new part starts here
             if endings and passes not in endings:  # skip this ending on this pass
                 out.append(tok)
                 i += 1
