@@ -426,7 +426,7 @@ class _Reader:
         letter, value = text[0], text[2:]
         if letter == "K":
             self.key_value, self.key = value, key_signature(value)
-            self.measure.items.append(_key_xml(value, self.key))
+            self.measure.items.append(f"<attributes>{_key_xml(value, self.key)}</attributes>")
         elif letter == "M":
             time = _time_xml(self.reader.meter_text)
             if time:
@@ -476,14 +476,16 @@ def _mode(value: str) -> str:
     return _MODES.get(word[:3], "none")
 
 
-def _key_xml(value: str, signature: dict[str, int], clef: bool = False) -> str:
-    fifths = sum(signature.values())
+def _key_xml(value: str, signature: dict[str, int]) -> str:
+    """<key> of a K: value: as many sharps or flats as to_events reads in it, and its mode."""
     mode = _mode(value) if _KEY_MODE.match(value) else "none"
-    out = f"<attributes><key><fifths>{fifths}</fifths><mode>{mode}</mode></key>"
-    if clef:
-        sign, line = next((c for name, c in _CLEFS.items() if f"clef={name}" in value.replace(" ", "")), ("G", 2))
-        out += f"<clef><sign>{sign}</sign><line>{line}</line></clef>"
-    return out + "</attributes>"
+    return f"<key><fifths>{sum(signature.values())}</fifths><mode>{mode}</mode></key>"
+
+
+def _clef_xml(value: str) -> str:
+    """<clef> named in a K: value (`clef=bass`), else the treble clef."""
+    sign, line = next((c for name, c in _CLEFS.items() if f"clef={name}" in value.replace(" ", "")), ("G", 2))
+    return f"<clef><sign>{sign}</sign><line>{line}</line></clef>"
 
 
 def _time_xml(meter: str | None) -> str:
@@ -555,8 +557,8 @@ def _ratio(note: _Note) -> tuple[int, int]:
 class _Writer:
     """Serialises measures to MusicXML text, with one <divisions> for the whole score."""
 
-    def __init__(self, measures: list[_Measure], meter: Fraction | None):
-        self.measures, self.meter = measures, meter
+    def __init__(self, measures: list[_Measure]):
+        self.measures = measures
         self.divisions = 1
         for measure in measures:
             for item in measure.items:
@@ -716,25 +718,12 @@ def abc_to_musicxml(abc: str, *, qpm: float | None = None, limits: RenderLimits 
     if not any(isinstance(i, _Note) and i.pitches and not i.grace for m in measures for i in m.items):
         raise TunesmithError("the tune has no notes to play")
     tempo = qpm if qpm is not None else default_qpm(abc)
-    writer = _Writer(measures, meter_fraction(header_meter))
-    key = _key_xml(header_key, key_signature(header_key), clef=True)
-    head = (f"<attributes><divisions>{writer.divisions}</divisions>" + key[len("<attributes>"):-len("</attributes>")]
-            + _time_xml(header_meter) + "</attributes>")
-    # The clef follows time in MusicXML's order: key, time, clef.
-    head = _ordered_attributes(head)
-    head += f'<sound tempo="{tempo:g}"/>'  # the MIDI file's tempo, for playback
-    bar = meter_fraction(header_meter)
-    body, number = [], 1
-    for i, measure in enumerate(measures):
-        implicit = i == 0 and bar is not None and measure.duration < bar
-        previous = measures[i - 1] if i else None
-        if (not implicit and previous is not None and bar is not None and previous.duration < bar
-                and measure.duration < bar and previous.duration + measure.duration == bar and i > 1):
-            implicit = True  # the rest of a bar split at a repeat line: not a bar of its own
-        label = 0 if i == 0 and implicit else number
-        body.append(writer.measure_xml(label, measure, implicit, head if i == 0 else ""))
-        if not implicit:
-            number += 1
+    writer = _Writer(measures)
+    head = (f"<attributes><divisions>{writer.divisions}</divisions>{_key_xml(header_key, key_signature(header_key))}"
+            f"{_time_xml(header_meter)}{_clef_xml(header_key)}</attributes>"
+            f'<sound tempo="{tempo:g}"/>')  # the MIDI file's tempo, for playback
+    body = [writer.measure_xml(number, measure, implicit, head if i == 0 else "")
+            for i, (measure, number, implicit) in enumerate(_numbered(measures, meter_fraction(header_meter)))]
     title = escape(walk.title or "Untitled")
     return ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
             '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN" '
@@ -746,10 +735,17 @@ def abc_to_musicxml(abc: str, *, qpm: float | None = None, limits: RenderLimits 
             '<part id="P1">' + "".join(body) + "</part></score-partwise>\n")
 
 
-def _ordered_attributes(head: str) -> str:
-    """<attributes> children in MusicXML's order: divisions, key, time, clef."""
-    clef = re.search(r"<clef>.*?</clef>", head)
-    if clef is None:
-        return head
-    head = head.replace(clef.group(), "")
-    return head.replace("</attributes>", clef.group() + "</attributes>")
+def _numbered(measures: list[_Measure], bar: Fraction | None) -> list[tuple[_Measure, int, bool]]:
+    """(measure, number, implicit) for each measure: a short first bar (a pickup) is bar 0, and the rest of a
+    bar split at a repeat line or an ending is implicit, numbered with the part before it, as scores count."""
+    out, number = [], 1
+    for i, measure in enumerate(measures):
+        short = bar is not None and measure.duration < bar
+        implicit = i == 0 and short
+        if i > 1 and short and not implicit:
+            previous = measures[i - 1].duration
+            implicit = previous < bar and previous + measure.duration == bar
+        out.append((measure, 0 if i == 0 and implicit else number, implicit))
+        if not implicit:
+            number += 1
+    return out
