@@ -51,7 +51,8 @@ class Limits:
     that finds no room, or spends its time waiting, is a 503 with Retry-After.
     Each kind of work holds a bounded share of the server's 40 threads: sheet
     music `2 * render_workers + render_queue` (tunes set aside included),
-    generations `generations + queue`, audio `audio + queue`.
+    generations `generations + queue`, audio `audio + queue`, and the drawing
+    of PDF pages (after their engraving, a sheet-music render) as many as audio.
     """
 
     max_tunes: int = 8              # tunes per generate request
