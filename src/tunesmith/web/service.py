@@ -52,7 +52,7 @@ class Limits:
     Each kind of work holds a bounded share of the server's 40 threads: sheet
     music `2 * render_workers + render_queue` (tunes set aside included),
     generations `generations + queue`, audio `audio + queue`, and the drawing
-    of PDF pages (after their engraving, a sheet-music render) as many as audio.
+    of PDF pages (after their engraving, a sheet-music render) `2 * audio`.
     """
 
     max_tunes: int = 8              # tunes per generate request
@@ -148,7 +148,9 @@ class Composer:
         self.catalog, self.store, self.limits = catalog, store, limits
         self._generations = Turns(limits.generations, limits.queue, "generations")
         self._audio = Turns(limits.audio, limits.queue, "audio renders")
-        self._print = Turns(limits.audio, limits.queue, "PDF renders")  # cairo's drawing: a second or two each
+        # Drawing PDF pages (cairo: a second or so each) after their engraving; a short line, so that every
+        # kind of work together stays within the server's 40 threads.
+        self._print = Turns(limits.audio, limits.audio, "PDF renders")
         self.sheets = SheetPool(limits.render_workers, limits.render_queue)
 
     def compose(self, mode: Mode, body: BaseModel, kind: ModelKind) -> tuple[int, ModelEntry, list]:
