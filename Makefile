@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The independent judge used by the tests: abc2midi (Debian package abcmidi);
-# the browser the web app's tests drive: chromium (Playwright uses it; nothing is downloaded).
+# the browser the web app's tests drive: chromium (Playwright uses it; nothing is downloaded);
+# cairo, which cairosvg draws PDF sheet music with (libcairo2; chromium brings it too), and a serif font for titles.
 tools:
 	@command -v abc2midi >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -24,6 +25,10 @@ tools:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@command -v chromium >/dev/null
+	@ldconfig -p | grep -q 'libcairo.so.2 ' && fc-list 2>/dev/null | grep -qi 'serif' || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libcairo2 fonts-liberation fontconfig >/dev/null; }
+	@ldconfig -p | grep -q 'libcairo.so.2 '
 
 demo: $(STAMP)
 	$(BIN)/tunesmith generate -n 5 --seed 1 -o out/demo.abc --render midi,wav,svg

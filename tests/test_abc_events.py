@@ -46,3 +46,28 @@ def test_melodies_of_real_tunes_are_in_order_and_as_long_as_their_bars():
         assert all(0 <= e.pitch < 128 for e in events)
         # Without repeats the melody ends where the last bar does (or before, on a final rest).
         assert total_length(events) <= sum(b.duration for b in read_bars(tune.text))
+
+
+def test_a_repeat_after_a_repeat_goes_back_to_where_the_last_one_ended_as_abc2midi_plays_it():
+    """`A :| B :|` plays each part twice; in `A :| B [1 C :| [2 D` the second part has its endings
+    (both are what abc2midi plays; before, the second part was played once, and its first ending never)."""
+    import pytest
+
+    from tunesmith.insight import abc2midi
+
+    head = "X:1\nT:R\nM:2/4\nL:1/4\nK:C\n"
+    cases = {"C D :| E F :|\n": [60, 62, 60, 62, 64, 65, 64, 65],
+             "C D :| E F |[1 G A :|[2 B c |]\n": [60, 62, 60, 62, 64, 65, 67, 69, 64, 65, 71, 72],
+             "|: C D |1 E F :|2 G A :| B c :|\n": [60, 62, 64, 65, 60, 62, 67, 69, 71, 72, 71, 72],
+             # a second part with endings after a section line: both endings (abc2midi leaves the first out)
+             "C D |1 E F :|2 G A || B c |1 d e :|2 f g |]\n": [60, 62, 64, 65, 60, 62, 67, 69, 71, 72, 74, 76,
+                                                              71, 72, 77, 79],
+             # ... and a section line at the start of the repeated part is passed on both passes
+             "C D |1 E F :|2 G A || || B c |1 d e :|2 f g |]\n": [60, 62, 64, 65, 60, 62, 67, 69, 71, 72, 74, 76,
+                                                                 71, 72, 77, 79]}
+    for body, pitches in cases.items():
+        assert [e.pitch for e in tune_events(head + body)] == pitches, body
+    if not abc2midi.available():
+        pytest.fail("abc2midi is not installed: run `make tools`")
+    for body in list(cases)[:2]:
+        assert abc2midi.melody(head + body) == cases[body], body

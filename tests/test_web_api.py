@@ -164,7 +164,7 @@ ERRORS = [
     ("post", "/api/tunes", {"abc": "K:D\nabc|"}, 422, "abc: no tune found"),
     ("get", "/api/tunes/99999", None, 404, "no tune 99999"),
     ("get", "/api/tunes/99999.wav", None, 404, "no tune 99999"),
-    ("get", "/api/tunes/1.mp3", None, 422, "kind: Input should be 'abc', 'mid', 'wav' or 'svg'"),
+    ("get", "/api/tunes/1.mp3", None, 422, "kind: Input should be 'abc', 'mid', 'wav', 'svg', 'musicxml' or 'pdf'"),
     ("get", "/api/tunes", {"limit": 1000}, 422, "limit: Input should be less than or equal to 200"),
 ]
 

@@ -247,3 +247,38 @@ def test_pages_load_without_console_errors(page):
         answer = page.request.get(icon)
         assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml"), icon
     assert not problems, problems
+
+
+def test_musicxml_and_pdf_downloads_in_the_key_chosen(page, tmp_path):
+    """The tune page's MusicXML and PDF links download real files; the transpose menu moves every download."""
+    import pypdfium2
+
+    from tunesmith.insight.music21_judge import music21_notes, our_notes
+
+    abc = JIG.format(title="Exported")
+    tune = page.request.post("/api/tunes", data={"abc": abc}).json()
+    page.goto(f"/tune/{tune['id']}")
+    card = page.locator("article.tune")
+    links = {kind: card.locator(f"a.dl-{kind}") for kind in ("abc", "mid", "wav", "svg", "musicxml", "pdf")}
+    assert links["pdf"].inner_text() == "PDF" and links["musicxml"].inner_text() == "MusicXML"
+
+    with page.expect_download() as download:
+        links["pdf"].click()
+    pdf = pypdfium2.PdfDocument(Path(download.value.path()).read_bytes())
+    assert len(pdf) == 1 and "Exported" in pdf[0].get_textpage().get_text_range()
+    with page.expect_download() as download:
+        links["musicxml"].click()
+    assert music21_notes(Path(download.value.path()).read_text()) == our_notes(abc)
+
+    card.locator("select.transpose").select_option("2")
+    assert all(link.get_attribute("href").endswith("?transpose=2") for link in links.values())
+    with page.expect_download() as download:
+        links["musicxml"].click()
+    assert download.value.suggested_filename.endswith("+2.musicxml")
+    assert music21_notes(Path(download.value.path()).read_text()) == [(o, p + 2, d) for o, p, d in our_notes(abc)]
+    with page.expect_download() as download:
+        links["mid"].click()
+    played = [m.note for t in mido.MidiFile(download.value.path()).tracks for m in t if m.type == "note_on" and m.velocity]
+    assert played[0] == our_notes(abc)[0][1] + 2
+    card.locator("select.transpose").select_option("0")
+    assert links["pdf"].get_attribute("href") == tune["files"]["pdf"]

@@ -1,9 +1,11 @@
-"""`tunesmith render`: MIDI, WAV and SVG files for every tune of ABC files."""
+"""`tunesmith render`: MIDI, WAV, SVG, MusicXML and PDF files for every tune of ABC files, or a PDF tunebook."""
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import typer
 
@@ -24,24 +26,33 @@ def report(result) -> None:
 
 def render(
     files: list[Path] = typer.Argument(..., help="ABC files; every tune in them is rendered."),
-    to: str = typer.Option("midi,wav,svg", "--to", help="What to write, comma-separated: midi, wav, svg."),
+    to: str = typer.Option("midi,wav,svg", "--to",
+                           help="What to write, comma-separated: midi, wav, svg, musicxml, pdf."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder to write into (default: beside each ABC file)."),
     chords: bool = typer.Option(False, "--chords", help="Play the chord symbols (\"Am\", \"G7\") as an accompaniment."),
     program: int = typer.Option(0, "--program", help="General MIDI program of the melody, 0-127 (0 piano, 40 violin, 73 flute)."),
     qpm: Optional[float] = typer.Option(None, "--qpm", help="Tempo in quarter notes per minute (default: Q:, else usual for the rhythm)."),
     soundfont: Optional[Path] = typer.Option(None, "--soundfont", help="A .sf2 SoundFont to play the WAV with (default: the built-in synthesiser)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Refuse tunes that play longer (default: $TUNESMITH_MAX_SECONDS, else 1200; other limits: docs/robustness.md)."),
+    transpose: int = typer.Option(0, "--transpose", help="Move every tune this many semitones, -12..12 (e.g. 2: D major to E major), in every file written."),
+    book: bool = typer.Option(False, "--book", help="With pdf: one PDF tunebook of all the tunes of each file, <file>.pdf, instead of a PDF per tune."),
 ) -> None:
-    """Write a MIDI, WAV and SVG (sheet music) file for every tune: <file>-<X>-<title>.<ext>; exit 1 if any tune fails, 2 if a file cannot be read.
+    """Write a MIDI, WAV and SVG (sheet music) file, or MusicXML and PDF, for every tune: <file>-<X>-<title>.<ext>;
+    exit 1 if any tune fails, 2 if a file cannot be read.
 
-    A tune beyond a render limit (too long, too many notes, too large) refuses the whole batch: exit 2, nothing written.
+    A tune beyond a render limit (too long, too many notes, too large), or with no key to transpose, refuses the
+    whole batch: exit 2, nothing written. Ctrl-C stops between tunes; the files written so far are whole.
     """
-    from ..render.files import (RenderOptions, RenderReport, over_limits, parse_kinds, refuse_over_limits,
-                                render_into, tunes_to_render)
+    from ..render.files import (RenderOptions, RenderReport, in_key, not_transposable, over_limits, parse_kinds,
+                                refuse_not_transposable, refuse_over_limits, render_book_into, render_into,
+                                tunes_to_render)
     from ..render.limits import RenderLimits
 
     kinds = parse_kinds(to)
-    options = RenderOptions(program=program, chords=chords, qpm=qpm, soundfont=soundfont)
+    if book and "pdf" not in kinds:
+        raise TunesmithError(f"--book makes a PDF tunebook: add pdf to --to (got --to {to})")
+    options = RenderOptions(program=program, chords=chords, qpm=qpm, soundfont=soundfont, transpose=transpose)
+    options.check()
     limits = RenderLimits.from_env(max_seconds=max_seconds)
     # Every file is read before anything is written. A file that cannot be read (or holds no tune)
     # is reported on its own `error:` line and the others are still rendered; the exit status is 2.
@@ -54,17 +65,34 @@ def render(
             unreadable += 1
     if not batches:
         raise typer.Exit(2)  # as any command's user error: its `error:` lines and nothing else
-    # ... and every tune is checked against the render limits: a tune beyond them writes nothing at all
+    # ... and every tune is checked for a key to move and against the render limits: one that fails writes nothing
+    count = sum(len(tunes) for _, tunes in batches)
+    refuse_not_transposable([f"{path}: {problem}" for path, tunes in batches
+                             for problem in not_transposable(tunes, transpose)], transpose, count)
     refuse_over_limits([f"{path}: {problem}" for path, tunes in batches
-                        for problem in over_limits(tunes, kinds, options, limits)],
-                       sum(len(tunes) for _, tunes in batches))
+                        for problem in over_limits([in_key(t, transpose) for t in tunes], kinds, options, limits)],
+                       count)
     total = RenderReport()
-    for path, tunes in batches:
-        result = render_into(tunes, kinds, output if output is not None else path.parent, path.stem, options,
-                             limits, checked=True)
-        total.written += result.written
-        total.failed += [f"{path}: {problem}" for problem in result.failed]
-        total.tunes += result.tunes
+    per_tune = [k for k in kinds if not (book and k == "pdf")]
+    passes = (1 if per_tune else 0) + (1 if book else 0)  # over each file's tunes: its files, its book
+    with progress_bar(count * passes) as advance:
+        try:
+            for path, tunes in batches:
+                folder = output if output is not None else path.parent
+                results = []
+                if per_tune:
+                    results.append(render_into(tunes, per_tune, folder, path.stem, options, limits, checked=True,
+                                               done=advance(len(tunes))))
+                if book:
+                    results.append(render_book_into(tunes, folder, path.stem, options, limits, checked=True,
+                                                    done=advance(len(tunes))))
+                for result in results:
+                    total.written += result.written
+                    total.failed += [f"{path}: {problem}" for problem in result.failed]
+                total.tunes += len(tunes)
+        except KeyboardInterrupt:
+            err(f"interrupted: {len(total.written)} files written, each whole")
+            raise typer.Exit(130) from None
     try:
         report(total)  # exits 1 when a tune could not be rendered
     except typer.Exit:
@@ -73,3 +101,29 @@ def render(
     if unreadable:  # the worst status wins
         err(f"{unreadable} of {len(files)} files could not be read")
         raise typer.Exit(2)
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator[Callable[[int], Callable[[int], None]]]:
+    """A bar on stderr over `total` tune renders (only on a terminal, and only for more than a few tunes).
+
+    Yields `advance(n)`: a callback for one pass over n tunes, which moves the bar as each is done.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    shown = sys.stderr.isatty() and total > 3
+    with Progress(TextColumn("render"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), disable=not shown, transient=True) as bar:
+        task = bar.add_task("render", total=total)
+        moved = [0]
+
+        def advance(n: int) -> Callable[[int], None]:
+            base = moved[0]
+            moved[0] += n
+
+            def done(i: int) -> None:
+                bar.update(task, completed=base + i)
+            return done
+
+        yield advance

@@ -30,7 +30,7 @@ CHORALE_QPM = 80          # no tempo is written in the scores; a calm sung tempo
 CHORALE_VELOCITY = 80
 VOICES = ("soprano", "alto", "tenor", "bass")
 FOLK_QPM = 120
-FOLK_CACHE_VERSION = 1   # bump when the conversion changes
+FOLK_CACHE_VERSION = 2   # bump when the conversion changes (2: repeats after repeats played as abc2midi does)
 
 MIDI_CORPORA = {
     "bach-chorales": "Bach's four-part chorales (music21's corpus), all four voices, pickups on the beat",

@@ -1,8 +1,15 @@
-"""Many tunes -> one MIDI, WAV and SVG file each, named after the tune, written whole.
+"""Many tunes -> one MIDI, WAV, SVG, MusicXML and PDF file each, named after the tune, written whole.
 
 A file is named `<stem>-<X number>-<slug of the title>.<ext>`, e.g.
 `jigs-3-the-kesh.mid`. A tune that cannot be rendered does not stop the
-others: it is listed in the report, and its files are not written.
+others: it is listed in the report, and its files are not written. A
+tunebook (`render_book_into`) is one PDF of all the tunes, `<stem>.pdf`.
+
+A transposition (`RenderOptions.transpose`) moves the ABC text itself
+(`music.abc.transpose`) before any kind is made, so that every file of a
+tune, score and sound alike, is in the same new key. A tune that has no
+key to move (K:none, K:Hp) refuses the whole batch before anything is
+written, like a tune beyond the limits.
 
 The render limits (`limits.py`) are checked for every tune of a batch
 before anything is written: a tune beyond them (too long, too many notes,
@@ -17,27 +24,32 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..atomic import write_bytes_atomic, write_text_atomic
 from ..corpus.files import abc_tune_blocks
 from ..errors import TunesmithError
+from ..music.abc.transpose import NotTransposable, transpose_tune
 from .audio import check_soundfont
 from .limits import RenderLimitError, RenderLimits, check_chars, check_svg_chars, current
 from .sheet import render_svg
-from .tune import check_tune, render_midi, render_wav
+from .tune import check_tune, read_tune, render_midi, render_wav
 
-EXTENSIONS = {"midi": ".mid", "wav": ".wav", "svg": ".svg"}
-_ALIASES = {"mid": "midi", "audio": "wav", "sheet": "svg"}
+EXTENSIONS = {"midi": ".mid", "wav": ".wav", "svg": ".svg", "musicxml": ".musicxml", "pdf": ".pdf"}
+_ALIASES = {"mid": "midi", "audio": "wav", "sheet": "svg", "xml": "musicxml"}
+MAX_TRANSPOSE = 12  # semitones either way: an octave is as far as a player asks
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How tunes sound: General MIDI program, chord accompaniment, tempo override, SoundFont."""
+    """How tunes sound: General MIDI program, chord accompaniment, tempo override, SoundFont; and in what key
+    (`transpose`: semitones up, or down when negative, for every kind)."""
 
     program: int = 0
     chords: bool = False
     qpm: float | None = None
     soundfont: Path | None = None
+    transpose: int = 0
 
     def check(self) -> None:
         """Raise a TunesmithError naming the option that is out of range."""
@@ -45,6 +57,31 @@ class RenderOptions:
             raise TunesmithError(f"--program {self.program}: a General MIDI program is 0..127")
         if self.qpm is not None and not 1 <= self.qpm <= 2000:
             raise TunesmithError(f"--qpm {self.qpm:g}: give a tempo of 1..2000 quarter notes per minute")
+        check_transpose(self.transpose)
+
+
+def check_transpose(semitones: int, option: str = "--transpose") -> None:
+    """A TunesmithError naming `option` unless `semitones` is within an octave either way."""
+    if not -MAX_TRANSPOSE <= semitones <= MAX_TRANSPOSE:
+        raise TunesmithError(f"{option} {semitones}: give a number of semitones from -{MAX_TRANSPOSE} "
+                             f"to {MAX_TRANSPOSE}")
+
+
+def in_key(abc: str, semitones: int) -> str:
+    """The tune moved by `semitones` (itself when 0); NotTransposable when it has no key to move."""
+    return transpose_tune(abc, semitones) if semitones else abc
+
+
+def not_transposable(abc_texts: list[str], semitones: int) -> list[str]:
+    """The tunes that cannot move by `semitones`: "X:3 (title): why", one per tune (none when 0)."""
+    found = []
+    for abc in abc_texts if semitones else []:
+        try:
+            transpose_tune(abc, semitones)
+        except NotTransposable as exc:
+            number, title = tune_label(abc)
+            found.append(f"X:{number} ({title or 'untitled'}): {exc}")
+    return found
 
 
 @dataclass
@@ -85,11 +122,23 @@ def tune_label(abc: str) -> tuple[str, str]:
 
 def render_one(abc: str, kind: str, options: RenderOptions = RenderOptions(),
                limits: RenderLimits | None = None) -> bytes | str:
-    """One tune as `kind` (midi, wav, svg): bytes for MIDI and WAV, text for SVG.
+    """One tune as `kind` (midi, wav, svg, musicxml, pdf), moved by `options.transpose`: bytes for MIDI,
+    WAV and PDF, text for SVG and MusicXML.
 
     A tune beyond `limits` (default: RenderLimits.from_env()) is a RenderLimitError.
     """
     limits = current(limits)
+    abc = in_key(abc, options.transpose)
+    if kind == "musicxml":
+        from .musicxml import abc_to_musicxml
+
+        return abc_to_musicxml(abc, qpm=options.qpm, limits=limits)
+    if kind == "pdf":
+        from .pdf import render_pdf, title_of
+
+        check_chars(abc, limits)
+        check_svg_chars(abc, limits)  # the same engraver as SVG, with the same limit
+        return render_pdf(abc, title_of(tune_label(abc)[1]))
     if kind == "midi":
         return render_midi(abc, program=options.program, chords=options.chords, qpm=options.qpm, limits=limits)
     if kind == "wav":
@@ -116,9 +165,11 @@ def over_limits(abc_texts: list[str], kinds: list[str], options: RenderOptions =
         refused: dict[str, list[str]] = {}  # message -> the kinds it refuses
         for kind in kinds:
             try:
-                if kind == "svg":
+                if kind in ("svg", "pdf"):
                     check_chars(abc, limits)
                     check_svg_chars(abc, limits)
+                elif kind == "musicxml":
+                    read_tune(abc, limits)  # the same text and time-grid limits as MIDI; no notes are timed
                 else:  # MIDI and WAV: the same notes, tempo and length; the WAV's synthesis too
                     check_tune(abc, chords=options.chords, qpm=options.qpm, audio=kind == "wav", limits=limits)
             except RenderLimitError as exc:
@@ -137,23 +188,35 @@ def refuse_over_limits(problems: list[str], tunes: int) -> None:
         raise RenderLimitError(f"{which} a render limit; nothing was written: " + "; ".join(problems))
 
 
+def refuse_not_transposable(problems: list[str], semitones: int, tunes: int) -> None:
+    """Raise one TunesmithError listing `problems` (from `not_transposable`) when there are any."""
+    if problems:
+        n = len(problems)
+        which = "the tune has" if tunes == 1 else f"{n} of {tunes} tunes have"
+        raise TunesmithError(f"--transpose {semitones}: {which} no key to move; nothing was written: "
+                             + "; ".join(problems))
+
+
 def render_into(abc_texts: list[str], kinds: list[str], folder: Path, stem: str,
                 options: RenderOptions = RenderOptions(), limits: RenderLimits | None = None,
-                checked: bool = False) -> RenderReport:
+                checked: bool = False, done: Callable[[int], None] | None = None) -> RenderReport:
     """Write each tune as each kind into `folder`; every file whole or not at all.
 
-    Every tune is first checked against `limits` (default: RenderLimits.from_env()), unless the caller
-    has (`checked`): a tune beyond them is a RenderLimitError, and nothing is written.
+    Every tune is first checked against `limits` (default: RenderLimits.from_env()) and, with a
+    transposition, for a key to move, unless the caller has (`checked`): a tune that fails either
+    refuses the batch, and nothing is written. `done(i)` is called when the i-th tune's files are written.
     """
     limits = current(limits)
     options.check()
     if options.soundfont is not None and "wav" in kinds:
         check_soundfont(Path(options.soundfont))  # once, before anything is written
     if not checked:
-        refuse_over_limits(over_limits(abc_texts, kinds, options, limits), len(abc_texts))
+        refuse_not_transposable(not_transposable(abc_texts, options.transpose), options.transpose, len(abc_texts))
+        refuse_over_limits(over_limits([in_key(a, options.transpose) for a in abc_texts], kinds, options, limits),
+                           len(abc_texts))
     report = RenderReport(tunes=len(abc_texts))
     used: set[str] = set()
-    for abc in abc_texts:
+    for i, abc in enumerate(abc_texts):
         number, title = tune_label(abc)
         base = f"{slug(stem, 60)}-{number}-{slug(title)}"
         name, n = base, 1
@@ -170,6 +233,40 @@ def render_into(abc_texts: list[str], kinds: list[str], folder: Path, stem: str,
             path = folder / (name + EXTENSIONS[kind])
             (write_text_atomic if isinstance(data, str) else write_bytes_atomic)(path, data)
             report.written.append(path)
+        if done is not None:
+            done(i + 1)
+    return report
+
+
+def render_book_into(abc_texts: list[str], folder: Path, stem: str, options: RenderOptions = RenderOptions(),
+                     limits: RenderLimits | None = None, checked: bool = False,
+                     done: Callable[[int], None] | None = None) -> RenderReport:
+    """A tunebook: every tune, moved by `options.transpose`, in one PDF `<folder>/<stem>.pdf`, written whole.
+
+    The same checks as `render_into` come first. A tune that will not engrave is left out of the
+    book and listed in the report; no book is written when none engraves. `done(i)` follows the tunes.
+    """
+    from .pdf import render_book, title_of
+
+    limits = current(limits)
+    options.check()
+    if not checked:
+        refuse_not_transposable(not_transposable(abc_texts, options.transpose), options.transpose, len(abc_texts))
+        refuse_over_limits(over_limits([in_key(a, options.transpose) for a in abc_texts], ["pdf"], options, limits),
+                           len(abc_texts))
+    report = RenderReport(tunes=len(abc_texts))
+    try:
+        pdf, failed = render_book([in_key(a, options.transpose) for a in abc_texts], title_of(stem),
+                                  progress=(lambda i, n: done(i)) if done is not None else None)
+    except TunesmithError as exc:
+        report.failed.append(f"{stem}.pdf: {exc}")
+        return report
+    for i, why in failed:
+        number, title = tune_label(abc_texts[i])
+        report.failed.append(f"X:{number} ({title or 'untitled'}): pdf: {why} (left out of the book)")
+    path = folder / f"{slug(stem, 60)}.pdf"
+    write_bytes_atomic(path, pdf)
+    report.written.append(path)
     return report
 
 

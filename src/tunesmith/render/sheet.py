@@ -60,6 +60,20 @@ def render_svg(abc: str, *, timeout: float = 20.0, arrived: float | None = None,
     default now), in `pool` (default `default_pool()`); `SheetBusy` when the
     pool had no time for it, any other TunesmithError when the tune is at fault.
     """
+    return (pool or default_pool()).render(_engraver_text(abc, timeout), DEFAULT_WIDTH, timeout=timeout,
+                                           arrived=arrived)
+
+
+def render_pages(abc: str, page_height: int, *, timeout: float = 20.0, arrived: float | None = None,
+                 pool: SheetPool | None = None) -> list[str]:
+    """One tune as printed pages: an SVG per page, each as tall as its music and at most `page_height`
+    verovio units (a 210 mm wide page is DEFAULT_WIDTH units), for `render/pdf.py`. Same rules as `render_svg`."""
+    return (pool or default_pool()).render_pages(_engraver_text(abc, timeout), DEFAULT_WIDTH, page_height,
+                                                 timeout=timeout, arrived=arrived)
+
+
+def _engraver_text(abc: str, timeout: float) -> str:
+    """The tune as sent to verovio; a TunesmithError for a bad timeout or text that is no tune."""
     if timeout <= 0:
         raise TunesmithError(f"timeout {timeout:g}: give a positive number of seconds")
     _, _, body = abc.partition("\nK:")
@@ -67,4 +81,4 @@ def render_svg(abc: str, *, timeout: float = 20.0, arrived: float | None = None,
         raise TunesmithError("sheet music: not an ABC tune (it needs a K: line and notes after it)")
     if not abc.lstrip().startswith("X:"):
         abc = "X:1\n" + abc  # verovio needs the X: line a tune starts with
-    return (pool or default_pool()).render(engravable(abc), DEFAULT_WIDTH, timeout=timeout, arrived=arrived)
+    return engravable(abc)

@@ -89,10 +89,14 @@ class Engraver:
         """Whether the process still runs."""
         return self._proc.poll() is None
 
-    def ask(self, abc: str, width: int, deadline: float) -> None:
-        """Send one tune; the worker kills itself a second after `deadline` should this process be gone by then."""
+    def ask(self, abc: str, width: int, deadline: float, page_height: int | None = None) -> None:
+        """Send one tune (for pages of `page_height`, if given); the worker kills itself a second after
+        `deadline` should this process be gone by then."""
         seconds = max(1, math.ceil(deadline - time.monotonic()) + 1)
-        request = json.dumps({"abc": abc, "width": width, "alarm": seconds}) + "\n"
+        asked = {"abc": abc, "width": width, "alarm": seconds}
+        if page_height is not None:
+            asked["page_height"] = page_height
+        request = json.dumps(asked) + "\n"
         try:
             self._proc.stdin.write(request.encode("utf-8"))
             self._proc.stdin.flush()
@@ -156,7 +160,7 @@ class _Flight:
     """A render under way, which later asks for the same tune share."""
 
     done: threading.Event = field(default_factory=threading.Event)
-    svg: str | None = None
+    svg: str | list[str] | None = None  # a list: the pages of a paged render
     error: TunesmithError | None = None
 
 
@@ -182,7 +186,7 @@ class SheetPool:
         self._line: list[_Waiter] = []       # waiting for a place, oldest first (served from the end)
         self._followers = 0                  # waiting for a render of the same tune
         self._spares = 0                     # spare processes being started
-        self._flights: dict[tuple[str, int], _Flight] = {}
+        self._flights: dict[tuple[str, int, int | None], _Flight] = {}
         self._deadlines: dict[object, float] = {}  # every admitted render's deadline, for Retry-After
         self._closed = False
         _POOLS.add(self)
@@ -193,9 +197,18 @@ class SheetPool:
         A crash, an error or an overrun of verovio is a TunesmithError; a full
         line, or a deadline that passed mostly in line, is `SheetBusy`.
         """
+        return self._render(abc, width, None, timeout, arrived)
+
+    def render_pages(self, abc: str, width: int, page_height: int, *, timeout: float,
+                     arrived: float | None = None) -> list[str]:
+        """One tune as printed pages (SVGs) at most `page_height` tall, under the same rules as `render`."""
+        return self._render(abc, width, page_height, timeout, arrived)
+
+    def _render(self, abc: str, width: int, page_height: int | None, timeout: float,
+                arrived: float | None) -> str | list[str]:
         arrived = time.monotonic() if arrived is None else arrived
         deadline = arrived + timeout
-        key, token = (abc, width), object()
+        key, token = (abc, width, page_height), object()
         with self._cond:
             flight = self._flights.get(key)
             if flight is not None or self._running >= self.size or self._line:
@@ -209,7 +222,7 @@ class SheetPool:
         try:
             if leader:
                 try:
-                    flight.svg = self._engrave(abc, width, arrived, deadline, timeout)
+                    flight.svg = self._engrave(abc, width, page_height, arrived, deadline, timeout)
                 except TunesmithError as exc:
                     flight.error = exc
                     raise
@@ -251,12 +264,13 @@ class SheetPool:
 
     # -- one render ---------------------------------------------------------------
 
-    def _engrave(self, abc: str, width: int, arrived: float, deadline: float, timeout: float) -> str:
+    def _engrave(self, abc: str, width: int, page_height: int | None, arrived: float, deadline: float,
+                 timeout: float) -> str | list[str]:
         self._wait_for_place(deadline, timeout)
         in_place, aside, keep, engraver, started = True, False, False, None, None
         try:
             engraver = self._warm_engraver(deadline)
-            engraver.ask(abc, width, deadline)
+            engraver.ask(abc, width, deadline, page_height)
             started = time.monotonic()
             while True:
                 now = time.monotonic()
@@ -296,7 +310,7 @@ class SheetPool:
                     self._keep_a_spare()
         if "error" in answer:
             raise TunesmithError(f"sheet music: {answer['error']}; `tunesmith check` shows what is wrong")
-        return answer["svg"]
+        return answer["svg"] if page_height is None else answer["pages"]
 
     def _wait_for_place(self, deadline: float, timeout: float) -> None:
         """Take one of the `size` places, waiting in line (newest first) until the deadline."""

@@ -5,8 +5,10 @@ chord symbol, text with no tune), which would take the caller down with it;
 so it runs here, and `sheet_pool.py` restarts this process when it dies.
 
 Protocol: one JSON object per line each way. Request `{"abc": ..., "width": ...,
-"alarm": seconds}`; answer `{"svg": ...}` or `{"error": ...}`. Nothing else may
-reach the answer pipe, so verovio's own output goes to stderr.
+"alarm": seconds}`; answer `{"svg": ...}` or `{"error": ...}`. A request with
+`"page_height"` asks for printed pages of that height instead (PDF export):
+the answer is `{"pages": [svg, ...]}`. Nothing else may reach the answer pipe,
+so verovio's own output goes to stderr.
 
 `alarm` is how long this process may live with the tune: the pool kills it at
 the tune's deadline, and the alarm (SIGALRM, whose default action ends the
@@ -41,15 +43,24 @@ OPTIONS = {
     "xmlIdChecksum": True,
 }
 
+# For printed pages (render/pdf.py): systems broken into pages of the height asked for, each page as tall
+# as its music (so that short tunes can share a sheet), and side margins of 15 mm on a 210 mm wide page.
+PAGED_OPTIONS = {**OPTIONS, "pageMarginLeft": 150, "pageMarginRight": 150}
 
-def render(toolkit, abc: str, width: int) -> dict:
-    """One tune's answer: its SVG, or why verovio could not read it."""
-    toolkit.setOptions({**OPTIONS, "pageWidth": width})
+
+def render(toolkit, abc: str, width: int, page_height: int | None = None) -> dict:
+    """One tune's answer: its SVG (or with `page_height`, its pages), or why verovio could not read it."""
+    if page_height is None:
+        toolkit.setOptions({**OPTIONS, "pageWidth": width})
+    else:
+        toolkit.setOptions({**PAGED_OPTIONS, "pageWidth": width, "pageHeight": page_height})
     if not toolkit.loadData(abc):
         return {"error": "verovio could not read the tune"}
     pages = toolkit.getPageCount()
     if pages < 1:
         return {"error": "verovio found no music in the tune"}
+    if page_height is not None:
+        return {"pages": [toolkit.renderToSVG(n) for n in range(1, pages + 1)]}
     if pages == 1:
         return {"svg": toolkit.renderToSVG(1)}
     return {"svg": stack([toolkit.renderToSVG(n) for n in range(1, pages + 1)])}
@@ -83,7 +94,9 @@ def main() -> None:
     for line in sys.stdin:
         request = json.loads(line)
         signal.alarm(int(request.get("alarm", 0)))
-        answer = render(toolkit, request["abc"], int(request.get("width", 2100)))
+        height = request.get("page_height")
+        answer = render(toolkit, request["abc"], int(request.get("width", 2100)),
+                        None if height is None else int(height))
         signal.alarm(0)
         answers.write(json.dumps(answer) + "\n")
         answers.flush()

@@ -64,6 +64,8 @@ class Kind(str, Enum):
     mid = "mid"
     wav = "wav"
     svg = "svg"
+    musicxml = "musicxml"
+    pdf = "pdf"
 
 
 def tune_json(tune: StoredTune) -> dict:
@@ -170,11 +172,14 @@ def get_tune(tune_id: int, c: Composer = Depends(composer)) -> dict:
 
 @router.get("/tunes/{tune_id:int}.{kind}", response_class=Response,
             responses={200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()}}})
-def download(tune_id: int, kind: Kind, c: Composer = Depends(composer)) -> Response:
-    """A stored tune as a file: its ABC, a MIDI file, a WAV recording or SVG sheet music."""
-    data = c.file(tune_id, kind.value)
+def download(tune_id: int, kind: Kind, transpose: int = Query(0, ge=-12, le=12, description=(
+                 "Semitones to move the tune, up or down (2: D major to E major); every kind moves the same way.")),
+             c: Composer = Depends(composer)) -> Response:
+    """A stored tune as a file: its ABC, a MIDI file, a WAV recording, SVG or PDF sheet music, or MusicXML."""
+    data = c.file(tune_id, kind.value, transpose)
     title = c.tune(tune_id).title
     name = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in title).strip("-")[:60] or "tune"
+    moved = f"{transpose:+d}" if transpose else ""
     return Response(data, media_type=MEDIA_TYPES[kind.value],
-                    headers={"Content-Disposition": f'inline; filename="{tune_id}-{name}.{kind.value}"'})
+                    headers={"Content-Disposition": f'inline; filename="{tune_id}-{name}{moved}.{kind.value}"'})
 

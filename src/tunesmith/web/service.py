@@ -29,7 +29,10 @@ from .store import StoredTune, TuneStore
 
 # What a download of each kind is, by file suffix.
 MEDIA_TYPES = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audio/wav",
-               "svg": "image/svg+xml"}
+               "svg": "image/svg+xml", "musicxml": "application/vnd.recordare.musicxml+xml",
+               "pdf": "application/pdf"}
+# Kinds engraved by verovio: a failure is the tune's, and is kept (a stored tune never changes).
+_ENGRAVED = ("svg", "pdf")
 # A command-line option named in a library message: "--max-length" -> "max_length".
 _OPTION_NAME = re.compile(r"(?<![\w-])--([a-z][a-z-]*)")
 # Markup a browser would run: script elements, event-handler attributes, javascript: links (in tags only;
@@ -49,7 +52,8 @@ class Limits:
     that finds no room, or spends its time waiting, is a 503 with Retry-After.
     Each kind of work holds a bounded share of the server's 40 threads: sheet
     music `2 * render_workers + render_queue` (tunes set aside included),
-    generations `generations + queue`, audio `audio + queue`.
+    generations `generations + queue`, audio `audio + queue`, and the drawing
+    of PDF pages (after their engraving, a sheet-music render) `2 * audio`.
     """
 
     max_tunes: int = 8              # tunes per generate request (and versions per infill or vary request)
@@ -148,6 +152,9 @@ class Composer:
         self.catalog, self.store, self.limits = catalog, store, limits
         self._generations = Turns(limits.generations, limits.queue, "generations")
         self._audio = Turns(limits.audio, limits.queue, "audio renders")
+        # Drawing PDF pages (cairo: a second or so each) after their engraving; a short line, so that every
+        # kind of work together stays within the server's 40 threads.
+        self._print = Turns(limits.audio, limits.audio, "PDF renders")
         self.sheets = SheetPool(limits.render_workers, limits.render_queue)
 
     def compose(self, mode: Mode, body: BaseModel, kind: ModelKind) -> tuple[int, ModelEntry, list]:
@@ -244,36 +251,42 @@ class Composer:
         arrived = time.monotonic()
         return self._svg(one_tune(abc, self.limits), arrived)
 
-    def file(self, tune_id: int, kind: str) -> bytes:
-        """A stored tune as a file of `kind` (abc, mid, wav, svg); renders are made once and kept.
+    def file(self, tune_id: int, kind: str, transpose: int = 0) -> bytes:
+        """A stored tune as a file of `kind` (abc, mid, wav, svg, musicxml, pdf), moved by `transpose` semitones;
+        renders are made once and kept (each transposition apart).
 
         So is sheet music that failed: a stored tune never changes, so it
         would fail again (an edit is a new tune, and gets a fresh try). A
         render refused for want of time (503) is not the tune's fault and is
-        not kept. Only sheet music's failures are kept: audio's depend on
+        not kept. Only engraving failures are kept: audio's depend on
         limits that a restart may change.
         """
+        from ..render.files import check_transpose, in_key
+
         arrived = time.monotonic()
+        check_transpose(semitones=transpose, option="transpose")
         tune = self.tune(tune_id)
+        abc = in_key(tune.abc, transpose)  # NotTransposable (a TunesmithError: 400) for K:none, K:Hp
         if kind == "abc":
-            return tune.abc.encode("utf-8")
-        cached = self.store.render(tune_id, kind)
+            return abc.encode("utf-8")
+        key = kind if not transpose else f"{kind}{transpose:+d}"  # "pdf", "pdf+2"
+        cached = self.store.render(tune_id, key)
         if cached is not None:
             return cached
-        failure = self.store.render_failure(tune_id, kind)
+        failure = self.store.render_failure(tune_id, key)
         if failure is not None:
             raise TunesmithError(failure)
         try:
-            data = self._render(tune.abc, kind, arrived)
+            data = self._render(abc, kind, arrived)
         except RequestError:
             raise
         except RenderLimitError as exc:  # the tune asks for too much (too long, too many notes): nothing is kept
             raise RequestError(exc.status, str(exc)) from None
         except TunesmithError as exc:
-            if kind == "svg":
-                self.store.keep_render_failure(tune_id, kind, str(exc))
+            if kind in _ENGRAVED and not isinstance(exc, SheetBusy):
+                self.store.keep_render_failure(tune_id, key, str(exc))
             raise
-        self.store.keep_render(tune_id, kind, data)
+        self.store.keep_render(tune_id, key, data)
         return data
 
     def svg_or_error(self, tune: StoredTune) -> tuple[str | None, str | None]:
@@ -293,7 +306,28 @@ class Composer:
         if kind == "wav":
             with self.audio_turn():
                 return render_wav(abc)
-        raise RequestError(404, f"no file kind {kind!r}; choose abc, mid, wav or svg")
+        if kind == "musicxml":
+            from ..render.musicxml import abc_to_musicxml
+
+            return abc_to_musicxml(abc).encode("utf-8")
+        if kind == "pdf":
+            return self._pdf(abc, arrived)
+        raise RequestError(404, f"no file kind {kind!r}; choose {', '.join(MEDIA_TYPES)}")
+
+    def _pdf(self, abc: str, arrived: float) -> bytes:
+        """PDF sheet music: engraved in the app's pool within the render timeout, drawn in a turn of its own."""
+        from ..render.files import tune_label
+        from ..render.limits import check_chars, check_svg_chars, current
+        from ..render.pdf import blocks_of, book_pdf, title_of
+
+        check_chars(abc, current(None))
+        check_svg_chars(abc, current(None))
+        try:
+            blocks = blocks_of(abc, timeout=self.limits.render_timeout, arrived=arrived, pool=self.sheets)
+        except SheetBusy as exc:
+            raise RequestError(503, str(exc), retry_after=exc.retry_after) from None
+        with self._print.turn():
+            return book_pdf([blocks], title_of(tune_label(abc)[1]))
 
     def _svg(self, abc: str, arrived: float) -> str:
         """Sheet music from the app's pool, within the render timeout of the request's arrival; busy is 503."""

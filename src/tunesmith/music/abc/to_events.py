@@ -72,10 +72,32 @@ def _volta_numbers(text: str) -> set[int]:
     return numbers
 
 
+_SECTION_LINES = ("||", "|]", "[|")
+
+
+def endings_follow(body: list[Token], i: int) -> bool:
+    """Whether an ending (`[2`, `|2`) comes right after the bar line at `i` (spaces and line ends aside)."""
+    for tok in body[i + 1:]:
+        if tok.kind in ("space", "newline", "continuation", "comment"):
+            continue
+        return tok.kind == "volta" or (tok.kind == "bar" and tok.text[-1].isdigit())
+    return False
+
+
 def played_order(body: list[Token], limit: int = 8) -> list[Token]:
-    """The body's tokens in playing order: repeats taken, endings chosen."""
+    """The body's tokens in playing order: repeats taken, endings chosen.
+
+    A repeat goes back to the last `|:` (or `::`), else to the end of the
+    repeat before it or the section line (`||`, `|]`) after its endings, else
+    to the start. So in `A :| B :|` both parts are played twice, and in
+    `A :| B [1 C :| [2 D` the second part has its two endings, as abc2midi
+    plays them; in `A |1 B :|2 C || D |1 E :|2 F |]` the second part is
+    played with both its endings too, where abc2midi (reporting an error)
+    leaves its first ending out.
+    """
     out: list[Token] = []
     start, passes, i, budget = 0, 1, 0, limit * max(len(body), 1)
+    ended = False  # past the :| of a repeat whose last ending is being played
     while i < len(body) and budget > 0:
         budget -= 1
         tok = body[i]
@@ -87,7 +109,13 @@ def played_order(body: list[Token], limit: int = 8) -> list[Token]:
                 i, passes = start, 2
                 continue
             if bar.endswith(":") or bar == "::":
-                start, passes = i + 1, 1
+                start, passes, ended = i + 1, 1, False
+            elif bar.startswith(":") and not endings and not endings_follow(body, i):
+                start, passes, ended = i + 1, 1, False  # a repeat played twice, no endings: the next starts here
+            elif bar.startswith(":"):
+                ended = True  # its last ending follows
+            elif ended and bar in _SECTION_LINES:
+                start, passes, ended = i + 1, 1, False  # a repeat done with its endings: a new part starts here
             if endings and passes not in endings:  # skip this ending on this pass
                 out.append(tok)
                 i += 1
