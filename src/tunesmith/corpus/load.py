@@ -25,11 +25,13 @@ class Corpus:
     mode: str = "abc"
     augmented: list[Tune] = field(default_factory=list)   # transposed copies of training tunes (`augment.py`)
     augmentation: dict | None = None                       # what `augment` added and dropped
+    harmonised: list[Tune] = field(default_factory=list)  # copies with chord symbols (`augment.harmonised_copies`)
+    harmonisation: dict | None = None                      # what `harmonised_copies` added and dropped
 
     @property
     def training_set(self) -> list[Tune]:
-        """What the model trains on: the training tunes and their transposed copies, if any."""
-        return self.train + self.augmented
+        """What the model trains on: the training tunes, their transposed and their harmonised copies, if any."""
+        return self.train + self.augmented + self.harmonised
 
     def describe(self) -> dict:
         """What a checkpoint records about the data it saw (and what its mode keeps of the training pieces)."""
@@ -47,6 +49,8 @@ class Corpus:
             record["profile"] = self.profile
         if self.augmentation is not None:
             record["augmentation"] = self.augmentation
+        if self.harmonisation is not None:
+            record["chords"] = self.harmonisation
         return record
 
     @cached_property
