@@ -39,9 +39,8 @@ from tunesmith.corpus.bundled import BUNDLED, load_bundled, music21_corpus_dir
 from tunesmith.corpus.files import tunes_from_path
 from tunesmith.corpus.load import load_corpus
 from tunesmith.insight.evaluate import char_bits
-from tunesmith.music.abc.harmonise import NotHarmonisable, harmonise, has_chord_symbols
-from tunesmith.music.abc.lexer import tokens
-from tunesmith.music.chords import parse_chord
+from tunesmith.music.abc.harmonise import (NotHarmonisable, chord_symbol_spans, harmonise, has_chord_symbols,
+                                           without_chord_symbols)
 
 ABC2MIDI_EXAMPLES = Path("/usr/share/doc/abcmidi/examples")
 
@@ -49,17 +48,9 @@ ABC2MIDI_EXAMPLES = Path("/usr/share/doc/abcmidi/examples")
 def chord_mask(text: str) -> np.ndarray:
     """True at every character of a chord symbol (quotes included) in a tune's text and its blank line."""
     mask = np.zeros(len(text) + 1, dtype=bool)
-    at = 0
-    for tok in tokens(text):
-        if tok.kind == "chord_symbol" and parse_chord(tok.text) is not None:
-            mask[at:at + len(tok.text)] = True
-        at += len(tok.text)
+    for start, end in chord_symbol_spans(text):
+        mask[start:end] = True
     return mask
-
-
-def without_chords(text: str) -> str:
-    """The tune with its chord symbols taken out (annotations stay)."""
-    return "".join(t.text for t in tokens(text) if not (t.kind == "chord_symbol" and parse_chord(t.text)))
 
 
 def readable(ckpts: list, texts: list[str]) -> tuple[list[str], int]:
@@ -129,12 +120,12 @@ def main() -> None:
     with_chords = [t for t in held.values() if has_chord_symbols(t)]
     sets += [("held-out, all", list(held.values())),
              ("held-out with chord symbols of their own", with_chords),
-             ("the same, chord symbols removed", [without_chords(t) for t in with_chords]),
+             ("the same, chord symbols removed", [without_chord_symbols(t) for t in with_chords]),
              ("held-out without chord symbols", [t for t in held.values() if t not in with_chords]),
              ("held-out, harmonised by tunesmith", harmonised([t for t in held.values() if t not in with_chords]))]
     chorded = chorded_tunes(args.chorded or [music21_corpus_dir() / "nottingham-dataset", ABC2MIDI_EXAMPLES])
     sets += [("tunes with chords from elsewhere (--chorded)", chorded),
-             ("the same, chord symbols removed", [without_chords(t) for t in chorded])]
+             ("the same, chord symbols removed", [without_chord_symbols(t) for t in chorded])]
     for name, spec in BUNDLED.items():
         if name in sources or name in members or (spec.reader is None and set(spec.folders) <= trained):
             continue  # trained on (or a part of what it trained on)

@@ -92,14 +92,6 @@ class Sounding:
     struck: bool                     # False for a note tied over from the one before
     at: int                          # token index a chord symbol for it goes before
 
-    @property
-    def start_f(self) -> float:
-        return float(self.start)
-
-    @property
-    def end_f(self) -> float:
-        return float(self.end)
-
 
 @dataclass
 class MusicBar:
@@ -152,7 +144,26 @@ def _dominant_seventh(root: str, pc: int, prior: float = DEGREE_PRIOR[4]) -> Cho
 
 def has_chord_symbols(text: str) -> bool:
     """Whether a tune's body already names chords (annotations such as "D.C." or "^Segno" do not count)."""
-    return any(t.kind == "chord_symbol" and parse_chord(t.text) is not None for t in _body_tokens(tokens(text)))
+    return any(_names_a_chord(t) for t in _body_tokens(tokens(text)))
+
+
+def chord_symbol_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of every chord symbol of a text, quotes included."""
+    spans, at = [], 0
+    for tok in tokens(text):
+        if _names_a_chord(tok):
+            spans.append((at, at + len(tok.text)))
+        at += len(tok.text)
+    return spans
+
+
+def without_chord_symbols(text: str) -> str:
+    """The text with its chord symbols taken out (annotations stay)."""
+    return "".join(t.text for t in tokens(text) if not _names_a_chord(t))
+
+
+def _names_a_chord(tok: Token) -> bool:
+    return tok.kind == "chord_symbol" and parse_chord(tok.text) is not None
 
 
 def _body_tokens(toks: list[Token]) -> list[Token]:
@@ -278,7 +289,7 @@ def _weights(notes: list[Sounding], start: Fraction, end: Fraction, beat: Fracti
     weights: dict[int, float] = {}
     low, high = float(start), float(end)
     for note in notes:
-        overlap = min(note.end_f, high) - max(note.start_f, low)
+        overlap = min(float(note.end), high) - max(float(note.start), low)
         if overlap <= 0 or not note.pitch_classes:
             continue
         accent = 1.0
