@@ -20,10 +20,11 @@ def tiny_run(tmp_path_factory):
     return train_small(tmp_path_factory.mktemp("runs") / "tiny", ["jigs"], epochs=3, limit=80)
 
 
-def train_small(out, sources: list[str], epochs: int, limit: int):
+def train_small(out, sources: list[str], epochs: int, limit: int, chords: str = "none"):
     """A `small` LSTM (seed 1) trained on the first `limit` pieces of `sources` into `out`: its run folder."""
     preset = get_preset("small")
-    trainer = new_trainer(out, sources, preset.model, replace(preset.train, epochs=epochs, seed=1), limit=limit)
+    config = replace(preset.train, epochs=epochs, seed=1, chords=chords)
+    trainer = new_trainer(out, sources, preset.model, config, limit=limit)
     trainer.run(show_progress=False)
     return out
 

@@ -393,10 +393,11 @@ def new_trainer(out: Path, corpus_specs: list[str], model_config: ModelConfig, t
     check_window(model_config, train_config)  # before reading the corpus
     check_world(train_config.batch, dist or Dist())
     check_transpose(train_config.transpose, chosen.name)
-    corpus = augmented(load_corpus(corpus_specs, limit, chosen.name), train_config.transpose)
+    check_chords(train_config.chords, chosen.name)
+    corpus = augmented(load_corpus(corpus_specs, limit, chosen.name), train_config.transpose, train_config.chords)
     # The vocabulary covers held-out tunes too, so that every held-out symbol
     # can be scored; a symbol seen only there simply gets a low probability.
-    codec = codec_class.fit([t.text for t in corpus.tunes + corpus.augmented])
+    codec = codec_class.fit([t.text for t in corpus.tunes + corpus.augmented + corpus.harmonised])
     torch.manual_seed(train_config.seed)
     model = build_model(replace(check_window(model_config, train_config), vocab_size=len(codec)))
     if dist is not None and dist.rank > 0:
@@ -413,14 +414,27 @@ def check_transpose(policy: str, mode: str) -> str:
     return policy
 
 
-def augmented(corpus: Corpus, policy: str) -> Corpus:
-    """The corpus with its training tunes' transposed copies (`corpus/augment.py`); unchanged for `none`."""
-    from .corpus.augment import augment
+def check_chords(policy: str, mode: str) -> str:
+    """A --chords policy that this mode can use, or a clear error."""
+    from .corpus.augment import check_chords_policy
 
-    if check_transpose(policy, corpus.mode) == "none":
-        return corpus
-    copies, record = augment(corpus.train, corpus.held_out, policy)
-    return replace(corpus, augmented=copies, augmentation=record)
+    if check_chords_policy(policy) != "none" and mode != "abc":
+        raise TunesmithError(f"--chords {policy}: chord symbols are for ABC tunes; mode {mode} takes --chords none")
+    return policy
+
+
+def augmented(corpus: Corpus, transpose: str, chords: str = "none") -> Corpus:
+    """The corpus with its training tunes' transposed copies, then harmonised copies of both
+    (`corpus/augment.py`); unchanged for `none` and `none`."""
+    from .corpus.augment import augment, harmonised_copies
+
+    if check_transpose(transpose, corpus.mode) != "none":
+        copies, record = augment(corpus.train, corpus.held_out, transpose)
+        corpus = replace(corpus, augmented=copies, augmentation=record)
+    if check_chords(chords, corpus.mode) != "none":
+        copies, record = harmonised_copies(corpus.train + corpus.augmented, corpus.held_out, chords)
+        corpus = replace(corpus, harmonised=copies, harmonisation=record)
+    return corpus
 
 
 def resume_trainer(out: Path, epochs: int | None = None, device: torch.device | str = "cpu",
@@ -448,9 +462,12 @@ def resume_trainer(out: Path, epochs: int | None = None, device: torch.device | 
     if corpus.describe()["hash"] != saved["hash"]:
         raise TunesmithError(f"{latest}: the corpus {saved['sources']} has changed since this run started")
     train_config = TrainConfig.from_dict(config["train"])
-    corpus = augmented(corpus, train_config.transpose)
+    corpus = augmented(corpus, train_config.transpose, train_config.chords)
     if (corpus.augmentation or {}).get("augmented_hash") != (saved.get("augmentation") or {}).get("augmented_hash"):
         raise TunesmithError(f"{latest}: the transposed training copies (--transpose {train_config.transpose}) "
+                             "are not the ones this run started with")
+    if (corpus.harmonisation or {}).get("harmonised_hash") != (saved.get("chords") or {}).get("harmonised_hash"):
+        raise TunesmithError(f"{latest}: the harmonised training copies (--chords {train_config.chords}) "
                              "are not the ones this run started with")
     changes = {k: v for k, v in dict(epochs=epochs, **limits).items() if v is not None}
     train_config = replace(train_config, **changes)

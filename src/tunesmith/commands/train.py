@@ -37,6 +37,9 @@ def train(
     transpose: Optional[str] = typer.Option(
         None, help="ABC: add the training tunes again in other keys: none (default), common (the other "
                    "common keys of each tune's mode, from the corpus) or all12. The held-out tunes are never moved."),
+    chords: Optional[str] = typer.Option(
+        None, help="ABC: add the training tunes (and their transposed copies) again with chord symbols, one a bar "
+                   "or half bar from the melody and key: none (default) or add. The held-out tunes are never changed."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     precision: Optional[str] = typer.Option(
@@ -59,13 +62,13 @@ def train(
     init_process_group(dist, where)
     try:
         _train(corpus, mode, out, resume, arch, preset, codec, epochs, seed, batch, seq, lr, dropout, weight_decay,
-               patience, minutes, limit, checkpoint_every, transpose, progress, precision, where, dist, say)
+               patience, minutes, limit, checkpoint_every, transpose, chords, progress, precision, where, dist, say)
     finally:
         close_process_group()
 
 
 def _train(corpus, mode, out, resume, arch, preset, codec, epochs, seed, batch, seq, lr, dropout, weight_decay,
-           patience, minutes, limit, checkpoint_every, transpose, progress, precision, where, dist, err) -> None:
+           patience, minutes, limit, checkpoint_every, transpose, chords, progress, precision, where, dist, err) -> None:
     """The run itself; `err` speaks only on rank 0."""
     from ..models import DEFAULT_PRESETS, check_arch, get_preset
     from ..train import TrainingInterrupted, new_trainer, resume_trainer
@@ -78,10 +81,11 @@ def _train(corpus, mode, out, resume, arch, preset, codec, epochs, seed, batch, 
         if value is not None and value < 0:
             raise TunesmithError(f"--{name} must not be negative (got {value})")
     if resume is not None:
-        if (corpus or out or arch or preset or transpose or dropout is not None or weight_decay is not None
+        if (corpus or out or arch or preset or transpose or chords or dropout is not None or weight_decay is not None
                 or precision is not None):
             raise TunesmithError("--resume takes the corpus, codec, mode, model, optimizer and precision of the run; "
-                                 "drop --corpus/--out/--arch/--preset/--transpose/--dropout/--weight-decay/--precision")
+                                 "drop --corpus/--out/--arch/--preset/--transpose/--chords/--dropout/--weight-decay/"
+                                 "--precision")
         trainer = resume_trainer(resume, epochs, device=where, dist=dist, minutes=minutes, patience=patience)
     else:
         if out is None:
@@ -107,6 +111,10 @@ def _train(corpus, mode, out, resume, arch, preset, codec, epochs, seed, batch, 
             from ..corpus.augment import check_policy
 
             overrides["transpose"] = check_policy(transpose)
+        if chords is not None:
+            from ..corpus.augment import check_chords_policy
+
+            overrides["chords"] = check_chords_policy(chords)
         config = replace(chosen.train, seed=seed, checkpoint_every=max(1, checkpoint_every), **overrides)
         trainer = new_trainer(out, corpus, model_config, config, limit, codec, mode, device=where, dist=dist)
     c = trainer.corpus
@@ -121,6 +129,10 @@ def _train(corpus, mode, out, resume, arch, preset, codec, epochs, seed, batch, 
         from ..corpus.augment import describe
 
         err(describe(c.augmentation))
+    if c.harmonisation is not None:
+        from ..corpus.augment import describe_chords
+
+        err(describe_chords(c.harmonisation))
     try:
         progress_made = trainer.run(show_progress=progress)
     except TrainingInterrupted as stop:

@@ -1,7 +1,11 @@
-"""Data augmentation by transposition: training tunes again in the other keys the tradition plays in.
+"""Data augmentation: training tunes again in the other keys the tradition plays in, and with chord symbols.
 
 Only the *training* split grows; the held-out split is never touched, so
 held-out bits per symbol stay comparable between runs with and without it.
+
+Transposition (`tunesmith train --transpose POLICY`) comes first, then
+harmonised copies (`--chords add`, at the end of this module) of the
+training tunes and of their transposed copies.
 
 Policies (`tunesmith train --transpose POLICY`):
 
@@ -36,18 +40,18 @@ from dataclasses import replace
 
 from ..errors import TunesmithError
 from ..music.abc.check import check_tune
+from ..music.abc.harmonise import NotHarmonisable, harmonise
 from ..music.abc.to_events import tune_events
-from ..music.abc.transpose import NotTransposable, parse_key, transpose_tune
+from ..music.abc.transpose import NotTransposable, mode_family, parse_key, transpose_tune
 from ..music.abc.tunes import Tune
 from .bundled import corpus_hash
 
 POLICIES = ("none", "common", "all12")
+CHORD_POLICIES = ("none", "add")
 COMMON_TONICS = 3      # keys per mode under `common`
 MIN_TUNES = 2          # a tonic with fewer training tunes in a mode is not common
 RANGE_PERCENTILE = 1   # the playable range leaves out this percent of tunes at each end
 _BASE = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_MODES = {"": "major", "maj": "major", "ion": "major", "m": "minor", "min": "minor", "aeo": "minor",
-          "dor": "dorian", "mix": "mixolydian", "phr": "phrygian", "lyd": "lydian", "loc": "locrian"}
 
 
 def check_policy(policy: str) -> str:
@@ -63,9 +67,7 @@ def tune_key(tune: Tune) -> tuple[str, int, str] | None:
     if parsed is None:
         return None
     letter, accidental, _, mode = parsed
-    mode = mode.lower()
-    family = _MODES.get(mode if mode in ("", "m") else mode[:3], "major")
-    return family, (_BASE[letter] + {"#": 1, "b": -1, "": 0}[accidental]) % 12, letter + accidental
+    return mode_family(mode), (_BASE[letter] + {"#": 1, "b": -1, "": 0}[accidental]) % 12, letter + accidental
 
 
 def common_keys(tunes: list[Tune]) -> dict[str, list[tuple[int, str]]]:
@@ -170,3 +172,63 @@ def describe(record: dict | None) -> str:
         f"{family} {' '.join(names)}" for family, names in record["keys"].items())
     return (f"--transpose {record['policy']}: +{record['added']} transposed copies of {record['from_tunes']} "
             f"training tunes (keys: {keys}; range MIDI {record['range'][0]}-{record['range'][1]}; dropped: {dropped})")
+
+
+# -- harmonised copies (`--chords`) ---------------------------------------------------------------------
+
+def check_chords_policy(policy: str) -> str:
+    """The --chords policy, or a clear error."""
+    if policy not in CHORD_POLICIES:
+        raise TunesmithError(f"--chords {policy}: choose one of {', '.join(CHORD_POLICIES)}")
+    return policy
+
+
+def harmonised_copies(tunes: list[Tune], held_out: list[Tune], policy: str) -> tuple[list[Tune], dict | None]:
+    """(a copy with chord symbols of each tune that has none, the record of what was added and dropped).
+
+    `tunes` are what the model trains on (the training tunes and their
+    transposed copies); ([], None) for `none`. The chords are written by
+    `music/abc/harmonise.py`; a copy is kept when `tunesmith check` finds
+    nothing in it, its canonical form reads back as written, and it is not a
+    tune already there. Tunes with chord symbols of their own stay as they are.
+    """
+    check_chords_policy(policy)
+    if policy == "none":
+        return [], None
+    seen = {t.text_without_number for t in tunes + held_out}
+    copies: list[Tune] = []
+    dropped = Counter()
+    symbols = 0
+    for tune in tunes:
+        try:
+            text = harmonise(tune.text)
+        except NotHarmonisable as refused:
+            dropped[refused.reason] += 1
+            continue
+        copy = replace(tune, body=text.split(f"\nK:{tune.key}\n", 1)[1].rstrip("\n"))
+        if check_tune(text) or copy.text != text:
+            dropped["check"] += 1
+            continue
+        if copy.text_without_number in seen:
+            dropped["duplicate"] += 1
+            continue
+        seen.add(copy.text_without_number)
+        copies.append(copy)
+        symbols += text.count('"') - tune.text.count('"')
+    record = {
+        "policy": policy,
+        "added": len(copies),
+        "chord_symbols": symbols // 2,
+        "dropped": dict(sorted(dropped.items())),
+        "harmonised_hash": corpus_hash(copies),
+    }
+    return copies, record
+
+
+def describe_chords(record: dict | None) -> str:
+    """One line for the run's output."""
+    if record is None:
+        return "no harmonised copies"
+    dropped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in record["dropped"].items()) or "none"
+    return (f"--chords {record['policy']}: +{record['added']} harmonised copies with {record['chord_symbols']:,} "
+            f"chord symbols (dropped: {dropped})")

@@ -31,11 +31,13 @@ class Corpus:
     augmentation: dict | None = None                       # what `augment` added and dropped
     split: Split | None = None                             # a seeded held-out share (fine-tuning); None: 5 % by hash
     unreadable: list[Tune] = field(default_factory=list)   # pieces left out: the split's codec cannot spell them
+    harmonised: list[Tune] = field(default_factory=list)  # copies with chord symbols (`augment.harmonised_copies`)
+    harmonisation: dict | None = None                      # what `harmonised_copies` added and dropped
 
     @property
     def training_set(self) -> list[Tune]:
-        """What the model trains on: the training tunes and their transposed copies, if any."""
-        return self.train + self.augmented
+        """What the model trains on: the training tunes, their transposed and their harmonised copies, if any."""
+        return self.train + self.augmented + self.harmonised
 
     def describe(self) -> dict:
         """What a checkpoint records about the data it saw (and what its mode keeps of the training pieces)."""
@@ -56,6 +58,8 @@ class Corpus:
         if self.split is not None:
             record["split"] = self.split.record()
             record["unreadable"] = len(self.unreadable)
+        if self.harmonisation is not None:
+            record["chords"] = self.harmonisation
         return record
 
     def unknown_characters(self) -> str:

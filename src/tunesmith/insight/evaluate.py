@@ -169,6 +169,43 @@ def copy_bits(ckpt: Checkpoint, texts: list[str]) -> dict:
             "mixture": float(mixture_bits(logp, hits, weights).mean()), "matched": float((lengths > 0).mean())}
 
 
+def char_bits(ckpt: Checkpoint, texts: list[str]) -> list:
+    """Bits of every character of each text as `bits` scores it: one float array per text (and the blank
+    line after it), a symbol's bits spread evenly over its characters, NaN where no stream predicts it
+    (the first symbol, and the few a stream's last row leaves out).
+
+    It reads the same streams as the training metric (`train.bits_per_symbol`), whose loop is kept as it
+    is so that the figures of runs do not move; the mean over symbols is the same.
+    """
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from ..data import make_streams
+    from ..train import EVAL_BATCH, EVAL_SEQ, LN2
+
+    ids = [torch.tensor(ckpt.codec.encode(t + "\n"), dtype=torch.long) for t in texts]
+    model = ckpt.model
+    seq = min(EVAL_SEQ, getattr(model, "window", EVAL_SEQ))
+    streams = make_streams(ids, EVAL_BATCH, seq, order_seed=None)
+    model.eval()
+    losses, state = [], None
+    with torch.inference_mode():
+        for k in range(streams.batches):
+            x, y = streams.batch(k)
+            logits, state = model(x, state)
+            losses.append(nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none"))  # (B, T)
+    flat = np.full(sum(len(x) for x in ids), np.nan)
+    scored = torch.cat(losses, dim=1).flatten().double().numpy() / LN2  # row by row: symbols 1 .. B*row
+    flat[1:1 + len(scored)] = scored
+    out, at = [], 0
+    for text, symbols in zip(texts, ids):
+        widths = [len(ckpt.codec.vocab[i]) for i in symbols.tolist()]
+        out.append(np.repeat(flat[at:at + len(symbols)] / widths, widths))
+        at += len(symbols)
+    return out
+
+
 def file_texts(ckpt: Checkpoint, path: Path) -> tuple[list[str], int]:
     """The pieces of a file the model can read, and how many it cannot (characters it never saw)."""
     from ..modes import mode_of

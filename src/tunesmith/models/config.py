@@ -59,6 +59,7 @@ class TrainConfig:
     patience: int = 0         # stop when held-out bits have not improved for this many epochs (0: never)
     minutes: float = 0.0      # stop once this many CPU minutes of training are spent (0: no budget)
     transpose: str = "none"   # ABC: training tunes added in other keys (corpus/augment.py POLICIES)
+    chords: str = "none"      # ABC: training tunes added with chord symbols (corpus/augment.py CHORD_POLICIES)
     precision: str = "fp32"   # autocast arithmetic of forward + loss: fp32, bf16 or fp16 (weights stay fp32)
 
     def to_dict(self) -> dict:

@@ -72,6 +72,16 @@ def parse_key(value: str) -> tuple[str, str, str, str] | None:
     return letter, accidental, space, mode or ""
 
 
+_FAMILIES = {"": "major", "maj": "major", "ion": "major", "m": "minor", "min": "minor", "aeo": "minor",
+             "dor": "dorian", "mix": "mixolydian", "phr": "phrygian", "lyd": "lydian", "loc": "locrian"}
+
+
+def mode_family(mode: str) -> str:
+    """The mode a K: value's mode names, folded: "m", "min", "Minor", "aeolian" -> "minor"; "Dor" -> "dorian"."""
+    mode = mode.lower()
+    return _FAMILIES.get(mode if mode in ("", "m") else mode[:3], "major")
+
+
 def is_transposable_key(value: str) -> bool:
     """Whether a K: value names a tonic and a mode that can move to another key."""
     return parse_key(value) is not None
