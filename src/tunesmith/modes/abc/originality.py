@@ -197,7 +197,9 @@ def training_record(meta: dict) -> dict | None:
     augmented = (corpus.get("augmentation") or {}).get("augmented_hash")
     return {"format": INDEX_FORMAT, "sources": corpus["sources"], "limit": corpus.get("limit"),
             "train_hash": corpus["train_hash"], "augmented_hash": augmented,
-            "transpose": (meta.get("train") or {}).get("transpose", "none")}
+            "transpose": (meta.get("train") or {}).get("transpose", "none"),
+            # a fine-tuned model's seeded split, and the vocabulary it kept pieces by (corpus.load.recorded_corpus)
+            "split": corpus.get("split"), "codec": meta.get("codec") if corpus.get("split") else None}
 
 
 def _same_set(found: dict, wanted: dict) -> bool:
@@ -272,11 +274,14 @@ def training_tunes(record: dict, where: object) -> list["Tune"]:
     """The tunes the model trained on: its training split, and the transposed copies if it had them."""
     from ...corpus.augment import augment
     from ...corpus.bundled import corpus_hash
+    from ...codecs import codec_from_dict
     from ...corpus.load import load_corpus
+    from ...corpus.split import Split
 
     sources = " ".join(record["sources"])
     try:
-        corpus = load_corpus(record["sources"], record["limit"], "abc")
+        codec = codec_from_dict(record["codec"]) if record.get("codec") else None
+        corpus = load_corpus(record["sources"], record["limit"], "abc", Split.from_record(record.get("split"), codec))
     except TunesmithError as exc:
         raise TunesmithError(f"{OPTION}: cannot read the training corpus of the model at {where} ({sources}) "
                              f"to index it: {exc}; generate with {OPTION} 0") from None
