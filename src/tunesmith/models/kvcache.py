@@ -26,7 +26,8 @@ busy machine), so the folding aims at few calls and no allocation:
 - the residual stream is kept centred (its mean over the width is 0): the
   embeddings are centred and every matrix that writes into the stream has
   centred columns. Every reader of the stream is a LayerNorm, which does not
-  see a shift, so the result is the same, and a LayerNorm needs no mean;
+  see a shift, so the result is the same (up to rounding), and a LayerNorm
+  needs no mean: for one stream it is a dot product and a division;
 - a step writes into arrays kept with the cache (`_Scratch`), not new ones.
 
 The cache is updated in place: after `step`, use the state it returns, not
