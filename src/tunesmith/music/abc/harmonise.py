@@ -369,25 +369,34 @@ def plan_chords(bars: list[MusicBar]) -> list[tuple[int, str]]:
         first = _first_struck(bar.notes, Fraction(0), bar.length)
         if whole is None or first is None:
             continue
-        half = bar.expected / 2
-        split = None
-        if _splits(bar.meter, bar.expected) and bar.length > half:
-            one = _best(chords, _weights(bar.notes, Fraction(0), half, beat), previous, False)
-            second_note = next((n for n in bar.notes if n.struck and n.start == half), None)
-            if one is not None and second_note is not None:
-                two = _best(chords, _weights(bar.notes, half, bar.length, beat), one[0], cadence)
-                if two is not None and two[0] != one[0] and (one[1] + two[1]) / 2 >= whole[1] + SPLIT_GAIN:
-                    split = (one[0], second_note, two[0])
+        split = _half_bar_split(bar, chords, previous, cadence, beat, whole[1])
         if split is None:
             placed.append((first.at, whole[0].name))
             previous = whole[0]
         else:
             opening, second_note, closing = split
-            if _first_struck(bar.notes, Fraction(0), half) is not None:
+            if _first_struck(bar.notes, Fraction(0), bar.expected / 2) is not None:
                 placed.append((first.at, opening.name))
             placed.append((second_note.at, closing.name))
             previous = closing
     return placed
+
+
+def _half_bar_split(bar: MusicBar, chords: list[Chord], previous: Chord | None, cadence: bool, beat: Fraction,
+                    whole_fit: float) -> tuple[Chord, Sounding, Chord] | None:
+    """(first half's chord, the note the second half's chord goes on, that chord) when the bar changes chord
+    at its half: the meter allows it, a note is struck there, and two chords fit clearly better than one."""
+    half = bar.expected / 2
+    if not _splits(bar.meter, bar.expected) or bar.length <= half:
+        return None
+    one = _best(chords, _weights(bar.notes, Fraction(0), half, beat), previous, False)
+    second_note = next((n for n in bar.notes if n.struck and n.start == half), None)
+    if one is None or second_note is None:
+        return None
+    two = _best(chords, _weights(bar.notes, half, bar.length, beat), one[0], cadence)
+    if two is None or two[0] == one[0] or (one[1] + two[1]) / 2 < whole_fit + SPLIT_GAIN:
+        return None
+    return one[0], second_note, two[0]
 
 
 def harmonise(text: str) -> str:
