@@ -163,11 +163,16 @@ def augment(train: list[Tune], held_out: list[Tune], policy: str) -> tuple[list[
     return copies, record
 
 
+def _dropped_words(record: dict) -> str:
+    """What a copy policy left out, in words: "1407 check, 321 range" (or "none")."""
+    return ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in record["dropped"].items()) or "none"
+
+
 def describe(record: dict | None) -> str:
     """One line for the run's output."""
     if record is None:
         return "no transposed copies"
-    dropped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in record["dropped"].items()) or "none"
+    dropped = _dropped_words(record)
     keys = record["keys"] if isinstance(record["keys"], str) else "; ".join(
         f"{family} {' '.join(names)}" for family, names in record["keys"].items())
     return (f"--transpose {record['policy']}: +{record['added']} transposed copies of {record['from_tunes']} "
@@ -229,6 +234,6 @@ def describe_chords(record: dict | None) -> str:
     """One line for the run's output."""
     if record is None:
         return "no harmonised copies"
-    dropped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in record["dropped"].items()) or "none"
+    dropped = _dropped_words(record)
     return (f"--chords {record['policy']}: +{record['added']} harmonised copies with {record['chord_symbols']:,} "
             f"chord symbols (dropped: {dropped})")
