@@ -35,8 +35,10 @@ demo: $(STAMP)
 	@cat out/demo.abc
 	@ls out/demo-*
 
+# Two pytest workers, one test file each at a time (pytest-xdist); then the wall-clock timing tests on their own.
 test: $(STAMP) tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 -m 'not serial'
+	$(BIN)/python -m pytest -q -m serial
 
 # Retrain the shipped model from the bundled corpus (about 60-75 minutes on 2 cores).
 models: $(STAMP)

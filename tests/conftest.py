@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import pytest
@@ -11,7 +12,8 @@ from tunesmith.checkpoint import load_checkpoint
 from tunesmith.models import get_preset
 from tunesmith.train import new_trainer
 
-torch.set_num_threads(2)
+# Under `make test` two pytest workers share the two cores (pytest-xdist): one thread each, no oversubscription.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 @pytest.fixture(scope="session")

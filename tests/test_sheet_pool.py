@@ -31,6 +31,9 @@ from tunesmith.render.sheet_pool import Engraver, SheetBusy, SheetPool
 from tunesmith.web.app import create_app
 from tunesmith.web.service import Limits
 
+# Wall-clock limits of a second or less: `make test` runs these alone, after the parallel part of the suite.
+pytestmark = pytest.mark.serial
+
 JIG = "X:1\nT:The Test Jig\nM:6/8\nL:1/8\nK:D\nA|dfe dcB|AFA d2e|fdf ecA|d3 d2:|\n"
 HANGS_VEROVIO = "X:1\nT:Hangs verovio\nM:4/4\nL:1/8\nK:D\n(3" + "A-" * 600 + "A|\n"
 CRASHES_VEROVIO = "X:1\nT:Empty key\nK:\nABc|\n"  # verovio 6.4.1 segfaults on an empty K:
