@@ -37,6 +37,7 @@ from .tabla_audio import DRONE_GAIN, THEKA_GAIN, _add_drone, _finish, _play
 LEHRA_GAIN = 0.22
 LAYAS = (1, 2, 3, 4)
 MAX_TEMPO = 1000.0
+MAX_RAMP_CYCLES = 256
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,16 @@ class Practice:
 
     def check(self) -> None:
         """One TunesmithError naming the first setting out of range."""
-        for name, tempo in (("tempo", self.tempo), ("ramp to", self.ramp_to)):
+        for name, tempo in (("tempo", self.tempo), ("ramp-to", self.ramp_to)):
             if tempo is not None and not 0 < tempo <= MAX_TEMPO:  # NaN fails too
                 raise TunesmithError(f"{name} {tempo:g}: give matras a minute above 0 and at most {MAX_TEMPO:g}")
         if self.laya not in LAYAS:
             raise TunesmithError(f"laya {self.laya}: layakari plays the bols at 1, 2, 3 or 4 times the density")
         if (self.ramp_to is None) != (self.ramp_cycles is None):
-            raise TunesmithError("a tempo ramp needs both the tempo it reaches and the cycles it takes")
-        if self.ramp_cycles is not None and not 2 <= self.ramp_cycles <= 256:
-            raise TunesmithError(f"ramp cycles {self.ramp_cycles}: from 2 to 256 cycles")
+            raise TunesmithError("a tempo ramp needs both ramp-to (the tempo it reaches) and ramp-cycles (over "
+                                 "how many cycles)")
+        if self.ramp_cycles is not None and not 2 <= self.ramp_cycles <= MAX_RAMP_CYCLES:
+            raise TunesmithError(f"ramp-cycles {self.ramp_cycles}: from 2 to {MAX_RAMP_CYCLES} cycles")
         try:
             sa_hz(self.sa)
         except ValueError:
