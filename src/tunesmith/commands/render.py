@@ -71,8 +71,11 @@ def _render_played(files: list[Path], to: Optional[str], output: Optional[Path],
         mode.player.plan(path, kinds, plans[-1][2], options, limits)   # refuses before anything is written
     written: list[Path] = []
     try:
-        for path, kinds, folder, mode, options in plans:
-            written += mode.player.render(path, kinds, folder, options, limits)
+        with progress_bar(len(plans)) as advance:
+            done = advance(len(plans))
+            for i, (path, kinds, folder, mode, options) in enumerate(plans, 1):
+                written += mode.player.render(path, kinds, folder, options, limits)
+                done(i)
     except KeyboardInterrupt:
         err(f"interrupted: {len(written)} files written, each whole")
         raise typer.Exit(130) from None
