@@ -127,6 +127,16 @@ def test_layakari_puts_laya_times_the_bols_in_a_cycle_against_the_same_theka(lay
     assert fast.strokes[-1][0] == 2 * cycle                                  # and still lands on sam
 
 
+@pytest.mark.parametrize("name", TALAS)
+def test_every_talas_theka_plays_for_practice_with_all_the_layers(name):
+    tala = TALAS[name]
+    played = practice_audio(theka_composition(tala), Practice(240, laya=2, ramp_to=300, ramp_cycles=2, lehra=True,
+                                                             sa="G", theka=True, drone=True))
+    seconds = tala.matras * 60 / 240 + tala.matras * 60 / 300 + 60 / 300      # two cycles, then the landing sam
+    assert len(played.audio) == round(seconds * SAMPLE_RATE) and float(abs(played.audio).max()) > 0.5
+    assert played.notes[-1][1] == len(played.audio) and played.theka_strokes and played.strokes
+
+
 def test_same_seed_same_practice_audio_and_settings_out_of_range_are_refused():
     comp = theka_composition(TALAS["chautal"])
     p = Practice(100, laya=2, lehra=True, sa="Bb", theka=True, drone=True)

@@ -49,7 +49,7 @@ from ..music.tabla.bols import STROKES
 from ..music.tabla.notation import Composition, Matra
 from ..music.tabla.talas import TALAS
 from ..music.tabla.timing import Hit, hits
-from .audio import PEAK, SAMPLE_RATE, pcm16, wav_file
+from .audio import SAMPLE_RATE, finish_mix, pcm16, wav_file
 from .limits import RenderLimits, check_events, check_seconds, current
 
 DAYAN_HZ = 277.18          # C#4, a common tuning of the dayan's Sa
@@ -57,7 +57,6 @@ BAYAN_HZ = 98.0            # the bayan's open pitch before the glide
 THEKA_GAIN = 0.3
 DRONE_GAIN = 0.12
 _ACCENT_GAIN = (1.0, 1.12, 1.3)
-_END_FADE = 0.01
 _CHOKE = 0.015            # seconds a new stroke takes to stop the drum's earlier ringing
 # Partials (ratio to the tuning, amplitude, decay seconds), click noise (amplitude, decay seconds), gain.
 _DAYAN = {
@@ -123,7 +122,7 @@ def stroke(name: str, seed: int = 0, dayan_hz: float = DAYAN_HZ) -> np.ndarray:
     return _attack(sound * gain)
 
 
-def _play(out: np.ndarray, played: list[Hit], sample_at: Callable[[Fraction], int], gain: float, seed: int,
+def play_strokes(out: np.ndarray, played: list[Hit], sample_at: Callable[[Fraction], int], gain: float, seed: int,
           dayan_hz: float = DAYAN_HZ) -> list[tuple[int, str]]:
     """Add the strokes to `out`; a stroke chokes what its drum still rings from earlier strokes.
 
@@ -183,7 +182,7 @@ def _string(freq: float, seed: int) -> np.ndarray:
     return tone * np.exp(-t / 2.5) / 4
 
 
-def _add_drone(out: np.ndarray, gain: float, seed: int, sa: float = DAYAN_HZ / 2) -> None:
+def add_drone(out: np.ndarray, gain: float, seed: int, sa: float = DAYAN_HZ / 2) -> None:
     """Add a tanpura-like drone to `out`: Pa, Sa, Sa, low Sa plucked in turn, one a second."""
     strings = (sa * 0.75, sa, sa, sa / 2)
     for k, start in enumerate(range(0, len(out), SAMPLE_RATE)):
@@ -218,23 +217,13 @@ def composition_audio(comp: Composition, tempo: float, *, theka: bool = False, d
     matras = check_composition(comp, tempo, theka=theka, limits=limits)
     seconds_per_matra = 60.0 / tempo
     out = np.zeros(round(len(matras) * seconds_per_matra * SAMPLE_RATE), dtype=np.float32)
-    _play(out, hits(matras, tala), _at_tempo(tempo), 1.0, seed)
+    play_strokes(out, hits(matras, tala), _at_tempo(tempo), 1.0, seed)
     if theka:
         loop = theka_of(tala) * (len(matras) // tala.matras + 1)
-        _play(out, hits(loop[: len(matras)], tala), _at_tempo(tempo), THEKA_GAIN, seed + 1)
+        play_strokes(out, hits(loop[: len(matras)], tala), _at_tempo(tempo), THEKA_GAIN, seed + 1)
     if drone:
-        _add_drone(out, DRONE_GAIN * max(float(out.max(initial=1.0)), -float(out.min(initial=0.0))), seed)
-    return _finish(out)
-
-
-def _finish(out: np.ndarray) -> np.ndarray:
-    """The mix faded out over its last 10 ms and scaled to the common peak."""
-    fade = min(len(out), int(_END_FADE * SAMPLE_RATE))
-    out[len(out) - fade:] *= np.linspace(1, 0, fade)
-    peak = max(float(out.max(initial=0.0)), -float(out.min(initial=0.0)))
-    if peak > 0:
-        out *= PEAK / peak
-    return out
+        add_drone(out, DRONE_GAIN * max(float(out.max(initial=1.0)), -float(out.min(initial=0.0))), seed)
+    return finish_mix(out)
 
 
 def composition_wav(comp: Composition, tempo: float, *, theka: bool = False, drone: bool = False,

@@ -32,7 +32,8 @@ from ..music.tabla.timing import Hit, Schedule, hits, layakari_hits
 from .audio import SAMPLE_RATE, pcm16, wav_file
 from .harmonium import add_notes
 from .limits import RenderLimits, check_events, check_seconds, current
-from .tabla_audio import DRONE_GAIN, THEKA_GAIN, _add_drone, _finish, _play
+from .audio import finish_mix
+from .tabla_audio import DRONE_GAIN, THEKA_GAIN, add_drone, play_strokes
 
 LEHRA_GAIN = 0.22
 LAYAS = (1, 2, 3, 4)
@@ -153,13 +154,13 @@ def practice_audio(comp: Composition, p: Practice, seed: int = 0,
         return round(schedule.seconds(at) * SAMPLE_RATE)
 
     out = np.zeros(round(schedule.total_seconds * SAMPLE_RATE), dtype=np.float32)
-    strokes = _play(out, plan.composition, sample_at, 1.0, seed, sa)   # the dayan tuned to Sa
-    theka_strokes = _play(out, plan.theka, sample_at, THEKA_GAIN, seed + 1, sa) if plan.theka else []
+    strokes = play_strokes(out, plan.composition, sample_at, 1.0, seed, sa)   # the dayan tuned to Sa
+    theka_strokes = play_strokes(out, plan.theka, sample_at, THEKA_GAIN, seed + 1, sa) if plan.theka else []
     notes = lehra_notes(plan.lehra, schedule, sa)
     add_notes(out, notes, LEHRA_GAIN)
     if p.drone:
-        _add_drone(out, DRONE_GAIN * max(float(out.max(initial=1.0)), -float(out.min(initial=0.0))), seed, sa / 2)
-    return PracticeAudio(_finish(out), schedule, strokes, theka_strokes, notes)
+        add_drone(out, DRONE_GAIN * max(float(out.max(initial=1.0)), -float(out.min(initial=0.0))), seed, sa / 2)
+    return PracticeAudio(finish_mix(out), schedule, strokes, theka_strokes, notes)
 
 
 def practice_wav(comp: Composition, p: Practice, seed: int = 0, limits: RenderLimits | None = None) -> bytes:
