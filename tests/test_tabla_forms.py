@@ -17,7 +17,7 @@ from tunesmith.modes.tabla import TablaOptions
 from tunesmith.modes.tabla.forms import read_form
 from tunesmith.modes.tabla.plans import FORMS, half, make_plan, strokes_of, variation_sizes
 from tunesmith.modes.tabla.writer import generate_compositions
-from tunesmith.music.tabla import TALAS, has_bayan_open_matra, read_text, theka
+from tunesmith.music.tabla import CORPUS_TALAS, TALAS, has_bayan_open_matra, read_text, theka
 from tunesmith.options import Sampling
 
 torch.set_num_threads(1)
@@ -79,7 +79,7 @@ def test_a_form_that_does_not_hold_is_read_as_out_of_its_form():
     assert not read_form(replace(kaida, form="theka")).in_form
 
 
-@pytest.mark.parametrize("tala", TALAS)
+@pytest.mark.parametrize("tala", CORPUS_TALAS)   # the shipped model's talas; it refuses the others
 @pytest.mark.parametrize("form", FORMS)
 def test_every_generated_composition_is_in_its_form_and_lands_on_sam(model, tala, form):
     t = TALAS[tala]

@@ -98,7 +98,7 @@ def test_an_unclosed_cycle_and_a_silent_landing():
 def test_header_problems():
     assert messages("tala: teentala\nDha ||\n") == [
         "unknown tala 'teentala'; did you mean 'teentaal'? (known: teentaal, jhaptaal, ektaal, rupak, keherwa, "
-        "dadra, jhoomra, deepchandi)"]
+        "dadra, jhoomra, deepchandi, adachautal, tilwada, dhamar, chautal, sooltaal)"]
     assert messages("tala: dadra\ntempo: 0\nDha Dhi Na | Dha Ti Na ||\n") == [
         "tempo '0': must be a number of matras per minute above 0 and at most 1000"]
     assert messages("Dha Dhi Na | Dha Ti Na ||\n") == [

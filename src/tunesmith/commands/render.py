@@ -2,15 +2,84 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 
 from ..errors import TunesmithError
 from .runtime import err
+
+
+DEFAULT_KINDS = "midi,wav,svg"
+
+
+def _players() -> list[Any]:
+    from ..modes import all_modes
+
+    return [m for m in all_modes() if m.player is not None]
+
+
+def _played_options() -> list[tuple[str, Any, Any]]:
+    """The playing options of every mode with a Player (tabla's --lehra, --sa ...), each once: (name, type, Option)."""
+    merged: dict[str, tuple[type, list[str], str]] = {}
+    for mode in _players():
+        for spec in mode.player.option_specs():
+            kind, helps, _ = merged.setdefault(spec.name, (spec.type, [], spec.flag))
+            helps.append(f"{mode.name}: {spec.info.help}")
+    return [(name, kind if kind is bool else Optional[kind],
+             typer.Option(False if kind is bool else None, spelled, help=" ".join(helps)))
+            for name, (kind, helps, spelled) in merged.items()]
+
+
+def _render_played(files: list[Path], to: Optional[str], output: Optional[Path], played: dict[str, Any],
+                   max_seconds: Optional[float], abc_only: dict[str, bool]) -> tuple[list[Path], list[Path]]:
+    """Render the files another mode's Player claims (tabla); returns (the files left for ABC, the files written).
+
+    Every claimed file is planned and measured before any is written; an option of the other side (--transpose
+    for tabla, --lehra for ABC) is refused by name, exit 2.
+    """
+    from ..render.files import parse_kinds
+    from ..render.limits import RenderLimits
+
+    claims = {path: next((m for m in _players() if m.player.claims(path)), None) for path in files}
+    rest = [path for path, mode in claims.items() if mode is None]
+    chosen = {path: mode for path, mode in claims.items() if mode is not None}
+    given = {name: value for name, value in played.items() if value not in (None, False)}
+    if not chosen:
+        if given:
+            names = ", ".join("--" + n.replace("_", "-") for n in given)
+            owners = ", ".join(m.name for m in _players())
+            raise TunesmithError(f"{names}: for {owners} compositions; {', '.join(map(str, files))}: ABC, "
+                                 "not tabla notation (a .tabla file, or one with a 'tala:' line)")
+        return rest, []
+    if not rest:
+        wrong = [flag for flag, used in abc_only.items() if used]
+        if wrong:
+            modes = "/".join(sorted({m.name for m in chosen.values()}))
+            raise TunesmithError(f"{', '.join(wrong)}: for ABC tunes; {', '.join(map(str, chosen))}: {modes} "
+                                 "notation (tabla's key is --sa)")
+    limits = RenderLimits.from_env(max_seconds=max_seconds)
+    plans = []
+    for path, mode in chosen.items():
+        options = mode.player.resolve(given)
+        kinds = parse_kinds(to) if to else (["wav"] if given else list(mode.player.kinds))
+        plans.append((path, kinds, output if output is not None else path.parent, mode, options))
+        mode.player.plan(path, kinds, plans[-1][2], options, limits)   # refuses before anything is written
+    written: list[Path] = []
+    try:
+        with progress_bar(len(plans)) as advance:
+            done = advance(len(plans))
+            for i, (path, kinds, folder, mode, options) in enumerate(plans, 1):
+                written += mode.player.render(path, kinds, folder, options, limits)
+                done(i)
+    except KeyboardInterrupt:
+        err(f"interrupted: {len(written)} files written, each whole")
+        raise typer.Exit(130) from None
+    return rest, written
 
 
 def report(result) -> None:
@@ -26,8 +95,8 @@ def report(result) -> None:
 
 def render(
     files: list[Path] = typer.Argument(..., help="ABC files; every tune in them is rendered."),
-    to: str = typer.Option("midi,wav,svg", "--to",
-                           help="What to write, comma-separated: midi, wav, svg, musicxml, pdf."),
+    to: Optional[str] = typer.Option(None, "--to",
+                                     help="What to write, comma-separated: midi, wav, svg, musicxml, pdf (default: midi,wav,svg; tabla: wav,midi, or wav with the tabla options)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder to write into (default: beside each ABC file)."),
     chords: bool = typer.Option(False, "--chords", help="Play the chord symbols (\"Am\", \"G7\") as an accompaniment."),
     program: int = typer.Option(0, "--program", help="General MIDI program of the melody, 0-127 (0 piano, 40 violin, 73 flute)."),
@@ -36,9 +105,11 @@ def render(
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Refuse tunes that play longer (default: $TUNESMITH_MAX_SECONDS, else 1200; other limits: docs/robustness.md)."),
     transpose: int = typer.Option(0, "--transpose", help="Move every tune this many semitones, -12..12 (e.g. 2: D major to E major), in every file written."),
     book: bool = typer.Option(False, "--book", help="With pdf: one PDF tunebook of all the tunes of each file, <file>.pdf, instead of a PDF per tune."),
+    **played: Any,
 ) -> None:
     """Write a MIDI, WAV and SVG (sheet music) file, or MusicXML and PDF, for every tune: <file>-<X>-<title>.<ext>;
-    exit 1 if any tune fails, 2 if a file cannot be read.
+    exit 1 if any tune fails, 2 if a file cannot be read. Tabla compositions (a .tabla file, or one with a 'tala:'
+    line) are written as <file>.wav and <file>.mid, the WAV played as the tabla options say (lehra, ramp, laya).
 
     A tune beyond a render limit (too long, too many notes, too large), or with no key to transpose, refuses the
     whole batch: exit 2, nothing written. Ctrl-C stops between tunes; the files written so far are whole.
@@ -48,9 +119,17 @@ def render(
                                 tunes_to_render)
     from ..render.limits import RenderLimits
 
-    kinds = parse_kinds(to)
+    files, written = _render_played(files, to, output, played, max_seconds,
+                                    {"--chords": chords, "--program": program != 0, "--qpm": qpm is not None,
+                                     "--soundfont": soundfont is not None, "--transpose": transpose != 0,
+                                     "--book": book})
+    if written:
+        typer.echo(f"wrote {len(written)} files to {', '.join(sorted({str(p.parent) for p in written}))}", err=True)
+    if not files:  # only other modes' files: they are written
+        return
+    kinds = parse_kinds(to or DEFAULT_KINDS)
     if book and "pdf" not in kinds:
-        raise TunesmithError(f"--book makes a PDF tunebook: add pdf to --to (got --to {to})")
+        raise TunesmithError(f"--book makes a PDF tunebook: add pdf to --to (got --to {to or DEFAULT_KINDS})")
     options = RenderOptions(program=program, chords=chords, qpm=qpm, soundfont=soundfont, transpose=transpose)
     options.check()
     limits = RenderLimits.from_env(max_seconds=max_seconds)
@@ -127,3 +206,10 @@ def progress_bar(total: int) -> Iterator[Callable[[int], Callable[[int], None]]]
             return done
 
         yield advance
+
+
+render.__signature__ = inspect.Signature(
+    [p for p in inspect.signature(render).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=opt)
+       for name, kind, opt in _played_options()],
+    return_annotation=None)

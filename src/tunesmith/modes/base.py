@@ -213,6 +213,31 @@ class WebTab:
 
 
 @dataclass(frozen=True)
+class Player:
+    """How `tunesmith render` plays a mode's own files (files of other modes are ABC's).
+
+    `options` is a dataclass of `option(...)` fields, as a mode's generation options are: each becomes a flag
+    of `tunesmith render` (and the mode's web player may offer the same fields).
+    """
+
+    options: type                                             # its playing options (fields made with `option`)
+    claims: Callable[[Path], bool]                            # whether a file is in the mode's notation
+    plan: Callable[..., Any]                                  # (path, kinds, folder, options, limits): refuses
+    # ^ what cannot be rendered (a TunesmithError), before anything of any file is written
+    render: Callable[..., list[Path]]                         # (path, kinds, folder, options, limits) -> written
+    kinds: tuple[str, ...] = ()                               # what --to may ask of its files
+
+    def option_specs(self) -> list[OptionSpec]:
+        """Its declared playing options."""
+        return option_specs(self.options)
+
+    def resolve(self, given: dict[str, Any]) -> Any:
+        """Its options from those given (other players' are left out)."""
+        own = {spec.name for spec in self.option_specs()}
+        return self.options(**{k: v for k, v in given.items() if k in own})
+
+
+@dataclass(frozen=True)
 class Mode:
     """A musical language: everything the shared layers need to know about it, in one place.
 
@@ -250,6 +275,7 @@ class Mode:
     check_levels: tuple[str, ...] = ()                        # what `check` can add: "lint", "form"
     infill: Callable[["Checkpoint", RewriteRequest], Generated] | None = None  # `tunesmith infill`: bars rewritten
     vary: Callable[["Checkpoint", RewriteRequest], Generated] | None = None    # `tunesmith vary`: a variation
+    player: Player | None = None                              # `tunesmith render` of its own files, if any
     details: Callable[["Checkpoint", GenerateRequest, list[str]], list[dict]] | None = None
     # ^ (checkpoint, request, the pieces' texts) -> per piece, what `generate --json` and the web API add
     # to its text (ABC: its title and nearest training tune)

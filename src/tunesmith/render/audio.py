@@ -146,10 +146,10 @@ def synthesize(voices: list[Voice], length: int) -> np.ndarray:
                 end = min(begin + len(sound), len(out))
                 if end > begin:
                     out[begin:end] += gain * sound[: end - begin]
-    return _finish(out[:length])
+    return finish_mix(out[:length])
 
 
-def _finish(audio: np.ndarray) -> np.ndarray:
+def finish_mix(audio: np.ndarray) -> np.ndarray:
     """Fade the last 10 ms (the piece ends there, ringing notes or not) and bring the peak to -1 dBFS, in place."""
     fade = min(len(audio), int(_END_FADE * SAMPLE_RATE))
     if fade:
@@ -327,4 +327,4 @@ def _soundfont_audio(midi: bytes, path: Path, length: int) -> np.ndarray:
         n = min(_BLOCK, length - a)
         stereo = np.frombuffer(synth.generate(n, buffer=buffer[: n * 8]), dtype=np.float32, count=2 * n)
         out[a:a + n] = stereo.reshape(-1, 2).mean(axis=1)
-    return _finish(out)
+    return finish_mix(out)

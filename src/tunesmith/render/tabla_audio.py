@@ -39,6 +39,7 @@ from __future__ import annotations
 import io
 from fractions import Fraction
 from functools import lru_cache
+from typing import Callable
 
 import mido
 import numpy as np
@@ -48,7 +49,7 @@ from ..music.tabla.bols import STROKES
 from ..music.tabla.notation import Composition, Matra
 from ..music.tabla.talas import TALAS
 from ..music.tabla.timing import Hit, hits
-from .audio import PEAK, SAMPLE_RATE, pcm16, wav_file
+from .audio import SAMPLE_RATE, finish_mix, pcm16, wav_file
 from .limits import RenderLimits, check_events, check_seconds, current
 
 DAYAN_HZ = 277.18          # C#4, a common tuning of the dayan's Sa
@@ -56,7 +57,6 @@ BAYAN_HZ = 98.0            # the bayan's open pitch before the glide
 THEKA_GAIN = 0.3
 DRONE_GAIN = 0.12
 _ACCENT_GAIN = (1.0, 1.12, 1.3)
-_END_FADE = 0.01
 _CHOKE = 0.015            # seconds a new stroke takes to stop the drum's earlier ringing
 # Partials (ratio to the tuning, amplitude, decay seconds), click noise (amplitude, decay seconds), gain.
 _DAYAN = {
@@ -94,14 +94,14 @@ def _noise(rng: np.random.Generator, t: np.ndarray, amplitude: float, decay: flo
     return amplitude * burst * np.exp(-t / decay)
 
 
-@lru_cache(maxsize=64)
-def stroke(name: str, seed: int = 0) -> np.ndarray:
-    """The sound of one drum stroke (float, peak about 1), its noise drawn from `seed`."""
+@lru_cache(maxsize=128)
+def stroke(name: str, seed: int = 0, dayan_hz: float = DAYAN_HZ) -> np.ndarray:
+    """The sound of one drum stroke (float, peak about 1), its noise drawn from `seed`, the dayan tuned to `dayan_hz`."""
     rng = np.random.default_rng([seed, sorted(MIDI_NOTES).index(name)])
     if name in _DAYAN:
         partials, (click, click_decay), gain = _DAYAN[name]
         t = _time(max(d for _, _, d in partials) * 6)
-        sound = sum(a * np.sin(2 * np.pi * DAYAN_HZ * r * t + rng.uniform(0, 2 * np.pi)) * np.exp(-t / d)
+        sound = sum(a * np.sin(2 * np.pi * dayan_hz * r * t + rng.uniform(0, 2 * np.pi)) * np.exp(-t / d)
                     for r, a, d in partials)
         sound = sound + _noise(rng, t, click, click_decay)
     elif name == "Ge":
@@ -122,7 +122,8 @@ def stroke(name: str, seed: int = 0) -> np.ndarray:
     return _attack(sound * gain)
 
 
-def _play(out: np.ndarray, played: list[Hit], seconds_per_matra: float, gain: float, seed: int) -> None:
+def play_strokes(out: np.ndarray, played: list[Hit], sample_at: Callable[[Fraction], int], gain: float, seed: int,
+          dayan_hz: float = DAYAN_HZ) -> list[tuple[int, str]]:
     """Add the strokes to `out`; a stroke chokes what its drum still rings from earlier strokes.
 
     A choke changes only what the drum rings after the new stroke's start, so
@@ -135,7 +136,7 @@ def _play(out: np.ndarray, played: list[Hit], seconds_per_matra: float, gain: fl
     choke = np.linspace(1, 0, int(_CHOKE * SAMPLE_RATE))
     strokes = []  # (start sample, drum, stroke, gain), in time order
     for hit in played:
-        start = round(float(hit.start) * seconds_per_matra * SAMPLE_RATE)
+        start = sample_at(hit.start)
         if start < len(out):
             strokes += [(start, STROKES[name][0], name, gain * _ACCENT_GAIN[hit.accent]) for name in hit.strokes]
     choked = [len(out)] * len(strokes)  # where each stroke's drum is struck next
@@ -153,13 +154,20 @@ def _play(out: np.ndarray, played: list[Hit], seconds_per_matra: float, gain: fl
         ring = ring[max(start - at, 0):]
         if len(ring):  # the hand on the skin stops its ringing within a few milliseconds
             ring = ring[:len(choke)] * choke[:len(ring)]
-        sound = stroke(name, seed)[: min(len(out), until + len(choke)) - start]  # past that, choked to silence
+        sound = stroke(name, seed, dayan_hz)[: min(len(out), until + len(choke)) - start]  # past that, choked
         if len(sound) > len(ring):
             ring = np.concatenate([ring, np.zeros(len(sound) - len(ring))])
         ring[:len(sound)] += loudness * sound
         ringing[drum], since[drum] = ring, start
     for drum, ring in ringing.items():
         out[since[drum]:since[drum] + len(ring)] += ring[: len(out) - since[drum]]
+    return [(start, name) for start, _, name, _ in strokes]
+
+
+def _at_tempo(tempo: float) -> Callable[[Fraction], int]:
+    """Where a position in matras falls, in samples, at a steady tempo."""
+    seconds_per_matra = 60.0 / tempo
+    return lambda at: round(float(at) * seconds_per_matra * SAMPLE_RATE)
 
 
 @lru_cache(maxsize=8)
@@ -174,9 +182,8 @@ def _string(freq: float, seed: int) -> np.ndarray:
     return tone * np.exp(-t / 2.5) / 4
 
 
-def _add_drone(out: np.ndarray, gain: float, seed: int) -> None:
+def add_drone(out: np.ndarray, gain: float, seed: int, sa: float = DAYAN_HZ / 2) -> None:
     """Add a tanpura-like drone to `out`: Pa, Sa, Sa, low Sa plucked in turn, one a second."""
-    sa = DAYAN_HZ / 2
     strings = (sa * 0.75, sa, sa, sa / 2)
     for k, start in enumerate(range(0, len(out), SAMPLE_RATE)):
         tone = _string(strings[k % 4], seed)[: len(out) - start]
@@ -210,18 +217,13 @@ def composition_audio(comp: Composition, tempo: float, *, theka: bool = False, d
     matras = check_composition(comp, tempo, theka=theka, limits=limits)
     seconds_per_matra = 60.0 / tempo
     out = np.zeros(round(len(matras) * seconds_per_matra * SAMPLE_RATE), dtype=np.float32)
-    _play(out, hits(matras, tala), seconds_per_matra, 1.0, seed)
+    play_strokes(out, hits(matras, tala), _at_tempo(tempo), 1.0, seed)
     if theka:
         loop = theka_of(tala) * (len(matras) // tala.matras + 1)
-        _play(out, hits(loop[: len(matras)], tala), seconds_per_matra, THEKA_GAIN, seed + 1)
+        play_strokes(out, hits(loop[: len(matras)], tala), _at_tempo(tempo), THEKA_GAIN, seed + 1)
     if drone:
-        _add_drone(out, DRONE_GAIN * max(float(out.max(initial=1.0)), -float(out.min(initial=0.0))), seed)
-    fade = min(len(out), int(_END_FADE * SAMPLE_RATE))
-    out[len(out) - fade:] *= np.linspace(1, 0, fade)
-    peak = max(float(out.max(initial=0.0)), -float(out.min(initial=0.0)))
-    if peak > 0:
-        out *= PEAK / peak
-    return out
+        add_drone(out, DRONE_GAIN * max(float(out.max(initial=1.0)), -float(out.min(initial=0.0))), seed)
+    return finish_mix(out)
 
 
 def composition_wav(comp: Composition, tempo: float, *, theka: bool = False, drone: bool = False,

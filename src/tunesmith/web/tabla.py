@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from enum import Enum
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..modes.tabla import MODE as TABLA
+from ..modes.tabla.options import TablaPractice
 from ..modes.tabla.forms import read_form
 from ..modes.tabla.plans import longest
 from ..music.tabla.notation import Composition, read_text
@@ -23,6 +26,7 @@ from ..music.tabla.talas import TALAS, get_tala
 from .api import composer
 from .catalog import ModelCatalog, ModelEntry, ModelKind
 from .requests import request_model
+from ..errors import TunesmithError
 from .service import Composer, RequestError
 from .pages import templates
 from .store import StoredComposition
@@ -167,6 +171,96 @@ def composition_file(c: Composer, comp_id: int, kind: str) -> bytes:
     return data
 
 
+# -- practice: the lehra, a tempo ramp and layakari (render/tabla_practice.py) --------------------------
+
+PRACTICE_SPECS = TABLA.player.option_specs()
+_TRUE, _FALSE = ("1", "true", "on"), ("0", "false", "off", "")
+
+
+def _practice_value(spec, raw: str):
+    """One query value as its declared type; a value that is not one is a 422 naming the field."""
+    if spec.type is bool:
+        if raw.lower() not in _TRUE + _FALSE:
+            raise RequestError(422, f"{spec.name}: {raw!r} is not true or false")
+        return raw.lower() in _TRUE
+    if raw.strip() == "":
+        return spec.default
+    if spec.type in (int, float):
+        try:
+            value = spec.type(raw)
+        except ValueError:
+            raise RequestError(422, f"{spec.name}: {raw!r} is not {'a whole number' if spec.type is int else 'a number'}") from None
+        low, high = spec.info.minimum, spec.info.maximum
+        if value != value or (low is not None and value < low) or (high is not None and value > high):
+            raise RequestError(422, f"{spec.name}: {raw} is not between {low:g} and {high:g}")
+        return value
+    if spec.info.max_chars is not None and len(raw) > spec.info.max_chars:
+        raise RequestError(422, f"{spec.name}: at most {spec.info.max_chars} characters")
+    return raw
+
+
+def practice_options(query) -> TablaPractice:
+    """The practice options of a query string (?lehra=1&sa=D&laya=2 ...), each checked; another field is a 422."""
+    known = {spec.name: spec for spec in PRACTICE_SPECS}
+    values = {}
+    for name, raw in query.items():
+        if name not in known:
+            raise RequestError(422, f"{name}: not a practice option (known: {', '.join(known)})")
+        values[name] = _practice_value(known[name], raw)
+    return TablaPractice(**values)
+
+
+def _practised(comp: Composition, options: TablaPractice):
+    """The renderer's Practice for the composition, its settings checked (a 422) and its length measured (413)."""
+    from ..modes.tabla.practice import practice_of
+    from ..render.limits import RenderLimitError
+    from ..render.tabla_practice import check_practice
+
+    practice = practice_of(options, comp)
+    try:
+        schedule = check_practice(comp, practice)
+    except RenderLimitError as exc:
+        raise RequestError(exc.status, str(exc)) from None
+    except TunesmithError as exc:
+        raise RequestError(422, str(exc)) from None
+    if schedule.total_seconds > MAX_AUDIO_SECONDS:
+        raise RequestError(413, f"the practice playback lasts {schedule.total_seconds:.0f} s; at most "
+                                f"{MAX_AUDIO_SECONDS:.0f} s here (fewer ramp cycles or a faster tempo)")
+    return practice, schedule
+
+
+def practice_json(comp: Composition, options: TablaPractice, wav_url: str) -> dict:
+    """What the page's player needs: the WAV's address and when each cycle starts, at which tempo."""
+    practice, schedule = _practised(comp, options)
+    tala = TALAS[comp.tala]
+    query = urlencode({k: ("1" if v is True else "0" if v is False else v)
+                       for k, v in vars(options).items() if v is not None})
+    return {"wav": f"{wav_url}?{query}", "tala": tala.name, "matras": tala.matras, "marks": list(tala.marks),
+            "vibhag_starts": [0, *tala.boundaries], "laya": practice.laya, "tempos": list(schedule.tempos),
+            "cycle_starts": list(schedule.cycle_starts), "total_seconds": schedule.total_seconds,
+            "composition_matras": sum(len(c) for c in comp.cycles)}
+
+
+def practice_wav(c: Composer, comp: Composition, options: TablaPractice, seed: int = 0) -> bytes:
+    """The practice playback as a WAV, rendered in the audio slot."""
+    from ..render.tabla_practice import practice_wav as render
+
+    practice, _ = _practised(comp, options)
+    with c.audio_turn():
+        return render(comp, practice, seed)
+
+
+def theka_of(name: str) -> Composition:
+    """One cycle of a tala's theka landing on sam; an unknown tala is a 404 naming the known ones."""
+    from ..modes.tabla.practice import theka_composition
+    from ..music.tabla.talas import find_tala, unknown_tala_message
+
+    tala = find_tala(name)
+    if tala is None:
+        raise RequestError(404, unknown_tala_message(name))
+    return theka_composition(tala)
+
+
 # -- pages ----------------------------------------------------------------------
 
 def _talas() -> list[dict]:
@@ -178,7 +272,7 @@ def tabla_page(request: Request, c: Composer = Depends(composer)) -> HTMLRespons
     """The Tabla tab: the form, and the compositions it writes."""
     return templates.TemplateResponse(request, "tabla.html", {
         "models": tabla_models(c.catalog), "limits": c.limits, "options": TABLA.option_specs(),
-        "sampling": TABLA.sampling})
+        "sampling": TABLA.sampling, "practice": PRACTICE_SPECS})
 
 
 @router.get("/tabla/{comp_id:int}", response_class=HTMLResponse, include_in_schema=False)
@@ -188,7 +282,8 @@ def composition_page(request: Request, comp_id: int, c: Composer = Depends(compo
         stored = composition(c, comp_id)
     except RequestError as exc:
         return templates.TemplateResponse(request, "missing.html", {"message": str(exc)}, status_code=404)
-    return templates.TemplateResponse(request, "tabla_one.html", {"comp": composition_json(stored)})
+    return templates.TemplateResponse(request, "tabla_one.html", {"comp": composition_json(stored),
+                                                                  "practice": PRACTICE_SPECS})
 
 
 # -- the JSON API -----------------------------------------------------------------
@@ -227,3 +322,42 @@ def download(comp_id: int, kind: Kind, c: Composer = Depends(composer)) -> Respo
     name = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in title).strip("-")[:60] or "tabla"
     return Response(data, media_type=MEDIA_TYPES[kind.value],
                     headers={"Content-Disposition": f'inline; filename="tabla-{comp_id}-{name}.{kind.value}"'})
+
+
+@router.get("/api/tabla/theka/{tala}")
+def get_theka(tala: str) -> dict:
+    """One cycle of a tala's theka landing on sam, as a composition: its text and grid, and its practice player."""
+    comp = theka_of(tala)
+    return {"title": comp.title, "tala": comp.tala, "text": comp.file_text(), "grid": grid(comp),
+            "practice": f"/api/tabla/theka/{comp.tala}/practice"}
+
+
+@router.get("/api/tabla/theka/{tala}/practice")
+def theka_practice(tala: str, request: Request) -> dict:
+    """A tala's theka for practice (query: the practice options): the WAV's address and its cycles' timing."""
+    comp = theka_of(tala)
+    return practice_json(comp, practice_options(request.query_params), f"/api/tabla/theka/{comp.tala}/practice.wav")
+
+
+@router.get("/api/tabla/theka/{tala}/practice.wav", response_class=Response,
+            responses={200: {"content": {"audio/wav": {}}}})
+def theka_practice_wav(tala: str, request: Request, c: Composer = Depends(composer)) -> Response:
+    """A tala's theka played for practice: with a lehra, a ramp, layakari (query: the practice options)."""
+    data = practice_wav(c, theka_of(tala), practice_options(request.query_params))
+    return Response(data, media_type="audio/wav")
+
+
+@router.get("/api/tabla/{comp_id:int}/practice")
+def composition_practice(comp_id: int, request: Request, c: Composer = Depends(composer)) -> dict:
+    """A stored composition for practice (query: the practice options): the WAV's address and its cycles' timing."""
+    comp = _read(composition(c, comp_id))
+    return practice_json(comp, practice_options(request.query_params), f"/api/tabla/{comp_id}/practice.wav")
+
+
+@router.get("/api/tabla/{comp_id:int}/practice.wav", response_class=Response,
+            responses={200: {"content": {"audio/wav": {}}}})
+def composition_practice_wav(comp_id: int, request: Request, c: Composer = Depends(composer)) -> Response:
+    """A stored composition played for practice: with a lehra, a ramp, layakari (query: the practice options)."""
+    stored = composition(c, comp_id)
+    data = practice_wav(c, _read(stored), practice_options(request.query_params), int(stored.params.get("seed", 0)))
+    return Response(data, media_type="audio/wav")

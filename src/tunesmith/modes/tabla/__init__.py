@@ -15,9 +15,10 @@ from ...codecs.tabla_bols import BolCodec
 from ...errors import TunesmithError
 from ...music.tabla.notation import Composition
 from ...options import Sampling
-from ..base import Generated, GenerateRequest, Mode, WebTab, deferred, imported
+from ..base import Generated, GenerateRequest, Mode, Player, WebTab, deferred, imported
 from .corpus import check_file, corpora, count, dedupe, load_source
-from .options import RENDERS, TablaOptions
+from .options import RENDERS, TablaOptions, TablaPractice
+from .practice import KINDS, is_tabla_file, planned_files
 
 
 def _generate(ckpt, req: GenerateRequest) -> Generated:
@@ -81,6 +82,8 @@ MODE = Mode(
     primer_help="'theka' for one cycle of the tala's theka, or the first bols (Dha Dha Ti Ta | ...); "
                 "a first line 'form: kaida' fixes the form.",
     web=WebTab(path="/tabla", title="Tabla", module="tunesmith.web.tabla"),
+    player=Player(TablaPractice, is_tabla_file, planned_files, deferred("tunesmith.modes.tabla.practice", "render_file"),
+                  KINDS),
 )
 
-__all__ = ["MODE", "TablaOptions", "load_source"]
+__all__ = ["MODE", "TablaOptions", "TablaPractice", "load_source"]

@@ -36,3 +36,39 @@ class TablaOptions:
                          label="the theka, looped quietly", group="In the audio", cli=False)
     drone: bool = option(False, "the audio has a tanpura-like drone on Sa and Pa.",
                          label="a tanpura drone", group="In the audio", cli=False)
+
+
+def _keys() -> list[tuple[str, str]]:
+    from ...music.tabla.lehra import SA_NAMES
+
+    return [(name, f"Sa = {name}") for name in SA_NAMES]
+
+
+def _layas() -> list[tuple[str, str]]:
+    return [("1", "1× (as written)"), ("2", "2× (dugun)"), ("3", "3× (tigun)"), ("4", "4× (chaugun)")]
+
+
+@dataclass(frozen=True)
+class TablaPractice:
+    """How a composition is played for practice: by `tunesmith render` (its flags) and the tab's player (its form).
+
+    Declared like the generation options, so that the command line, the web form and the API read the same
+    names, helps and ranges (see render/tabla_practice.py for what each does to the sound).
+    """
+
+    lehra: bool = option(False, "play a lehra (a melodic loop one cycle long) on a harmonium-like synth.",
+                         label="a lehra (harmonium)", group="Practice")
+    sa: str = option("C#", "the key: the lehra's Sa, to which the dayan and the drone are tuned too (C, C#, D ... B).",
+                     label="Key", choices=_keys, max_chars=3)
+    laya: int = option(1, "layakari: the composition's bols at 1, 2, 3 or 4 times the density, against the "
+                          "theka and lehra at the tala's tempo.", label="Layakari", choices=_layas)
+    tempo: float | None = option(None, "matras a minute, where a ramp starts (default: the composition's "
+                                       "tempo line, else 90).", label="Tempo (matras a minute)",
+                                 minimum=1, maximum=1000)
+    ramp_to: float | None = option(None, "a tempo ramp: the tempo it reaches, in matras a minute (with "
+                                         "--ramp-cycles).", label="Ramp to (matras a minute)", minimum=1, maximum=1000)
+    ramp_cycles: int | None = option(None, "a tempo ramp: over how many cycles of the tala (2-256); the "
+                                           "composition is played over until they are done.",
+                                     label="Ramp over (cycles)", minimum=2, maximum=256, step="1")
+    theka: bool = option(False, "the theka looped quietly underneath.", label="the theka", group="Practice")
+    drone: bool = option(False, "a tanpura-like drone on Sa and Pa.", label="a tanpura drone", group="Practice")

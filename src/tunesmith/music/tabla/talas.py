@@ -66,7 +66,23 @@ TALAS: dict[str, Tala] = {t.name: t for t in (
          "Dhin [- Dha] Tirakita | Dhin Dhin Dhage Tirakita | Tin [- Ta] Tirakita | Dhin Dhin Dhage Tirakita ||"),
     Tala("deepchandi", (3, 4, 3, 4), ("X", "2", "0", "3"),
          "Dha Dhin - | Dha Dha Tin - | Ta Tin - | Dha Dha Dhin - ||"),
+    # The talas below have thekas and lehras but no compositions in the bundled corpus (CORPUS_TALAS), so the
+    # shipped model has never seen them. Their thekas are the references' (docs/tabla.md, "More talas"), spelt
+    # in tunesmith's bols: Din -> Dhin, Tu -> Tun, Kita -> [Ki Ta], Tita -> [Ti Ta], Kata -> [Ka Ta],
+    # Gadi -> [Ge Ti], Gana -> [Ge Na], Ga -> Ge, S (avagraha) -> -.
+    Tala("adachautal", (2, 2, 2, 2, 2, 2, 2), ("X", "2", "0", "3", "0", "4", "0"),
+         "Dhin Tirakita | Dhi Na | Tun Na | Kat Ta | Tirakita Dhin | Na Dhin | Dhin Na ||"),
+    Tala("tilwada", (4, 4, 4, 4), ("X", "2", "0", "3"),
+         "Dha Tirakita Dhin Dhin | Dha Dha Tin Tin | Ta Tirakita Dhin Dhin | Dha Dha Dhin Dhin ||"),
+    Tala("dhamar", (5, 2, 3, 4), ("X", "2", "0", "3"), "Ka Dhi Ta Dhi Ta | Dha - | Ge Ti Ta | Ti Ta Ta - ||"),
+    Tala("chautal", (2, 2, 2, 2, 2, 2), ("X", "0", "2", "0", "3", "4"),
+         "Dha Dha | Dhin Ta | [Ki Ta] Dha | Dhin Ta | [Ti Ta] [Ka Ta] | [Ge Ti] [Ge Na] ||"),
+    Tala("sooltaal", (2, 2, 2, 2, 2), ("X", "0", "2", "3", "0"),
+         "Dha Dha | Dhin Ta | [Ki Ta] Dha | [Ti Ta] [Ka Ta] | [Ge Ti] [Ge Na] ||"),
 )}
+# The talas the bundled corpus is written in (corpus/tabla/expand.py), and so the shipped model's.
+CORPUS_TALAS: tuple[str, ...] = ("teentaal", "jhaptaal", "ektaal", "rupak", "keherwa", "dadra", "jhoomra",
+                                 "deepchandi")
 
 # Other spellings of tala names, folded like bols (lower case, letters only).
 _ALIASES = {
@@ -75,6 +91,10 @@ _ALIASES = {
     "rupaktaal": "rupak", "rupaktal": "rupak", "roopak": "rupak", "kaharwa": "keherwa", "kaherwa": "keherwa",
     "keharwa": "keherwa", "kehrwa": "keherwa", "dadara": "dadra", "jhumra": "jhoomra", "jhoomratal": "jhoomra",
     "dipchandi": "deepchandi", "deepchandi": "deepchandi", "chanchar": "deepchandi",
+    "adachautaal": "adachautal", "adachartal": "adachautal", "adachartaal": "adachautal", "adachoutal": "adachautal",
+    "tilwara": "tilwada", "tilvada": "tilwada", "tilwadatal": "tilwada", "dhamaar": "dhamar", "dhamartal": "dhamar",
+    "chautaal": "chautal", "chartal": "chautal", "chartaal": "chautal", "choutal": "chautal", "sultal": "sooltaal",
+    "sultaal": "sooltaal", "sooltal": "sooltaal", "shooltal": "sooltaal", "shultal": "sooltaal",
 }
 
 

@@ -31,6 +31,16 @@ function matraCell(matra, first, mark, part) {
   return td;
 }
 
+// The matras of the tala, 1 to n, over the grid: the one being played is lit while the practice player plays.
+function counterRow(matras) {
+  const row = el("tr", "counter");
+  const corner = el("th", "cycle-no");
+  corner.append(el("span", "sr", "matra"));
+  row.append(corner);
+  for (let i = 1; i <= matras; i++) row.append(el("th", "count", String(i)));
+  return row;
+}
+
 // A row per cycle under the vibhag marks (X sam, 0 khali, tali numbers), then the landing sam.
 function buildGrid(g) {
   const table = el("table", "tala-grid");
@@ -53,7 +63,7 @@ function buildGrid(g) {
     head.append(th);
   });
   const thead = el("thead");
-  thead.append(head);
+  thead.append(head, counterRow(g.matras));
   table.append(thead);
   const body = el("tbody");
   g.cycles.forEach((cycle, i) => {
@@ -107,12 +117,121 @@ function compositionCard(c) {
   card.querySelector("audio").src = c.files.wav;
   for (const kind of ["txt", "wav", "mid"]) card.querySelector(`.dl-${kind}`).href = c.files[kind];
   card.querySelector("pre.text").textContent = c.text;
+  setUpPractice(card, `/api/tabla/${c.id}/practice`);
   return card;
+}
+
+// -- practice: a lehra, a tempo ramp, layakari, and the matra count following the audio -----------------
+
+// The practice form's options as a query string: check boxes 1/0, other fields when given.
+function practiceQuery(form) {
+  const query = new URLSearchParams();
+  for (const field of form.elements) {
+    if (!field.name) continue;
+    if (field.type === "checkbox") query.set(field.name, field.checked ? "1" : "0");
+    else if (field.value.trim() !== "") query.set(field.name, field.value.trim());
+  }
+  return query.toString();
+}
+
+// Where the playback is at `seconds`: the cycle (from 0), the tala's matra in it (from 0), and the matra as a
+// fraction, from the cycles' start times and tempos the server gave (the last cycle is the landing sam).
+function positionAt(plan, seconds) {
+  let cycle = 0;
+  while (cycle + 1 < plan.cycle_starts.length && plan.cycle_starts[cycle + 1] <= seconds) cycle++;
+  const landing = cycle === plan.cycle_starts.length - 1;
+  const beats = Math.max(0, (seconds - plan.cycle_starts[cycle]) * plan.tempos[cycle] / 60);
+  const matra = landing ? 0 : Math.min(Math.floor(beats), plan.matras - 1);
+  return {cycle, matra, beats: landing ? 0 : beats, landing};
+}
+
+// Light the tala's matra over the grid and the composition's bol now sounding (at layakari k the composition
+// runs k matras to the tala's one), and say it in words: "cycle 2 · matra 5 of 14 (0)".
+function showPosition(card, plan, at) {
+  const output = card.querySelector("output.matra-count");
+  const mark = plan.vibhag_starts.includes(at.matra) ? ` (${plan.marks[plan.vibhag_starts.indexOf(at.matra)]})` : "";
+  output.textContent = at.landing ? `sam: the landing, matra 1 of ${plan.matras}`
+    : `cycle ${at.cycle + 1} · matra ${at.matra + 1} of ${plan.matras}${mark}`;
+  output.dataset.cycle = String(at.cycle + 1);
+  output.dataset.matra = String(at.matra + 1);
+  card.querySelectorAll("tr.counter th.count").forEach((th, i) => th.classList.toggle("now", i === at.matra));
+  const cells = [...card.querySelectorAll("table.tala-grid tr.cycle td.matra")];
+  const landingCell = card.querySelector("table.tala-grid tr.landing td.matra");
+  const played = Math.floor((at.cycle * plan.matras + at.beats) * plan.laya);
+  const lit = at.landing ? landingCell : cells[played % plan.composition_matras];
+  card.querySelectorAll("table.tala-grid td.matra.now").forEach((td) => { if (td !== lit) td.classList.remove("now"); });
+  if (lit) lit.classList.add("now");
+}
+
+// The panel under a composition (or a theka): ask the server for the playback's timing, play its WAV in the
+// card's player, and move the count with the audio for as long as it plays.
+function setUpPractice(card, url) {
+  const form = card.querySelector("form.practice");
+  if (!form) return;
+  const audio = card.querySelector("audio");
+  const error = form.querySelector(".practice-error");
+  let plan = null;
+  const follow = () => {
+    if (!plan) return;
+    showPosition(card, plan, positionAt(plan, audio.currentTime));
+    if (!audio.paused && !audio.ended) requestAnimationFrame(follow);
+  };
+  audio.addEventListener("play", follow);
+  audio.addEventListener("seeked", follow);
+  audio.addEventListener("ended", follow);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    error.hidden = true;
+    const button = form.querySelector("button.practise");
+    button.disabled = true;
+    try {
+      plan = await getJson(`${url}?${practiceQuery(form)}`);
+      audio.src = plan.wav;
+      await audio.play();
+    } catch (e) {
+      plan = null;
+      error.textContent = e.message;
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// A card for the chosen tala's theka (one cycle landing on sam), to practise with; it is not stored.
+async function practiseTheka() {
+  const tala = document.querySelector("#tabla select[name=tala]").value;
+  const error = document.getElementById("error");
+  error.hidden = true;
+  try {
+    const t = await getJson(`/api/tabla/theka/${encodeURIComponent(tala)}`);
+    const card = document.getElementById("composition-card").content.firstElementChild.cloneNode(true);
+    card.classList.add("theka");
+    card.dataset.tala = t.tala;
+    card.querySelector(".title").textContent = t.title;
+    card.querySelector(".permalink").remove();
+    card.querySelector(".downloads").remove();
+    card.querySelector(".meta").textContent = `${t.tala}: one cycle of its theka, landing on sam`;
+    card.querySelector(".grid-wrap").replaceChildren(buildGrid(t.grid));
+    card.querySelector("audio").removeAttribute("src");
+    card.querySelector("pre.text").textContent = t.text;
+    setUpPractice(card, t.practice);
+    document.getElementById("results").prepend(card);
+  } catch (e) {
+    error.textContent = e.message;
+    error.hidden = false;
+  }
 }
 
 function setUpTabla() {
   setUpCompose({formId: "tabla", url: "/api/tabla/generate",
                 pieces: (r) => r.compositions, card: compositionCard, noun: "composition"});
+  const theka = document.getElementById("practise-theka");
+  if (theka) theka.addEventListener("click", practiseTheka);
+  // a composition's own page: the server drew its card
+  for (const card of document.querySelectorAll("article.composition[data-id]")) {
+    setUpPractice(card, `/api/tabla/${card.dataset.id}/practice`);
+  }
 }
 
 document.addEventListener("DOMContentLoaded", setUpTabla);
