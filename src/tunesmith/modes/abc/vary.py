@@ -23,6 +23,7 @@ import numpy as np
 from ...errors import TunesmithError
 from ...music.abc.bar_spans import TuneBars, part_line, tune_bars
 from ...options import DEFAULT_CANDIDATES, Sampling
+from ..rewriting import runs
 from .infill import Candidate, Gap, infill
 
 if TYPE_CHECKING:
@@ -54,17 +55,6 @@ def may_vary(tune: TuneBars) -> list[int]:
         if bar.steps is not None and not bar.section_start and not last_of_part:
             inside.append(bar.number)
     return inside
-
-
-def runs(numbers: list[int]) -> list[tuple[int, int]]:
-    """Sorted bar numbers as runs of neighbours: [2, 3, 5] -> [(2, 3), (5, 5)]."""
-    out: list[tuple[int, int]] = []
-    for n in sorted(numbers):
-        if out and out[-1][1] == n - 1:
-            out[-1] = (out[-1][0], n)
-        else:
-            out.append((n, n))
-    return out
 
 
 def _most_changed(gap: Gap, candidates: tuple[Candidate, ...], chosen: Candidate) -> Candidate:

@@ -3,7 +3,8 @@
 Its package: `corpus` (bundled corpora, notation files and the checker),
 `options` (tala, cycles, tempo, the audio's layers), `writer` (the
 tala-true writer for the shared sampler) and `measures` (what `evaluate`
-measures in a composition). Its web tab is `web/tabla.py`.
+measures in a composition), `infill` and `rewrite` (whole cycles rewritten,
+`tunesmith infill --cycles` and `vary`). Its web tab is `web/tabla.py`.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ MODE = Mode(
     primer_help="'theka' for one cycle of the tala's theka, or the first bols (Dha Dha Ti Ta | ...); "
                 "a first line 'form: kaida' fixes the form.",
     web=WebTab(path="/tabla", title="Tabla", module="tunesmith.web.tabla"),
+    infill=deferred("tunesmith.modes.tabla.rewrite", "infill_file"),
+    vary=deferred("tunesmith.modes.tabla.rewrite", "vary_file"),
+    rewrites="cycle",
 )
 
 __all__ = ["MODE", "TablaOptions", "load_source"]
