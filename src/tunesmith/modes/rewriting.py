@@ -84,7 +84,7 @@ def best_of_groups(drawn: list[T | None], bits: Sequence[float], n: int, candida
     for version in range(n):
         group = [i for i in range(version * candidates, (version + 1) * candidates) if i in score]
         if not group:
-            raise TunesmithError(f"{what}: none of {candidates} candidates came out whole; try another --seed or "
+            raise TunesmithError(f"{what}: none of {candidates} candidates came out well formed; try another --seed or "
                                  "more --candidates")
         out.append((min(group, key=score.__getitem__), group))
     return out
