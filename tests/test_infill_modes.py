@@ -118,6 +118,20 @@ def test_midi_chosen_version_is_the_best_ranked_by_a_forward_pass(midi, where):
         assert version.piece.bar_starts == piece.bar_starts
 
 
+def test_bars_that_only_hold_a_note_from_the_gap_are_rewritten_with_it(midi):
+    ckpt, _ = midi
+    held = recorded_corpus(ckpt.meta["corpus"], "midi").held_out
+    piece = next(p for p in held if midi_infill.last_onset_bar(p) < len(p.bar_starts) - 1)  # a held last chord
+    bars, last = len(piece.bar_starts) - 1, midi_infill.last_onset_bar(piece)
+    view = fit_to_vocabulary(piece, Tables(ckpt.codec))
+    with pytest.raises(TunesmithError, match=rf"bars {last + 1}-{bars} only hold notes .* \(--bars {last}-{bars}\)"):
+        midi_infill.bar_gap(piece, view, str(last))
+    gap = midi_infill.bar_gap(piece, view, f"{last}-{bars}")
+    version = midi_infill.infill(ckpt, gap, 1, 4, seed=13)[0]
+    assert version.piece.bar_starts == piece.bar_starts and gap.keeps_the_piece(version.piece)
+    assert last not in midi_infill.may_vary(piece)
+
+
 def test_a_tail_per_head_scores_as_one_tail_for_all(midi):
     ckpt, held = midi
     ids = ckpt.codec.encode(held[2].text, "piece")

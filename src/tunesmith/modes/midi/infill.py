@@ -12,7 +12,9 @@ byte for byte):
   new notes are written around it and never strike its pitch while it sounds;
 - every note that starts inside the gap is replaced, and every new note ends
   by the gap's end: nothing new is tied into the fixed continuation (a note
-  of the old bars that sounded past the gap goes with them);
+  of the old bars that sounded past the gap goes with them). So bars that
+  only hold a note sounding from the gap (a chorale's held last chord) are
+  rewritten with it: a range that leaves them after it is refused;
 - the gap's bars keep their meter and length (a bar is the piece's time
   signature's length, as in `music/midi.py`), so the bar lines after the gap
   stay where they were. A gap may start with a change of meter, which is
@@ -25,6 +27,7 @@ also ends on its cadence.
 from __future__ import annotations
 
 import copy
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -101,10 +104,20 @@ def bar_gap(piece: MidiPiece, view: MidiPiece, spec: str | None) -> BarGap:
     if changes:
         raise TunesmithError(f"--bars {spec}: the meter changes at bar {changes[0]}; rewrite the bars before it and "
                              "those from it separately")
+    held = last_onset_bar(piece)
+    if last < count and held <= last:
+        raise TunesmithError(f"--bars {spec}: bars {last + 1}-{count} only hold notes sounding from before them, and "
+                             f"a new bar ends its notes by the range's end; rewrite them too (--bars {first}-{count})")
     if view.bar_starts != piece.bar_starts:
         raise TunesmithError("the piece's bars move when its notes are fitted to the model's grid; "
                              "tunesmith cannot rewrite its bars with this model")
     return BarGap(piece, view, first, last)
+
+
+def last_onset_bar(piece: MidiPiece) -> int:
+    """The last bar (1-based) in which a note starts; the bars after it only hold notes sounding into them."""
+    last = max((n.start for n in piece.notes), default=0)
+    return bisect_right(piece.bar_starts, last)
 
 
 def _lines(piece: MidiPiece) -> list[str]:
@@ -228,8 +241,9 @@ def infill(ckpt: "Checkpoint", gap: BarGap, n: int = 1, candidates: int = DEFAUL
 
 
 def may_vary(piece: MidiPiece) -> list[int]:
-    """The bars a variation may rewrite (1-based): all but the first and the last, which open and close it."""
-    return list(range(2, len(piece.bar_starts) - 1))
+    """The bars a variation may rewrite (1-based): all but the first and the last, which open and close it (the
+    last with a note starting in it: bars after it only hold its notes)."""
+    return list(range(2, last_onset_bar(piece)))
 
 
 @dataclass(frozen=True)
