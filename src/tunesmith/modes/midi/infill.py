@@ -106,8 +106,9 @@ def bar_gap(piece: MidiPiece, view: MidiPiece, spec: str | None) -> BarGap:
                              "those from it separately")
     held = last_onset_bar(piece)
     if last < count and held <= last:
-        raise TunesmithError(f"--bars {spec}: bars {last + 1}-{count} only hold notes sounding from before them, and "
-                             f"a new bar ends its notes by the range's end; rewrite them too (--bars {first}-{count})")
+        after = f"bar {count} only holds notes" if last + 1 == count else f"bars {last + 1}-{count} only hold notes"
+        raise TunesmithError(f"--bars {spec}: {after} sounding from before, and a new bar ends its notes by the "
+                             f"range's end; rewrite {'it' if last + 1 == count else 'them'} too (--bars {first}-{count})")
     if view.bar_starts != piece.bar_starts:
         raise TunesmithError("the piece's bars move when its notes are fitted to the model's grid; "
                              "tunesmith cannot rewrite its bars with this model")
