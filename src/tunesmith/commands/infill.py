@@ -23,16 +23,19 @@ SHARED = [
     ("n", int, typer.Option(1, "-n", help="How many versions.")),
     ("seed", int, typer.Option(0, help="Same seed, same versions.")),
     ("candidates", int, typer.Option(DEFAULT_CANDIDATES, help=f"Candidates sampled for each rewrite (1-{MAX_CANDIDATES}); "
-                                     "the one after which the model finds the rest of the tune likeliest is kept.")),
+                                     "the one after which the model finds the rest of the piece likeliest is kept.")),
     ("tune", Optional[str], typer.Option(None, help="Which piece of the file (needed when it has several): an ABC tune by "
                                          "its X: number; a tabla composition or a piece of MIDI event text by its "
                                          "place, 1, 2 ...")),
     ("model", Optional[Path], typer.Option(None, "--model", help="Checkpoint or run folder (default: the shipped ABC "
                                            "model); a MIDI or tabla model rewrites MIDI pieces or tabla compositions.")),
-    ("temperature", Optional[float], typer.Option(None, help=f"Above 0; lower is safer, higher is wilder (default: {DEFAULT_TEMPERATURE}).")),
+    ("temperature", Optional[float], typer.Option(None, help=f"Above 0; lower is safer, higher is wilder (default: the model's mode's, "
+                                                                 f"{DEFAULT_TEMPERATURE} for ABC).")),
     ("top_k", Optional[int], typer.Option(None, help="Sample among the k likeliest symbols only.")),
-    ("top_p", Optional[float], typer.Option(None, help=f"Nucleus sampling; 1 is off (default: {DEFAULT_TOP_P}).")),
-    ("output", Optional[Path], typer.Option(None, "-o", "--output", help="File to write (default: stdout).")),
+    ("top_p", Optional[float], typer.Option(None, help=f"Nucleus sampling; 1 is off (default: the model's mode's, {DEFAULT_TOP_P} "
+                                                              "for ABC).")),
+    ("output", Optional[Path], typer.Option(None, "-o", "--output", help="File to write (default: stdout); MIDI: x.mid (x-1.mid, "
+                                                              "x-2.mid ... for several versions) or x.txt, event text.")),
     ("threads", Optional[int], typer.Option(None, help="CPU threads for torch.")),
 ]
 
