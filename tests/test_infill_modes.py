@@ -132,6 +132,21 @@ def test_bars_that_only_hold_a_note_from_the_gap_are_rewritten_with_it(midi):
     assert last not in midi_infill.may_vary(piece)
 
 
+def test_a_change_of_meter_opens_a_range_and_never_falls_inside_one(midi):
+    ckpt, _ = midi
+    train = recorded_corpus(ckpt.meta["corpus"], "midi").train
+    piece = next(p for p in train if len(p.meters) > 1 and p.meters[1][0] + 3 < midi_infill.last_onset_bar(p))
+    change = piece.meters[1][0] + 1                     # 1-based bar whose line says TS_
+    view = fit_to_vocabulary(piece, Tables(ckpt.codec))
+    with pytest.raises(TunesmithError, match=f"the meter changes at bar {change}"):
+        midi_infill.bar_gap(piece, view, f"{change - 1}-{change}")
+    gap = midi_infill.bar_gap(piece, view, f"{change}-{change + 1}")
+    version = midi_infill.infill(ckpt, gap, 1, 4, seed=17)[0]
+    assert version.piece.meters == piece.meters and gap.keeps_the_piece(version.piece)
+    varied = midi_infill.vary(ckpt, piece, 0.2, 2, seed=17)     # runs are cut where the meter changes
+    assert varied.piece.meters == piece.meters and varied.piece.bar_starts == piece.bar_starts
+
+
 def test_a_tail_per_head_scores_as_one_tail_for_all(midi):
     ckpt, held = midi
     ids = ckpt.codec.encode(held[2].text, "piece")

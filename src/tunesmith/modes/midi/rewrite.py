@@ -61,9 +61,9 @@ def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     piece, where = read_piece(req)
     try:
         gap = bar_gap(piece, _view(ckpt, piece), req.bars)
+        versions = infill(ckpt, gap, req.n, req.candidates, req.sampling, req.seed)
     except TunesmithError as exc:
         raise TunesmithError(f"{where}: {exc}") from None
-    versions = infill(ckpt, gap, req.n, req.candidates, req.sampling, req.seed)
     lines = [f"{where}, {gap.name} rewritten: each version is the best of {req.candidates} candidates at leading "
              f"into the rest of the piece, {versions[0].tail_symbols} events that cost the model "
              f"{versions[0].original_bits:.1f} bits after the piece's own bars"]
