@@ -38,7 +38,7 @@ from ...errors import TunesmithError
 from ...generate import Primed, prime, write_batched
 from ...music.midi import GridNote, MidiPiece, TextReader, normal_piece
 from ...options import DEFAULT_CANDIDATES, Sampling
-from ..rewriting import best_of_groups, changed_most, check_counts, drawn_units, runs, unit_range
+from ..rewriting import best_of_groups, changed_most, check_amount, check_counts, drawn_units, runs, unit_range
 from .tables import Tables
 from .writer import TOKENS_PER_BAR, MidiWriter, fit_to_vocabulary
 
@@ -272,6 +272,7 @@ def vary(ckpt: "Checkpoint", piece: MidiPiece, amount: float, candidates: int = 
          sampling: Sampling = Sampling(), seed: int = 0, version: int = 0,
          progress: Callable[[str], None] | None = None) -> BarsVaried:
     """A variation with about `amount` of its bars rewritten: runs of drawn bars, each by infill, left to right."""
+    check_amount(amount)
     tables = Tables(ckpt.codec)
     may = may_vary(piece)
     if not may:

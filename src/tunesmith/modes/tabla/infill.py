@@ -28,7 +28,7 @@ from ...music.tabla.bols import SILENCE
 from ...music.tabla.notation import Composition, Matra
 from ...music.tabla.talas import TALAS, Tala
 from ...options import DEFAULT_CANDIDATES, Sampling
-from ..rewriting import best_of_groups, changed_most, check_counts, drawn_units, runs, unit_range
+from ..rewriting import best_of_groups, changed_most, check_amount, check_counts, drawn_units, runs, unit_range
 from .plans import Plan, Slot, in_material, strokes_of
 from .writer import MAX_GROUP, Symbols, TablaWriter
 
@@ -227,6 +227,7 @@ def vary(ckpt: "Checkpoint", comp: Composition, amount: float, candidates: int =
          sampling: Sampling = Sampling(), seed: int = 0, version: int = 0,
          progress: Callable[[str], None] | None = None) -> CyclesVaried:
     """A variation with about `amount` of its cycles rewritten: runs of drawn cycles, each by infill, in turn."""
+    check_amount(amount)
     may = may_vary(comp)
     if not may:
         raise TunesmithError("the composition has one cycle; a variation keeps the first, so it needs 2 or more")
