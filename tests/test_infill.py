@@ -271,7 +271,7 @@ def test_bad_input_is_one_clear_line_and_exit_2(capsys, tmp_path, heldout):
         (["infill", str(two), "--bars", "2"], "has 2 tunes; choose one with --tune"),
         (["infill", str(two), "--bars", "2", "--tune", "999"], "has no tune X:999"),
         (["infill", str(tune), "--bars", "2", "--candidates", "0"], "--candidates must be between 1 and"),
-        (["infill", str(tune), "--bars", "2", "--model", str(ROOT / "models" / "tabla")], "rewrites ABC tunes"),
+        (["infill", str(tune), "--bars", "2", "--model", str(ROOT / "models" / "tabla")], "by whole cycles: give --cycles"),
         (["vary", str(tune), "--amount", "1.5"], "--amount must be above 0 and at most 1"),
         (["vary", str(tune), "--amount", "0.3", "--temperature", "0"], "--temperature must be above 0"),
     ]

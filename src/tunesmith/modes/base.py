@@ -129,7 +129,7 @@ class RewriteRequest:
 
     path: Path
     piece: str | None = None        # which piece of the file (ABC: its X: number); None: the file's only one
-    bars: str | None = None         # infill: the bars to rewrite, e.g. "9-12"
+    bars: str | None = None         # infill: the bars (tabla: the cycles) to rewrite, e.g. "9-12"
     amount: float | None = None     # vary: the share of the piece's bars to rewrite
     n: int = 1                      # how many versions
     seed: int = 0
@@ -276,6 +276,7 @@ class Mode:
     infill: Callable[["Checkpoint", RewriteRequest], Generated] | None = None  # `tunesmith infill`: bars rewritten
     vary: Callable[["Checkpoint", RewriteRequest], Generated] | None = None    # `tunesmith vary`: a variation
     player: Player | None = None                              # `tunesmith render` of its own files, if any
+    rewrites: str = "bar"                                     # what infill's range counts: "bar", or tabla's "cycle"
     details: Callable[["Checkpoint", GenerateRequest, list[str]], list[dict]] | None = None
     # ^ (checkpoint, request, the pieces' texts) -> per piece, what `generate --json` and the web API add
     # to its text (ABC: its title and nearest training tune)

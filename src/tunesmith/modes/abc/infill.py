@@ -30,7 +30,8 @@ from ...generate import QueuedWriter, prime, write_batched
 from ...music.abc.bar_spans import BarSpan, TuneBars, tune_bars
 from ...music.abc.tunes import to_ascii
 from ...music.abc.wellformed import State, feed, feed_text
-from ...options import DEFAULT_CANDIDATES, MAX_CANDIDATES, Sampling
+from ...options import DEFAULT_CANDIDATES, Sampling
+from ..rewriting import best_of_groups, check_counts
 from .masks import MaskCache, Node, mask_cache
 
 if TYPE_CHECKING:
@@ -332,20 +333,12 @@ def keeps_the_tune(gap: Gap, text: str) -> bool:
 def infill(ckpt: "Checkpoint", gap: Gap, n: int = 1, candidates: int = DEFAULT_CANDIDATES,
            sampling: Sampling = Sampling(), seed: int = 0) -> list[Infilled]:
     """`n` versions of the tune with the gap filled, each the best of `candidates` (by `score`)."""
-    if not 1 <= candidates <= MAX_CANDIDATES:
-        raise TunesmithError(f"--candidates must be between 1 and {MAX_CANDIDATES} (got {candidates})")
-    if n < 1:
-        raise TunesmithError(f"-n must be at least 1 (got {n})")
+    check_counts(n, candidates)
     sampling.check()
-    drawn = sample_candidates(ckpt, gap, n * candidates, sampling, seed)
-    good = [i for i, music in enumerate(drawn) if music is not None and keeps_the_tune(gap, gap.fill(music))]
+    drawn = [music if music is not None and keeps_the_tune(gap, gap.fill(music)) else None
+             for music in sample_candidates(ckpt, gap, n * candidates, sampling, seed)]
+    good = [i for i, music in enumerate(drawn) if music is not None]
     bits, tail = score(ckpt, gap, [drawn[i] for i in good] + [gap.original()])  # the tune's own bars last
     scored = {i: Candidate(gap.fill(drawn[i]), tuple(drawn[i]), float(b)) for i, b in zip(good, bits)}
-    out = []
-    for version in range(n):
-        group = [scored[i] for i in range(version * candidates, (version + 1) * candidates) if i in scored]
-        if not group:
-            raise TunesmithError(f"bars {gap.first}-{gap.last}: none of {candidates} candidates came out well "
-                                 "formed; try another --seed or more --candidates")
-        out.append(Infilled(min(group, key=lambda c: c.bits), tuple(group), tail, float(bits[-1]), gap))
-    return out
+    return [Infilled(scored[best], tuple(scored[i] for i in group), tail, float(bits[-1]), gap)
+            for best, group in best_of_groups(drawn, bits[:-1], n, candidates, f"bars {gap.first}-{gap.last}")]

@@ -23,6 +23,7 @@ import numpy as np
 from ...errors import TunesmithError
 from ...music.abc.bar_spans import TuneBars, part_line, tune_bars
 from ...options import DEFAULT_CANDIDATES, Sampling
+from ..rewriting import changed_most, drawn_units, runs
 from .infill import Candidate, Gap, infill
 
 if TYPE_CHECKING:
@@ -56,17 +57,6 @@ def may_vary(tune: TuneBars) -> list[int]:
     return inside
 
 
-def runs(numbers: list[int]) -> list[tuple[int, int]]:
-    """Sorted bar numbers as runs of neighbours: [2, 3, 5] -> [(2, 3), (5, 5)]."""
-    out: list[tuple[int, int]] = []
-    for n in sorted(numbers):
-        if out and out[-1][1] == n - 1:
-            out[-1] = (out[-1][0], n)
-        else:
-            out.append((n, n))
-    return out
-
-
 def _most_changed(gap: Gap, candidates: tuple[Candidate, ...], chosen: Candidate) -> Candidate:
     """The best-ranked candidate among those that change the most bars of the gap."""
     original = gap.original()
@@ -74,10 +64,7 @@ def _most_changed(gap: Gap, candidates: tuple[Candidate, ...], chosen: Candidate
     def changed(c: Candidate) -> int:
         return sum(new != old for new, old in zip(c.music, original))
 
-    most = max(changed(c) for c in candidates)
-    if changed(chosen) == most:
-        return chosen
-    return min((c for c in candidates if changed(c) == most), key=lambda c: c.bits)
+    return changed_most(list(candidates), chosen, changed, lambda c: c.bits)
 
 
 def vary(ckpt: "Checkpoint", text: str, amount: float, candidates: int = DEFAULT_CANDIDATES,
@@ -95,8 +82,7 @@ def vary(ckpt: "Checkpoint", text: str, amount: float, candidates: int = DEFAULT
         raise TunesmithError(f"the tune has no bar inside a part to vary (its {len(tune.bars)} bars open or close "
                              "its parts); rewrite bars with `tunesmith infill --bars` instead")
     rng = np.random.default_rng([seed, version])
-    wanted = min(len(inside), round(amount * len(tune.bars)))
-    chosen = sorted(rng.choice(inside, size=max(1, wanted), replace=False).tolist())
+    chosen = drawn_units(amount, len(tune.bars), inside, rng)
     todo = runs(chosen)
     for done, (first, last) in enumerate(todo, 1):
         gap = Gap(tune, first, last)

@@ -5,7 +5,8 @@ Its package: `corpus` (bundled corpora, files and folders of MIDI),
 piece well formed and end it on a cadence, for the shared sampler; `tables`
 holds a model's tokens by kind), `measures` (what `evaluate` measures in a
 piece) and `fidelity` (how close pieces come to real ones: rhythm, rests,
-phrase endings, voices, cadences).
+phrase endings, voices, cadences); `infill` and `rewrite` (bars of a
+piece rewritten, `tunesmith infill` and `vary`).
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ MODE = Mode(
     # The model's own distribution: ABC's nucleus (top-p 0.8) cuts the chorales' rarer note lengths (halves,
     # dotted quarters, sixteenths) and leaves quarters and eighths; chosen on seed 900, docs/midi.md.
     sampling=Sampling(temperature=1.0, top_p=1.0),
+    infill=deferred("tunesmith.modes.midi.rewrite", "infill_file"),
+    vary=deferred("tunesmith.modes.midi.rewrite", "vary_file"),
 )
 
 __all__ = ["MODE", "MidiOptions", "dedupe", "load_source"]

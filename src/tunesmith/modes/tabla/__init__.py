@@ -3,7 +3,8 @@
 Its package: `corpus` (bundled corpora, notation files and the checker),
 `options` (tala, cycles, tempo, the audio's layers), `writer` (the
 tala-true writer for the shared sampler) and `measures` (what `evaluate`
-measures in a composition). Its web tab is `web/tabla.py`.
+measures in a composition), `infill` and `rewrite` (whole cycles rewritten,
+`tunesmith infill --cycles` and `vary`). Its web tab is `web/tabla.py`.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ MODE = Mode(
     web=WebTab(path="/tabla", title="Tabla", module="tunesmith.web.tabla"),
     player=Player(TablaPractice, is_tabla_file, planned_files, deferred("tunesmith.modes.tabla.practice", "render_file"),
                   KINDS),
+    infill=deferred("tunesmith.modes.tabla.rewrite", "infill_file"),
+    vary=deferred("tunesmith.modes.tabla.rewrite", "vary_file"),
+    rewrites="cycle",
 )
 
 __all__ = ["MODE", "TablaOptions", "TablaPractice", "load_source"]

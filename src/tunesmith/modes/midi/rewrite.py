@@ -1,0 +1,112 @@
+"""`tunesmith infill` and `tunesmith vary` for MIDI: read the piece, rewrite its bars, write the versions.
+
+The piece is a MIDI file (.mid, .midi) or an event-text file (.txt, its
+pieces numbered 1, 2 ... for --tune). Versions go to -o: one MIDI file
+each (`out.mid`, or `out-1.mid`, `out-2.mid` ... for several), or event
+text (.txt, a blank line between versions); without -o, event text on
+stdout. Files are written whole at the end (atomically), so an interrupted
+run leaves none.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...atomic import write_bytes_atomic, write_text_atomic
+from ...errors import TunesmithError
+from ...music.midi import MidiPiece, midi_bytes, piece_from_text, read_midi
+from ..base import Generated, RewriteRequest
+from ..rewriting import check_amount
+from .corpus import MIDI_SUFFIXES, is_midi_file, text_blocks
+
+if TYPE_CHECKING:
+    from ...checkpoint import Checkpoint
+
+
+def read_piece(req: RewriteRequest) -> tuple[MidiPiece, str]:
+    """The asked piece of the file, and how to name it in messages."""
+    path = req.path
+    if is_midi_file(path):
+        if req.piece is not None and req.piece.strip() != "1":
+            raise TunesmithError(f"--tune {req.piece}: {path} is a MIDI file, one piece (--tune 1 or none)")
+        return read_midi(path), str(path)
+    blocks = text_blocks(path)
+    if req.piece is None and len(blocks) > 1:
+        raise TunesmithError(f"{path} has {len(blocks)} pieces; choose one with --tune, e.g. --tune 1 (1-{len(blocks)})")
+    number = req.piece.strip() if req.piece is not None else "1"
+    if not number.isdigit() or not 1 <= int(number) <= len(blocks):
+        raise TunesmithError(f"--tune {req.piece}: {path} has pieces 1-{len(blocks)}")
+    first, text = blocks[int(number) - 1]
+    where = f"{path}: piece {number} (line {first})"
+    return piece_from_text(text.rstrip("\n") + "\n", path.stem, where), where
+
+
+def _view(ckpt: "Checkpoint", piece: MidiPiece) -> MidiPiece:
+    from .tables import Tables
+    from .writer import fit_to_vocabulary
+
+    return fit_to_vocabulary(piece, Tables(ckpt.codec))
+
+
+def _check_output(req: RewriteRequest) -> None:
+    if req.output is not None and req.output.suffix.lower() not in MIDI_SUFFIXES + (".txt",):
+        raise TunesmithError(f"-o {req.output}: name a .mid file (or .txt for the event text)")
+
+
+def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
+    """`tunesmith infill --bars`: versions of the piece with those bars rewritten."""
+    from .infill import bar_gap, infill
+
+    _check_output(req)
+    piece, where = read_piece(req)
+    try:
+        gap = bar_gap(piece, _view(ckpt, piece), req.bars)
+        versions = infill(ckpt, gap, req.n, req.candidates, req.sampling, req.seed)
+    except TunesmithError as exc:
+        raise TunesmithError(f"{where}: {exc}") from None
+    lines = [f"{where}, {gap.name} rewritten: each version is the best of {req.candidates} candidates at leading "
+             f"into the rest of the piece, {versions[0].tail_symbols} events that cost the model "
+             f"{versions[0].original_bits:.1f} bits after the piece's own bars"]
+    for i, v in enumerate(versions, 1):
+        bits = sorted(b for _, b in v.group)
+        lines.append(f"  version {i}: {v.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to {bits[-1]:.1f}); "
+                     f"{len([n for n in v.piece.notes if gap.inside(n)])} notes in the gap")
+    return _write([v.piece for v in versions], req, "\n".join(lines))
+
+
+def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
+    """`tunesmith vary`: variations of the piece with about `req.amount` of its bars rewritten."""
+    from .infill import vary
+
+    amount = check_amount(req.amount)
+    _check_output(req)
+    piece, where = read_piece(req)
+    versions = []
+    for version in range(req.n):
+        tell = None if req.progress is None else (lambda what, v=version: req.progress(f"variation {v + 1}: {what}"))
+        try:
+            versions.append(vary(ckpt, piece, amount, req.candidates, req.sampling, req.seed, version, tell))
+        except TunesmithError as exc:
+            raise TunesmithError(f"{where}: {exc}") from None
+    lines = [f"{where}: {amount:.0%} of its {versions[0].bars} bars asked to change"]
+    for i, v in enumerate(versions, 1):
+        lines.append(f"  variation {i}: {len(v.changed)} bars changed ({v.achieved:.0%}): "
+                     f"{', '.join(map(str, v.changed)) or 'none'}")
+    return _write([v.piece for v in versions], req, "\n".join(lines))
+
+
+def _write(pieces: list[MidiPiece], req: RewriteRequest, message: str) -> Generated:
+    """The versions: MIDI files or event text in -o (atomically), or event text on stdout."""
+    from . import _outputs
+
+    texts = [p.text for p in pieces]
+    if req.output is None:
+        return Generated(stdout="\n".join(texts), message=message, pieces=texts)
+    if req.output.suffix.lower() == ".txt":
+        write_text_atomic(req.output, "\n".join(texts))
+        return Generated(message=f"{message}\nwrote {len(texts)} to {req.output}", pieces=texts)
+    files = [(path, midi_bytes(p)) for p, path in zip(pieces, _outputs(req.output, len(pieces)))]
+    for path, data in files:
+        write_bytes_atomic(path, data)
+    where = files[0][0] if len(files) == 1 else f"{files[0][0]} .. {files[-1][0].name}"
+    return Generated(message=f"{message}\nwrote {len(files)} MIDI file{'s' if len(files) > 1 else ''} ({where})", pieces=texts)

@@ -1,0 +1,82 @@
+"""`tunesmith infill --cycles` and `tunesmith vary` for tabla: read the composition, rewrite cycles, write versions.
+
+The composition is read from a notation file (its compositions numbered 1,
+2 ... for --tune); each version is written whole in the canonical notation
+(`Composition.file_text`: title, tala, tempo, form, one cycle a line, the
+landing), several with a blank line between them, to -o (atomically) or stdout.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...atomic import write_text_atomic
+from ...errors import TunesmithError
+from ...music.tabla.notation import Composition, compositions_in_file
+from ..base import Generated, RewriteRequest
+from ..rewriting import check_amount
+
+if TYPE_CHECKING:
+    from ...checkpoint import Checkpoint
+
+
+def read_composition(req: RewriteRequest) -> tuple[Composition, str]:
+    """The asked composition of the file, and how to name it in messages."""
+    comps = compositions_in_file(req.path)
+    if req.piece is None and len(comps) > 1:
+        raise TunesmithError(f"{req.path} has {len(comps)} compositions; choose one with --tune, e.g. --tune 1 "
+                             f"(1-{len(comps)})")
+    number = req.piece.strip() if req.piece is not None else "1"
+    if not number.isdigit() or not 1 <= int(number) <= len(comps):
+        raise TunesmithError(f"--tune {req.piece}: {req.path} has compositions 1-{len(comps)}")
+    comp = comps[int(number) - 1]
+    name = f"{req.path}: composition {number}" + (f" ({comp.title})" if comp.title else "")
+    return comp, name
+
+
+def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
+    """`tunesmith infill --cycles`: versions of the composition with those cycles rewritten."""
+    from .infill import cycle_gap, infill
+
+    comp, name = read_composition(req)
+    try:
+        gap = cycle_gap(comp, req.bars)
+        versions = infill(ckpt, gap, req.n, req.candidates, req.sampling, req.seed)
+    except TunesmithError as exc:
+        raise TunesmithError(f"{name}: {exc}") from None
+    lines = [f"{name}, {gap.name} of {gap.tala.name} rewritten: each version is the best of {req.candidates} "
+             f"candidates at leading into the rest, {versions[0].tail_symbols} symbols that cost the model "
+             f"{versions[0].original_bits:.1f} bits after the composition's own cycles"]
+    for i, v in enumerate(versions, 1):
+        bits = sorted(b for _, b in v.group)
+        lines.append(f"  version {i}: {v.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to {bits[-1]:.1f})")
+    return _write([v.comp for v in versions], req, "\n".join(lines))
+
+
+def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
+    """`tunesmith vary`: variations of the composition with about `req.amount` of its cycles rewritten."""
+    from .infill import vary
+
+    amount = check_amount(req.amount)
+    comp, name = read_composition(req)
+    versions = []
+    for version in range(req.n):
+        tell = None if req.progress is None else (lambda what, v=version: req.progress(f"variation {v + 1}: {what}"))
+        try:
+            versions.append(vary(ckpt, comp, amount, req.candidates, req.sampling, req.seed, version, tell))
+        except TunesmithError as exc:
+            raise TunesmithError(f"{name}: {exc}") from None
+    lines = [f"{name}: {amount:.0%} of its {versions[0].cycles} cycles asked to change"]
+    for i, v in enumerate(versions, 1):
+        lines.append(f"  variation {i}: {len(v.changed)} cycles changed ({v.achieved:.0%}): "
+                     f"{', '.join(map(str, v.changed)) or 'none'}")
+    return _write([v.comp for v in versions], req, "\n".join(lines))
+
+
+def _write(comps: list[Composition], req: RewriteRequest, message: str) -> Generated:
+    texts = [c.file_text() for c in comps]
+    joined = "\n".join(texts)
+    if req.output is None:
+        return Generated(stdout=joined, message=message, pieces=texts)
+    write_text_atomic(req.output, joined)
+    return Generated(message=f"{message}\nwrote {len(texts)} to {req.output}", pieces=texts)
