@@ -54,14 +54,13 @@ def filter_logits(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
         logits = np.where(logits < kth, -np.inf, logits)
     if sampling.top_p is not None and sampling.top_p < 1:
         order = np.argsort(-logits, axis=-1)
-        ordered = np.take_along_axis(logits, order, -1)
+        rows = np.arange(len(logits))[:, None]  # plain indexing: take/put_along_axis cost ~100 us a call in Python
+        ordered = logits[rows, order]
         probs = np.exp(ordered - ordered[:, :1])
         probs /= probs.sum(-1, keepdims=True)
         # Drop a symbol when the ones more likely than it already reach top_p.
-        drop_ordered = (np.cumsum(probs, -1) - probs) >= sampling.top_p
-        drop = np.empty_like(drop_ordered)
-        np.put_along_axis(drop, order, drop_ordered, -1)
-        logits = np.where(drop, -np.inf, logits)
+        drop = (np.cumsum(probs, -1) - probs) >= sampling.top_p
+        logits[rows, order] = np.where(drop, -np.inf, ordered)  # logits is this function's own array
     return logits
 
 
