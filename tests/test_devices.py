@@ -161,3 +161,23 @@ def test_trained_on_a_gpu_sampled_on_the_cpu_and_back(tmp_path):
     assert engine_for(on_gpu.model, 1) == "torch" and max_batch(on_gpu.model, 64) > 64
     gpu_tunes, cpu_tunes = generate_tunes(on_gpu, 8, seed=1), generate_tunes(on_cpu, 8, seed=1)
     assert len(gpu_tunes) == len(cpu_tunes) == 8 and all(t.startswith("X:") for t in gpu_tunes)
+
+
+def test_the_folded_stepper_is_kept_until_a_weight_changes():
+    """Folding is done once per set of weights: an optimizer step or a loaded state dict folds them again."""
+    torch.manual_seed(3)
+    model = build_model(replace(get_preset("small").model, vocab_size=30)).eval()
+    first = model.stepper()
+    assert model.stepper() is first
+    ids = np.array([4, 7])
+    before, _ = first.step(ids, first.initial_state(2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    logits = model(torch.tensor([[4, 7, 1]]))[0]
+    logits.sum().backward()
+    opt.step()
+    stepped = model.stepper()
+    assert stepped is not first
+    after, _ = stepped.step(ids, stepped.initial_state(2))
+    assert not np.allclose(before, after)
+    model.load_state_dict(build_model(replace(get_preset("small").model, vocab_size=30)).state_dict())
+    assert model.stepper() is not stepped
