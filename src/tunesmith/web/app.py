@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,9 +28,11 @@ from .. import __version__
 from ..checkpoint import SHIPPED_MODELS
 from ..errors import TunesmithError
 from .api import ABC, composer, router, tune_json
+from .apidoc import description as api_description
 from .catalog import ModelCatalog
 from .finetune import UPLOAD_PATH
 from .finetune import router as finetune_router
+from .front import SURPRISE_STYLES, FrontPage
 from .inside import Inside
 from .listen import ListenTest
 from .listen import router as listen_router
@@ -47,11 +51,17 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
                shipped_dir: Path = SHIPPED_MODELS, limits: Limits = Limits(), device: "torch.device | str" = "cpu") -> FastAPI:
     """The app, with its tune database at `db` (default: see `default_db_path`) and models from both folders,
     run on `device` (a torch device: `tunesmith serve --device`)."""
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # The front page's tune, written before the first visit where the store has none (a second at most).
+        threading.Thread(target=app.state.front.prepare, name="welcome-tune", daemon=True).start()
+        yield
+
     app = FastAPI(title="tunesmith", version=__version__, docs_url=None, redoc_url=None,
-                  description="Compose folk tunes in ABC, and tabla in a tala, with a char-RNN; "
-                              "see, hear, edit and keep them.")
+                  description=api_description(), lifespan=lifespan)
     app.state.composer = Composer(ModelCatalog(shipped_dir, runs_dir, device), TuneStore(db or default_db_path()),
                                   limits)
+    app.state.front = FrontPage(app.state.composer)
     app.state.listen = ListenTest(app.state.composer)  # its tables in the same database
     inside = Inside(app.state.composer)
     # A tunebook to fine-tune on may be larger than any other request: room for its JSON escapes (6 bytes a
@@ -97,8 +107,13 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
+        featured = app.state.front.featured()
+        svg, svg_error = c.svg_or_error(featured.tune) if featured.tune else (None, None)
         return templates.TemplateResponse(request, "index.html", {
-            "models": c.catalog.entries(), "limits": c.limits, "options": ABC.option_specs(), "sampling": ABC.sampling})
+            "models": c.catalog.entries(), "limits": c.limits, "options": ABC.option_specs(), "sampling": ABC.sampling,
+            "featured": featured, "featured_tune": featured.tune and tune_json(featured.tune),
+            "featured_svg": svg, "featured_svg_error": svg_error, "recent": app.state.front.recent(),
+            "total": c.store.count(), "styles": [s.__dict__ for s in SURPRISE_STYLES]})
 
     @app.get("/tune/{tune_id:int}", response_class=HTMLResponse, include_in_schema=False)
     def tune_page(request: Request, tune_id: int, c: Composer = Depends(composer)) -> HTMLResponse:

@@ -1,0 +1,106 @@
+"""The front page's invitation: a tune ready to play, the newest tunes, and the styles "Surprise me" draws from.
+
+A first visit should have something to hear before anything is chosen: the
+newest generated tune of the store, or, in a store with no tunes yet, one
+the shipped model writes with a fixed seed (well under a second) when the
+app starts, stored and labelled as such. "Surprise me" (static/app.js) draws
+a seed in the browser and takes the style `surprise_style(seed)` names, so
+the tune it opens can be written again from its seed alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+
+from ..errors import TunesmithError
+from .service import Composer
+from .store import StoredTune
+
+
+@dataclass(frozen=True)
+class TuneStyle:
+    """What "Surprise me" fixes of a tune: its rhythm (None: the model's choice), meter and key."""
+
+    rhythm: str | None
+    meter: str
+    key: str
+
+
+# Rhythms and meters as the folk corpus pairs them most often (jig 6/8: 477 tunes, reel C|: 440, hornpipe C|:
+# 209, slip jig 9/8: 93, strathspey C: 76, 2/4 and 3/4 without an R: line: 378 and 254), in its commonest keys.
+_RHYTHMS = (("jig", "6/8"), ("reel", "C|"), ("hornpipe", "C|"), ("slip jig", "9/8"), ("strathspey", "C"),
+            (None, "2/4"), (None, "3/4"))
+_KEYS = ("D", "G", "A", "Em", "Am", "C")
+# Every rhythm meets every key as seeds go up (7 rhythms and 6 keys share no factor).
+SURPRISE_STYLES = tuple(TuneStyle(rhythm, meter, _KEYS[i % len(_KEYS)]) for i, (rhythm, meter) in
+                        enumerate(_RHYTHMS * len(_KEYS)))
+# The tune a fresh store starts with: a jig in D, the corpus's commonest kind, from a fixed seed.
+WELCOME_SEED = 1
+WELCOME_STYLE = TuneStyle("jig", "6/8", "D")
+RECENT = 8  # tunes listed on the front page; the archive has the rest
+
+
+def surprise_style(seed: int) -> TuneStyle:
+    """The style "Surprise me" asks for with `seed` (app.js picks the same: styles[seed % count])."""
+    return SURPRISE_STYLES[seed % len(SURPRISE_STYLES)]
+
+
+@dataclass(frozen=True)
+class Featured:
+    """The tune the front page offers to play, and what to say about where it came from."""
+
+    tune: StoredTune | None
+    label: str
+    error: str | None = None
+
+
+class FrontPage:
+    """Finds the front page's tune; writes the welcome tune once when the store has none."""
+
+    def __init__(self, composer: Composer):
+        self.composer = composer
+        self._writing = threading.Lock()  # two first visits at once write one welcome tune, not two
+
+    def featured(self) -> Featured:
+        """The newest generated tune (else the newest tune); in an empty store, the welcome tune, written now."""
+        found = self._newest()
+        if found is not None:
+            return Featured(found, self._label(found))
+        with self._writing:
+            found = self._newest()  # written meanwhile by the visit (or the start-up) that held the lock
+            if found is None:
+                try:
+                    found = self._write_welcome()
+                except TunesmithError as exc:  # no model, or busy: the page still works without it
+                    return Featured(None, "", f"No tune to play yet: {exc}")
+        return Featured(found, self._label(found))
+
+    def prepare(self) -> None:
+        """At start-up (in a thread of its own): have the welcome tune ready before the first visit."""
+        try:
+            self.featured()
+        except Exception:  # noqa: BLE001 — never take the server down for it; the first visit tries again
+            pass
+
+    def recent(self) -> list[StoredTune]:
+        return self.composer.store.recent(RECENT)
+
+    def _newest(self) -> StoredTune | None:
+        tunes = self.composer.store.recent(50)
+        return next((t for t in tunes if t.origin == "generated"), tunes[0] if tunes else None)
+
+    def _write_welcome(self) -> StoredTune:
+        from .api import GenerateIn, store_generated
+
+        body = GenerateIn(n=1, seed=WELCOME_SEED, **asdict(WELCOME_STYLE))
+        return store_generated(self.composer, body, welcome=True)[1][0]
+
+    @staticmethod
+    def _label(tune: StoredTune) -> str:
+        if tune.params.get("welcome"):
+            return (f"Written by the {tune.model} model when this app first started (seed {tune.params['seed']}), "
+                    "so that there is a tune to play")
+        if tune.origin == "generated":
+            return "The newest tune in the archive"
+        return "The newest tune in the archive (edited by hand)"
