@@ -33,7 +33,7 @@ from .catalog import ModelCatalog
 from .finetune import UPLOAD_PATH
 from .finetune import router as finetune_router
 from .front import SURPRISE_STYLES, FrontPage
-from .inside import Inside
+from .inside import VIEWS, Inside
 from .listen import ListenTest
 from .listen import router as listen_router
 from .pages import templates
@@ -126,11 +126,12 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
 
     @app.get("/tune/{tune_id:int}/inside", response_class=HTMLResponse, include_in_schema=False)
     def inside_page(request: Request, tune_id: int, model: str | None = None, layer: int | None = None,
-                    neuron: str = "auto", c: Composer = Depends(composer)) -> HTMLResponse:
-        context = {"models": c.catalog.entries(), "chosen": {"model": model, "layer": layer, "neuron": neuron}}
+                    neuron: str = "auto", view: str = "compact", c: Composer = Depends(composer)) -> HTMLResponse:
+        context = {"models": c.catalog.entries(), "views": VIEWS,
+                   "chosen": {"model": model, "layer": layer, "neuron": neuron, "view": view}}
         try:
             tune = c.tune(tune_id)
-            fragment, used = inside.fragment(tune_id, model, layer, neuron)
+            fragment, used = inside.fragment(tune_id, model, layer, neuron, view)
         except TunesmithError as exc:
             status = exc.status if isinstance(exc, RequestError) else 400
             found = c.store.get(tune_id)

@@ -279,7 +279,42 @@ function setUpSurprise() {
   });
 }
 
+// "Look inside", compact view (web/inside.py): the hovered or tapped character's figures and the model's five
+// guesses after it, each shaded by its probability like the legend's bar.
+function setUpInside() {
+  const view = document.querySelector(".inside-compact");
+  if (!view) return;
+  const info = view.querySelector(".inside-info");
+  const unit = view.dataset.unit;
+  const visible = {"\n": "\u21b5", " ": "\u2423", "\t": "\u21e5"};
+  const shownText = (s) => [...s].map((ch) => visible[ch] || ch).join("");
+  let picked = null;
+  function show(cell) {
+    if (picked) picked.classList.remove("picked");
+    picked = cell;
+    cell.classList.add("picked");
+    const head = document.createElement("div");
+    head.textContent = `${shownText(cell.textContent)} (${unit} ${Number(cell.dataset.t) + 1}): ` +
+      `${view.dataset.label} = ${cell.dataset.a}. The model's likeliest next ${unit}s:`;
+    const guesses = JSON.parse(cell.dataset.g).map(([symbol, p, colour]) => {
+      const span = document.createElement("span");
+      span.className = "guess";
+      span.style.background = colour;  // the server's probability colour (insight/visualize.py)
+      span.style.color = p > 0.5 ? "#fff" : "#000";
+      span.textContent = `${shownText(symbol)} ${(100 * p).toFixed(1)} %`;
+      return span;
+    });
+    const list = document.createElement("div");
+    list.append(...guesses);
+    info.replaceChildren(head, list);
+  }
+  const cellOf = (ev) => ev.target.closest && ev.target.closest(".ch");
+  view.addEventListener("mouseover", (ev) => { const c = cellOf(ev); if (c) show(c); });
+  view.addEventListener("click", (ev) => { const c = cellOf(ev); if (c) show(c); });  // a tap, on a phone
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setUpInside();
   document.querySelectorAll("main > article.tune").forEach(wire);
   setUpGenerate();
   setUpSurprise();
