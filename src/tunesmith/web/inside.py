@@ -154,7 +154,8 @@ def bar_groups(symbols: list[str]) -> list[list[list[int]]]:
 
 
 def _closes_bar(symbols: list[str], t: int, group: list[int]) -> bool:
-    """Whether symbol t ends a bar line: bar-line characters with a | among them, and none follows."""
+    """Whether symbol t ends a bar: bar-line characters with a | among them, none after them, and music before
+    them in the group (a bar line that starts a line, `|:`, opens the bar after it)."""
     def bar_line(s: str) -> bool:
         return bool(s) and set(s) <= _BAR_LINE
 
@@ -163,9 +164,9 @@ def _closes_bar(symbols: list[str], t: int, group: list[int]) -> bool:
     run = []
     for k in reversed(group):
         if not bar_line(symbols[k]):
-            break
+            return "|" in "".join(run)
         run.append(symbols[k])
-    return "|" in "".join(run)
+    return False
 
 
 def compact_fragment(view, vocab: list[str]) -> str:
@@ -191,7 +192,8 @@ def _cell(view, t: int, vocab: list[str], values: np.ndarray, scale: float) -> s
 
     probs = view.reading.probs[t]
     order = np.argsort(-probs)[:TOP]
-    guesses = [[vocab[i], round(float(probs[i]), 4), probability_colour(float(probs[i]))] for i in order]
+    shares = [round(float(probs[i]), 4) for i in order]  # as the page shows them, and coloured as shown
+    guesses = [[vocab[i], p, probability_colour(p)] for i, p in zip(order, shares)]
     act = float(values[t])
     symbol = view.reading.symbols[t]
     ending = " end" if symbol.endswith("\n") else ""
