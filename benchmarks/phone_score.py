@@ -38,6 +38,14 @@ MEASURE = """async ([abc, units]) => {
           right: svg.right, viewport: window.innerWidth, height: svg.height};
 }"""
 
+TUNE_PAGE = """() => {
+  const sheet = document.querySelector('article.tune .sheet');
+  const lines = [...sheet.querySelector('g.staff').querySelectorAll(':scope > path')].slice(0, 5)
+    .map(p => p.getBoundingClientRect().top).sort((a, b) => a - b);
+  return {space: (lines[4] - lines[0]) / 4, systems: sheet.querySelectorAll('g.system').length,
+          box: sheet.clientWidth, units: Number(sheet.dataset.pageUnits || 2100)};
+}"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -49,11 +57,13 @@ def main() -> None:
         import json
         import urllib.request
 
-        tunes = []
+        tunes, urls = [], []
         for seed in args.seeds:
             request = urllib.request.Request(base + "/api/generate", json.dumps({"n": 1, "seed": seed}).encode(),
                                              {"Content-Type": "application/json"})
-            tunes.append(json.loads(urllib.request.urlopen(request, timeout=120).read())["tunes"][0]["abc"])
+            tune = json.loads(urllib.request.urlopen(request, timeout=120).read())["tunes"][0]
+            tunes.append(tune["abc"])
+            urls.append(tune["url"])
         print(f"{cpu_name()}; seeds {args.seeds}; staff space in CSS px (mean), lines of music (mean), fits?")
         for viewport in (1280, 390):
             page = browser.new_page(viewport={"width": viewport, "height": 900})
@@ -67,6 +77,15 @@ def main() -> None:
                       f"{statistics.mean(f['space'] for f in found):5.2f} px, "
                       f"{statistics.mean(f['systems'] for f in found):4.1f} lines, "
                       f"height {statistics.mean(f['height'] for f in found):5.0f} px, fits {fits}")
+            # The tune pages as app.js draws them (engraved again for a narrow box).
+            found = []
+            for url in urls:
+                page.goto(base + url)
+                page.wait_for_load_state("networkidle")
+                found.append(page.evaluate(TUNE_PAGE))
+            print(f"  tune pages as drawn: box {found[0]['box']} px, page {found[0]['units']} units, staff space "
+                  f"{statistics.mean(f['space'] for f in found):5.2f} px, "
+                  f"{statistics.mean(f['systems'] for f in found):4.1f} lines")
             page.close()
         browser.close()
 

@@ -65,7 +65,7 @@ def test_an_empty_store_gets_a_welcome_tune_then_shows_the_newest(tmp_path):
     assert "The newest tune in the archive" in featured and f'href="{newer["url"]}"' in featured
     recent = text[text.index('<aside class="recent"'):]
     order = [int(n) for n in re.findall(r'<li><a href="/tune/(\d+)"', recent)]
-    assert order == [saved["id"], newer["id"], welcome["id"]] and "All 3 tunes" in recent
+    assert order == [saved["id"], newer["id"], welcome["id"]] and "The archive: 3 tunes" in recent
 
 
 def test_the_front_page_without_a_model_still_works(tmp_path):

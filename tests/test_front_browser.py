@@ -155,7 +155,7 @@ def test_look_inside_compact_shows_the_guesses_on_hover_and_tap(at):
             heights[width, view] = page.evaluate(  # from the tune's first line of characters to its last
                 "(() => { const rows = [...document.querySelectorAll('section.inside .line')];"
                 " return rows.at(-1).getBoundingClientRect().bottom - rows[0].getBoundingClientRect().top; })()")
-        cell = page.locator(".inside-compact .ch").nth(8)  # the 'd' after "A|" of the body
+        cell = page.locator(".inside-compact .ch").nth(8)  # the "s" of T:Inside
         if width <= PHONE:
             cell.tap()
         else:
