@@ -72,6 +72,7 @@ def fits(page) -> None:
 
 def engraved_for_its_box(page, sheet, width: int) -> dict:
     """The score once app.js has engraved it for its box (a phone's), measured."""
+    sheet.locator(":scope > svg").wait_for(timeout=30_000)  # the front page's may be fetched by app.js
     if width <= PHONE:
         page.wait_for_function("s => Number(s.dataset.pageUnits) < 2100", arg=sheet.element_handle(),
                                timeout=30_000)

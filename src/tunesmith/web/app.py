@@ -107,12 +107,12 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
-        featured = app.state.front.featured()
-        svg, svg_error = c.svg_or_error(featured.tune) if featured.tune else (None, None)
+        front = app.state.front
+        featured = front.featured()
         return templates.TemplateResponse(request, "index.html", {
             "models": c.catalog.entries(), "limits": c.limits, "options": ABC.option_specs(), "sampling": ABC.sampling,
             "featured": featured, "featured_tune": featured.tune and tune_json(featured.tune),
-            "featured_svg": svg, "featured_svg_error": svg_error, "recent": app.state.front.recent(),
+            "featured_svg": featured.tune and front.cached_svg(featured.tune), "recent": front.recent(),
             "total": c.store.count(), "styles": [s.__dict__ for s in SURPRISE_STYLES]})
 
     @app.get("/tune/{tune_id:int}", response_class=HTMLResponse, include_in_schema=False)

@@ -53,6 +53,7 @@ class Featured:
     tune: StoredTune | None
     label: str
     error: str | None = None
+    writing: bool = False  # the welcome tune is being written: the page shows it in a moment (app.js reloads)
 
 
 class FrontPage:
@@ -67,13 +68,18 @@ class FrontPage:
         found = self._newest()
         if found is not None:
             return Featured(found, self._label(found))
-        with self._writing:
-            found = self._newest()  # written meanwhile by the visit (or the start-up) that held the lock
+        # A visit never waits for the start-up's writing (a page must answer at once, however busy the server).
+        if not self._writing.acquire(blocking=False):
+            return Featured(None, "", "The first tune is being written as the app starts; it shows here in a "
+                                      "moment.", writing=True)
+        try:
+            found = self._newest()  # written meanwhile by the start-up or the visit that held the lock
             if found is None:
-                try:
-                    found = self._write_welcome()
-                except TunesmithError as exc:  # no model, or busy: the page still works without it
-                    return Featured(None, "", f"No tune to play yet: {exc}")
+                found = self._write_welcome()
+        except TunesmithError as exc:  # no model, or busy: the page still works without it
+            return Featured(None, "", f"No tune to play yet: {exc}")
+        finally:
+            self._writing.release()
         return Featured(found, self._label(found))
 
     def prepare(self) -> None:
@@ -82,6 +88,12 @@ class FrontPage:
             self.featured()
         except Exception:  # noqa: BLE001 — never take the server down for it; the first visit tries again
             pass
+
+    def cached_svg(self, tune: StoredTune) -> str | None:
+        """The tune's score if it was engraved before; else app.js fetches it, so that the page never waits
+        for the engraver (busy with other people's renders)."""
+        data = self.composer.store.render(tune.id, "svg")
+        return data.decode("utf-8") if data is not None else None
 
     def recent(self) -> list[StoredTune]:
         return self.composer.store.recent(RECENT)

@@ -51,6 +51,27 @@ function fitScores() {
   document.querySelectorAll(".sheet").forEach(fitScore);
 }
 
+// The front page's score when the server had none engraved yet: fetched (the server's engraving, checked there
+// to hold no script), then fitted to its box.
+async function loadScore(sheet) {
+  try {
+    const res = await fetch(sheet.dataset.svgSrc);
+    if (!res.ok) await answerJson(res);  // throws the server's message
+    sheet.innerHTML = await res.text();
+    delete sheet.dataset.svgSrc;
+    await fitScore(sheet);
+  } catch (e) {
+    const status = sheet.parentElement.querySelector(".status");
+    if (status) status.textContent = e.message;
+  }
+}
+
+// The front page while the app writes its first tune: look again in a moment.
+function reloadWhenAsked() {
+  const waiting = document.querySelector("[data-reload-after]");
+  if (waiting) setTimeout(() => window.location.reload(), Number(waiting.dataset.reloadAfter));
+}
+
 // The JSON of an API answer; an error answer throws the server's message ({"detail": ...}).
 async function answerJson(res) {
   let data = null;
@@ -318,7 +339,9 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("main > article.tune").forEach(wire);
   setUpGenerate();
   setUpSurprise();
+  reloadWhenAsked();
   fitScores();
+  document.querySelectorAll(".sheet[data-svg-src]").forEach(loadScore);
   let resized = null;
   window.addEventListener("resize", () => { clearTimeout(resized); resized = setTimeout(fitScores, RENDER_DELAY_MS); });
 });
