@@ -9,10 +9,10 @@ Retry-After).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import math
-import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,16 +45,20 @@ if TYPE_CHECKING:
     import torch
 
 HERE = Path(__file__).parent
+WELCOME_WAIT = 60  # seconds `tunesmith serve` waits at start for the front page's first tune (then serves anyway)
 
 
 def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
-               shipped_dir: Path = SHIPPED_MODELS, limits: Limits = Limits(), device: "torch.device | str" = "cpu") -> FastAPI:
+               shipped_dir: Path = SHIPPED_MODELS, limits: Limits = Limits(), device: "torch.device | str" = "cpu",
+               welcome: bool = False) -> FastAPI:
     """The app, with its tune database at `db` (default: see `default_db_path`) and models from both folders,
-    run on `device` (a torch device: `tunesmith serve --device`)."""
+    run on `device` (a torch device: `tunesmith serve --device`). `welcome`: as the server starts, write the
+    front page's first tune into an empty database (`tunesmith serve` does; else the first visit starts it)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # The front page's tune, written before the first visit where the store has none (a second at most).
-        threading.Thread(target=app.state.front.prepare, name="welcome-tune", daemon=True).start()
+        if welcome:  # the front page's tune, written before the server takes requests where the store has none
+            app.state.front.prepare()  # (about a second; a failure, e.g. no model, is shown on the page)
+            await asyncio.to_thread(app.state.front.wait, WELCOME_WAIT)
         yield
 
     app = FastAPI(title="tunesmith", version=__version__, docs_url=None, redoc_url=None,

@@ -57,37 +57,45 @@ class Featured:
 
 
 class FrontPage:
-    """Finds the front page's tune; writes the welcome tune once when the store has none."""
+    """Finds the front page's tune; writes the welcome tune, once, in the background, when the store has none.
+
+    A visit never waits for the model (a page must answer at once, however
+    busy the server): in an empty store it starts the writing, or finds it
+    started by `tunesmith serve` as the app came up, and says so; the page
+    looks again in a moment.
+    """
 
     def __init__(self, composer: Composer):
         self.composer = composer
-        self._writing = threading.Lock()  # two first visits at once write one welcome tune, not two
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self._failure: str | None = None  # why the last writing failed (no model, busy), shown until one succeeds
 
     def featured(self) -> Featured:
-        """The newest generated tune (else the newest tune); in an empty store, the welcome tune, written now."""
+        """The newest generated tune (else the newest tune); in an empty store, word of the welcome tune."""
         found = self._newest()
         if found is not None:
             return Featured(found, self._label(found))
-        # A visit never waits for the start-up's writing (a page must answer at once, however busy the server).
-        if not self._writing.acquire(blocking=False):
-            return Featured(None, "", "The first tune is being written as the app starts; it shows here in a "
-                                      "moment.", writing=True)
-        try:
-            found = self._newest()  # written meanwhile by the start-up or the visit that held the lock
-            if found is None:
-                found = self._write_welcome()
-        except TunesmithError as exc:  # no model, or busy: the page still works without it
-            return Featured(None, "", f"No tune to play yet: {exc}")
-        finally:
-            self._writing.release()
-        return Featured(found, self._label(found))
+        with self._lock:
+            failure, running = self._failure, self._writer is not None and self._writer.is_alive()
+        self.prepare()
+        if failure is not None and not running:  # said once, without reloading; the next visit tries again
+            return Featured(None, "", f"No tune to play yet: {failure}")
+        return Featured(None, "", "The first tune is being written; it shows here in a moment.", writing=True)
 
     def prepare(self) -> None:
-        """At start-up (in a thread of its own): have the welcome tune ready before the first visit."""
-        try:
-            self.featured()
-        except Exception:  # noqa: BLE001 — never take the server down for it; the first visit tries again
-            pass
+        """Start writing the welcome tune in a thread of its own, unless the store has a tune or it is under way."""
+        with self._lock:
+            if self._writer is not None and self._writer.is_alive() or self._newest() is not None:
+                return
+            self._writer = threading.Thread(target=self._write_welcome, name="welcome-tune", daemon=True)
+            self._writer.start()
+
+    def wait(self, seconds: float) -> None:
+        """Until the welcome tune's writing is over (for tests, and a server that wants it before serving)."""
+        writer = self._writer
+        if writer is not None:
+            writer.join(seconds)
 
     def cached_svg(self, tune: StoredTune) -> str | None:
         """The tune's score if it was engraved before; else app.js fetches it, so that the page never waits
@@ -102,11 +110,19 @@ class FrontPage:
         tunes = self.composer.store.recent(50)
         return next((t for t in tunes if t.origin == "generated"), tunes[0] if tunes else None)
 
-    def _write_welcome(self) -> StoredTune:
+    def _write_welcome(self) -> None:
         from .api import GenerateIn, store_generated
 
         body = GenerateIn(n=1, seed=WELCOME_SEED, **asdict(WELCOME_STYLE))
-        return store_generated(self.composer, body, welcome=True)[1][0]
+        try:
+            store_generated(self.composer, body, welcome=True)
+            failure = None
+        except TunesmithError as exc:
+            failure = str(exc)
+        except Exception as exc:  # noqa: BLE001 — a thread of its own: say what went wrong on the page instead
+            failure = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            self._failure = failure
 
     @staticmethod
     def _label(tune: StoredTune) -> str:

@@ -66,10 +66,15 @@ async function loadScore(sheet) {
   }
 }
 
-// The front page while the app writes its first tune: look again in a moment.
+// The front page while the app writes its first tune: look again in a moment, unless the visitor has begun
+// to use the page (a reload would throw away what they typed or generated).
 function reloadWhenAsked() {
   const waiting = document.querySelector("[data-reload-after]");
-  if (waiting) setTimeout(() => window.location.reload(), Number(waiting.dataset.reloadAfter));
+  if (!waiting) return;
+  const timer = setTimeout(() => window.location.reload(), Number(waiting.dataset.reloadAfter));
+  for (const kind of ["pointerdown", "keydown", "focusin", "input"]) {
+    document.addEventListener(kind, () => clearTimeout(timer), {capture: true, once: true});
+  }
 }
 
 // The JSON of an API answer; an error answer throws the server's message ({"detail": ...}).
