@@ -59,7 +59,8 @@ def description() -> str:
 {curl_command()}
 ```
 
-answers (here with `svg` cut short and `params`, `originality`, `parent` and `created` left out):
+answers (the `id` is the store's next free one; here with `svg` cut short and `params`, `originality`,
+`parent` and `created` left out):
 
 ```json
 {json.dumps(example["answer"], indent=2, ensure_ascii=False)}
