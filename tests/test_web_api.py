@@ -236,19 +236,24 @@ def test_look_inside_shows_the_models_view_of_a_tune(client, monkeypatch):
     import tunesmith.web.inside
 
     saved = client.post("/api/tunes", json={"abc": JIG.replace("The Test Jig", "<b>Inside</b>")}).json()
-    page = client.get(f"/tune/{saved['id']}/inside", params={"layer": 1, "neuron": 5})
+    page = client.get(f"/tune/{saved['id']}/inside", params={"layer": 1, "neuron": 5, "view": "full"})
     assert page.status_code == 200 and 'class="tsviz"' in page.text and "neuron 5 of layer 1" in page.text
     assert page.text.count('<span class="col"') == len(saved["abc"]) + 1  # every character, and the blank line ending it
     assert "<b>Inside" not in page.text and "&lt;b&gt;Inside" in page.text
+    compact = client.get(f"/tune/{saved['id']}/inside", params={"layer": 1, "neuron": 5})  # the default view
+    assert compact.text.count('<span class="ch') == len(saved["abc"]) + 1 and 'class="tsviz"' not in compact.text
+    assert "<b>Inside" not in compact.text
     assert f'href="/tune/{saved["id"]}/inside"' in client.get(saved["url"]).text
 
     monkeypatch.setattr(tunesmith.web.inside, "REFERENCE_TUNES", 4)  # the search itself is tested in test_visualize
-    auto = client.get(f"/tune/{saved['id']}/inside")
+    auto = client.get(f"/tune/{saved['id']}/inside", params={"view": "full"})
     assert auto.status_code == 200 and "Neurons that track structure" in auto.text
+    assert "auto chose neuron" in client.get(f"/tune/{saved['id']}/inside").text
 
     for params, status, message in [({"neuron": 999}, 422, "neuron: this model&#39;s layers have neurons 0 to 255"),
                                     ({"layer": 9}, 422, "layer: this model has layers 1 to 3"),
-                                    ({"model": "nope"}, 400, "model &#39;nope&#39;: no such model")]:
+                                    ({"model": "nope"}, 400, "model &#39;nope&#39;: no such model"),
+                                    ({"view": "wide"}, 422, "view &#39;wide&#39;: choose compact or full")]:
         r = client.get(f"/tune/{saved['id']}/inside", params=params)
         assert r.status_code == status and message in r.text, r.text[-600:]
     assert client.get("/tune/99999/inside").status_code == 404

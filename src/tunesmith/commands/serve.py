@@ -29,6 +29,6 @@ def serve(
     if not 0 < port < 65536:
         raise TunesmithError(f"--port must be between 1 and 65535 (got {port})")
     where = torch_device(device)
-    web = create_app(db=db, runs_dir=models_dir, device=where)
+    web = create_app(db=db, runs_dir=models_dir, device=where, welcome=True)
     typer.echo(f"tunes are kept in {db or default_db_path()}; open http://{host}:{port}/", err=True)
     uvicorn.run(web, host=host, port=port, log_level="warning")

@@ -139,8 +139,9 @@ def _findings_table(view: View) -> str:
             f"{rows}</table>")
 
 
-def render_fragment(view: View, vocab: list[str]) -> str:
-    """The visualisation as an HTML fragment with its own scoped style (for pages and the web app)."""
+def render_fragment(view: View, vocab: list[str], legend: bool = True) -> str:
+    """The visualisation as an HTML fragment with its own scoped style (for pages and the web app; the web's
+    "Look inside" page draws a legend of its own, with ticks, and asks for none)."""
     acts = view.values()
     scale = float(np.abs(acts).max()) or 1.0
     lines, current = [], []
@@ -152,14 +153,14 @@ def render_fragment(view: View, vocab: list[str]) -> str:
     if current:
         lines.append(current)
     body = "".join(f'<div class="line">{"".join(cols)}</div>' for cols in lines)
-    legend = (
+    legend_html = (
         f'<div class="legend"><span>{view.label()}: '
         f'<span class="bar" style="background:linear-gradient(90deg,{activation_colour(-1, 1)},'
         f'{activation_colour(0, 1)},{activation_colour(1, 1)})"></span> {-scale:+.2f} \u2026 {scale:+.2f}</span>'
         f'<span>next-{view.unit} probability: <span class="bar" style="background:linear-gradient(90deg,'
         f'{probability_colour(0)},{probability_colour(1)})"></span> 0 \u2026 1</span></div>'
     )
-    return (f'<div class="tsviz"><style>{_CSS}</style>{legend}{_findings_table(view)}'
+    return (f'<div class="tsviz"><style>{_CSS}</style>{legend_html if legend else ""}{_findings_table(view)}'
             f'<div class="info">hover a {view.unit} for its numbers</div>{body}<script>{_JS}</script></div>')
 
 

@@ -19,6 +19,7 @@ from ..music.abc.lexer import tokens
 from .sheet_pool import SheetPool
 
 DEFAULT_WIDTH = 2100  # verovio page units (at scale 40, about 840 px): a score that reads on a laptop
+MIN_WIDTH = 600       # the narrowest page asked for (a phone's score): room for a bar of a reel or two
 _TUNE_RE = re.compile(r"^K:", re.MULTILINE)
 _NOTE_RE = re.compile(r"[A-Ga-g]")
 _default: SheetPool | None = None
@@ -53,15 +54,18 @@ def engravable(abc: str) -> str:
     return "".join(kept)
 
 
-def render_svg(abc: str, *, timeout: float = 20.0, arrived: float | None = None, pool: SheetPool | None = None) -> str:
+def render_svg(abc: str, *, timeout: float = 20.0, arrived: float | None = None, pool: SheetPool | None = None,
+               width: int = DEFAULT_WIDTH) -> str:
     """SVG sheet music of one tune's ABC text (title, meter, key and notes), engraved by verovio.
 
-    It answers within `timeout` seconds of `arrived` (a `time.monotonic()`,
+    `width` is the page's width in verovio units (at scale 40, 2.5 a CSS pixel): a narrower page puts
+    fewer bars on a line, so the score drawn across a phone's screen keeps notes of a readable size. It answers within `timeout` seconds of `arrived` (a `time.monotonic()`,
     default now), in `pool` (default `default_pool()`); `SheetBusy` when the
     pool had no time for it, any other TunesmithError when the tune is at fault.
     """
-    return (pool or default_pool()).render(_engraver_text(abc, timeout), DEFAULT_WIDTH, timeout=timeout,
-                                           arrived=arrived)
+    if not MIN_WIDTH <= width <= DEFAULT_WIDTH:
+        raise TunesmithError(f"width {width}: a page {MIN_WIDTH} to {DEFAULT_WIDTH} verovio units wide")
+    return (pool or default_pool()).render(_engraver_text(abc, timeout), width, timeout=timeout, arrived=arrived)
 
 
 def render_pages(abc: str, page_height: int, *, timeout: float = 20.0, arrived: float | None = None,

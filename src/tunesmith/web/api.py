@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from ..music.abc.check import check_text
+from ..render.sheet import DEFAULT_WIDTH, MIN_WIDTH
 from ..modes.abc import MODE as ABC
 from ..modes.abc.originality import note
 from .catalog import ABC_MODELS
@@ -43,6 +44,15 @@ class AbcIn(Body):
     """One tune's ABC text."""
 
     abc: Text = text(description="The text of one tune, from its X: line.")
+
+
+class RenderIn(AbcIn):
+    """One tune to engrave, on a page as wide as the screen it is shown on."""
+
+    width: int | None = Field(None, strict=True, ge=MIN_WIDTH, le=DEFAULT_WIDTH, description=(
+        f"The page's width in verovio units, {MIN_WIDTH} to {DEFAULT_WIDTH} (the default; 2.5 a CSS pixel at "
+        "the score's natural size): a phone asks for a narrower page, so fewer bars share a line and the notes "
+        "stay large."))
 
 
 class SaveIn(AbcIn):
@@ -80,6 +90,17 @@ def tune_json(tune: StoredTune) -> dict:
     }
 
 
+def store_generated(c: Composer, body, **marks) -> tuple[int, list[StoredTune]]:
+    """New tunes for a generate request, stored with the request that made them (and `marks`, e.g. the front
+    page's welcome tune): (seed used, stored tunes). The API and the front page write tunes only through here."""
+    seed, entry, texts = c.compose(ABC, body, ABC_MODELS)
+    details = c.details(ABC, body, entry, texts)
+    record = {**body.model_dump(), "model": entry.name, "seed": seed, **marks}
+    return seed, [c.store.add(text, origin="generated", model=entry.name,
+                              params={**record, "index": i, "originality": found["originality"]})
+                  for i, (text, found) in enumerate(zip(texts, details))]
+
+
 @router.get("/models")
 def list_models(c: Composer = Depends(composer)) -> dict:
     """The models to choose from: the shipped ones and every trained run's best checkpoint."""
@@ -90,12 +111,7 @@ def list_models(c: Composer = Depends(composer)) -> dict:
 def generate(body: GenerateIn, c: Composer = Depends(composer)) -> dict:
     """New tunes, stored, each with its sheet music (`svg`, or `svg_error` when it will not engrave) and its
     nearest training tune (`originality`: the longest run of bars it shares with one, see docs/abc.md)."""
-    seed, entry, texts = c.compose(ABC, body, ABC_MODELS)
-    details = c.details(ABC, body, entry, texts)
-    record = {**body.model_dump(), "model": entry.name, "seed": seed}
-    tunes = [c.store.add(text, origin="generated", model=entry.name,
-                         params={**record, "index": i, "originality": found["originality"]})
-             for i, (text, found) in enumerate(zip(texts, details))]
+    seed, tunes = store_generated(c, body)
     out = []
     for tune in tunes:
         svg, error = c.svg_or_error(tune)
@@ -138,10 +154,10 @@ def vary(body: VaryIn, c: Composer = Depends(composer)) -> dict:
 
 
 @router.post("/render")
-def render(body: AbcIn, c: Composer = Depends(composer)) -> dict:
-    """Sheet music and problems of one tune that is not stored (the editor's live view)."""
+def render(body: RenderIn, c: Composer = Depends(composer)) -> dict:
+    """Sheet music and problems of one tune that is not stored (the editor's live view, a phone's score)."""
     problems = problems_of(body.abc) if len(body.abc) <= c.limits.max_chars else []
-    return {"svg": c.preview_svg(body.abc), "problems": problems}
+    return {"svg": c.preview_svg(body.abc, body.width), "problems": problems}
 
 
 @router.post("/check")

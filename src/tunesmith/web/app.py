@@ -9,9 +9,11 @@ Retry-After).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import math
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,10 +28,12 @@ from .. import __version__
 from ..checkpoint import SHIPPED_MODELS
 from ..errors import TunesmithError
 from .api import ABC, composer, router, tune_json
+from .apidoc import description as api_description
 from .catalog import ModelCatalog
 from .finetune import UPLOAD_PATH
 from .finetune import router as finetune_router
-from .inside import Inside
+from .front import SURPRISE_STYLES, FrontPage
+from .inside import VIEWS, Inside
 from .listen import ListenTest
 from .listen import router as listen_router
 from .pages import templates
@@ -41,17 +45,27 @@ if TYPE_CHECKING:
     import torch
 
 HERE = Path(__file__).parent
+WELCOME_WAIT = 60  # seconds `tunesmith serve` waits at start for the front page's first tune (then serves anyway)
 
 
 def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
-               shipped_dir: Path = SHIPPED_MODELS, limits: Limits = Limits(), device: "torch.device | str" = "cpu") -> FastAPI:
+               shipped_dir: Path = SHIPPED_MODELS, limits: Limits = Limits(), device: "torch.device | str" = "cpu",
+               welcome: bool = False) -> FastAPI:
     """The app, with its tune database at `db` (default: see `default_db_path`) and models from both folders,
-    run on `device` (a torch device: `tunesmith serve --device`)."""
+    run on `device` (a torch device: `tunesmith serve --device`). `welcome`: as the server starts, write the
+    front page's first tune into an empty database (`tunesmith serve` does; else the first visit starts it)."""
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if welcome:  # the front page's tune, written before the server takes requests where the store has none
+            app.state.front.prepare()  # (about a second; a failure, e.g. no model, is shown on the page)
+            await asyncio.to_thread(app.state.front.wait, WELCOME_WAIT)
+        yield
+
     app = FastAPI(title="tunesmith", version=__version__, docs_url=None, redoc_url=None,
-                  description="Compose folk tunes in ABC, and tabla in a tala, with a char-RNN; "
-                              "see, hear, edit and keep them.")
+                  description=api_description(), lifespan=lifespan)
     app.state.composer = Composer(ModelCatalog(shipped_dir, runs_dir, device), TuneStore(db or default_db_path()),
                                   limits)
+    app.state.front = FrontPage(app.state.composer)
     app.state.listen = ListenTest(app.state.composer)  # its tables in the same database
     inside = Inside(app.state.composer)
     # A tunebook to fine-tune on may be larger than any other request: room for its JSON escapes (6 bytes a
@@ -97,8 +111,13 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
+        front = app.state.front
+        featured = front.featured()
         return templates.TemplateResponse(request, "index.html", {
-            "models": c.catalog.entries(), "limits": c.limits, "options": ABC.option_specs(), "sampling": ABC.sampling})
+            "models": c.catalog.entries(), "limits": c.limits, "options": ABC.option_specs(), "sampling": ABC.sampling,
+            "featured": featured, "featured_tune": featured.tune and tune_json(featured.tune),
+            "featured_svg": featured.tune and front.cached_svg(featured.tune), "recent": front.recent(),
+            "total": c.store.count(), "styles": [s.__dict__ for s in SURPRISE_STYLES]})
 
     @app.get("/tune/{tune_id:int}", response_class=HTMLResponse, include_in_schema=False)
     def tune_page(request: Request, tune_id: int, c: Composer = Depends(composer)) -> HTMLResponse:
@@ -111,11 +130,12 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
 
     @app.get("/tune/{tune_id:int}/inside", response_class=HTMLResponse, include_in_schema=False)
     def inside_page(request: Request, tune_id: int, model: str | None = None, layer: int | None = None,
-                    neuron: str = "auto", c: Composer = Depends(composer)) -> HTMLResponse:
-        context = {"models": c.catalog.entries(), "chosen": {"model": model, "layer": layer, "neuron": neuron}}
+                    neuron: str = "auto", view: str = "compact", c: Composer = Depends(composer)) -> HTMLResponse:
+        context = {"models": c.catalog.entries(), "views": VIEWS,
+                   "chosen": {"model": model, "layer": layer, "neuron": neuron, "view": view}}
         try:
             tune = c.tune(tune_id)
-            fragment, used = inside.fragment(tune_id, model, layer, neuron)
+            fragment, used = inside.fragment(tune_id, model, layer, neuron, view)
         except TunesmithError as exc:
             status = exc.status if isinstance(exc, RequestError) else 400
             found = c.store.get(tune_id)

@@ -246,10 +246,11 @@ class Composer:
             raise RequestError(404, f"no tune {tune_id}")
         return found
 
-    def preview_svg(self, abc: str) -> str:
-        """Sheet music of a tune that is not stored (the editor's live view)."""
+    def preview_svg(self, abc: str, width: int | None = None) -> str:
+        """Sheet music of a tune that is not stored (the editor's live view; `width`: a narrower page, for a
+        phone's screen, in verovio units)."""
         arrived = time.monotonic()
-        return self._svg(one_tune(abc, self.limits), arrived)
+        return self._svg(one_tune(abc, self.limits), arrived, width)
 
     def file(self, tune_id: int, kind: str, transpose: int = 0) -> bytes:
         """A stored tune as a file of `kind` (abc, mid, wav, svg, musicxml, pdf), moved by `transpose` semitones;
@@ -329,12 +330,14 @@ class Composer:
         with self._print.turn():
             return book_pdf([blocks], title_of(tune_label(abc)[1]))
 
-    def _svg(self, abc: str, arrived: float) -> str:
+    def _svg(self, abc: str, arrived: float, width: int | None = None) -> str:
         """Sheet music from the app's pool, within the render timeout of the request's arrival; busy is 503."""
         from ..render import render_svg
+        from ..render.sheet import DEFAULT_WIDTH
 
         try:
-            return inert_svg(render_svg(abc, timeout=self.limits.render_timeout, arrived=arrived, pool=self.sheets))
+            return inert_svg(render_svg(abc, timeout=self.limits.render_timeout, arrived=arrived, pool=self.sheets,
+                                        width=width or DEFAULT_WIDTH))
         except SheetBusy as exc:
             raise RequestError(503, str(exc), retry_after=exc.retry_after) from None
 

@@ -6,6 +6,77 @@
 // Long enough that typing a note does not start a render per keystroke, short enough to feel live.
 const RENDER_DELAY_MS = 300;
 
+// A score is engraved on a page 2100 verovio units wide (render/sheet.py), 2.5 units a CSS pixel at its
+// natural size, and drawn as wide as its box. Where the box is narrow (a phone), that shrinks the notes to
+// a third; so the score is engraved again on a page as wide as the box at SCORE_SCALE of its natural size
+// (fewer bars a line, notes as large as on a laptop: measured in docs/web.md).
+const DEFAULT_PAGE_UNITS = 2100, MIN_PAGE_UNITS = 600, UNITS_PER_PX = 2.5, SCORE_SCALE = 0.85;
+const NARROW_BELOW_UNITS = 1700;  // a box whose page would be narrower than this gets its own engraving
+const PAGE_STEP_UNITS = 50;       // page widths are rounded to it: a small resize does not engrave again
+
+// The page width to engrave a score for its box, or null where the default page reads well.
+function pageUnitsFor(sheet) {
+  const px = sheet.clientWidth;
+  if (!px) return null;
+  const units = Math.round(px * UNITS_PER_PX / SCORE_SCALE / PAGE_STEP_UNITS) * PAGE_STEP_UNITS;
+  if (units >= NARROW_BELOW_UNITS) return null;
+  return Math.max(MIN_PAGE_UNITS, units);
+}
+
+// The ABC behind a score: the card's editor, or the text the server put on the sheet (the front page's tune).
+function sheetAbc(sheet) {
+  if (sheet.dataset.abc) return sheet.dataset.abc;
+  const card = sheet.closest("article");
+  const text = card && card.querySelector("textarea.abc");
+  return text ? text.value : null;
+}
+
+// Engrave a score again for a narrow box (a phone's screen); nothing to do on a wide one.
+async function fitScore(sheet) {
+  const units = pageUnitsFor(sheet);
+  const abc = sheetAbc(sheet);
+  const drawn = Number(sheet.dataset.pageUnits || DEFAULT_PAGE_UNITS);
+  if (!abc || !sheet.querySelector("svg") || (units || DEFAULT_PAGE_UNITS) === drawn) return;
+  try {
+    const r = await postJson("/api/render", {abc, width: units || DEFAULT_PAGE_UNITS});
+    if (sheetAbc(sheet) !== abc) return;  // edited meanwhile: the editor's own render is on its way
+    sheet.innerHTML = r.svg;
+    sheet.dataset.pageUnits = units || DEFAULT_PAGE_UNITS;
+    const card = sheet.closest("article.tune");
+    if (card) document.dispatchEvent(new CustomEvent("card-rendered", {detail: card}));
+  } catch (_) { /* the score as it was still shows the music, only smaller */ }
+}
+
+function fitScores() {
+  document.querySelectorAll(".sheet").forEach(fitScore);
+}
+
+// The front page's score when the server had none engraved yet: fetched (the server's engraving, checked there
+// to hold no script), then fitted to its box.
+async function loadScore(sheet) {
+  try {
+    const res = await fetch(sheet.dataset.svgSrc);
+    if (!res.ok) await answerJson(res);  // throws the server's message
+    sheet.innerHTML = await res.text();
+    delete sheet.dataset.svgSrc;
+    await fitScore(sheet);
+  } catch (e) {
+    const status = sheet.parentElement.querySelector(".status");
+    if (status) status.textContent = e.message;
+  }
+}
+
+// The front page while the app writes its first tune: look again in a moment, unless the visitor has begun
+// to use the page (a reload would throw away what they typed or generated).
+function reloadWhenAsked() {
+  const waiting = document.querySelector("[data-reload-after]");
+  if (!waiting) return;
+  const timer = setTimeout(() => window.location.reload(), Number(waiting.dataset.reloadAfter));
+  for (const kind of ["pointerdown", "keydown", "focusin", "input"]) {
+    document.addEventListener(kind, () => clearTimeout(timer), {capture: true, once: true});
+  }
+}
+
 // The JSON of an API answer; an error answer throws the server's message ({"detail": ...}).
 async function answerJson(res) {
   let data = null;
@@ -105,9 +176,11 @@ function wire(card) {
     const mine = ++latest;
     status.textContent = "rendering…";
     try {
-      const r = await postJson("/api/render", {abc: text.value});
+      const units = pageUnitsFor(sheet) || DEFAULT_PAGE_UNITS;
+      const r = await postJson("/api/render", {abc: text.value, width: units});
       if (mine !== latest) return;
       sheet.innerHTML = r.svg;
+      sheet.dataset.pageUnits = units;
       showProblems(card, r.problems);
       status.textContent = "";
       card.classList.remove("stale");
@@ -189,6 +262,7 @@ function setUpCompose({formId, url, pieces, card, noun}) {
       const r = await postJson(url, body);
       const done = pieces(r);
       results.prepend(...done.map(card));
+      done.length && fitScores();
       progress.textContent = `${count(done.length)} in ${seconds()} s (seed ${r.seed})`;
     } catch (e) {
       progress.textContent = "";
@@ -207,7 +281,72 @@ function setUpGenerate() {
                 pieces: (r) => r.tunes, card: newCard, noun: "tune"});
 }
 
+// "Surprise me": a seed drawn here, the style the seed names (web/front.py surprise_style), the tune opened.
+function setUpSurprise() {
+  const button = document.getElementById("surprise-me");
+  if (!button) return;
+  const styles = JSON.parse(button.dataset.styles);
+  const status = document.getElementById("surprise-status");
+  button.addEventListener("click", async () => {
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0] % 2 ** 31;
+    const style = styles[seed % styles.length];
+    const what = `${style.rhythm || `a tune in ${style.meter}`} in ${style.key}`;
+    button.disabled = true;
+    status.classList.remove("error");
+    status.textContent = `Writing ${what} (seed ${seed})…`;
+    try {
+      const r = await postJson("/api/generate", {n: 1, seed, ...style});
+      window.location.assign(r.tunes[0].url);
+    } catch (e) {
+      status.textContent = e.message;
+      status.classList.add("error");
+      button.disabled = false;
+    }
+  });
+}
+
+// "Look inside", compact view (web/inside.py): the hovered or tapped character's figures and the model's five
+// guesses after it, each shaded by its probability like the legend's bar.
+function setUpInside() {
+  const view = document.querySelector(".inside-compact");
+  if (!view) return;
+  const info = view.querySelector(".inside-info");
+  const unit = view.dataset.unit;
+  const visible = {"\n": "\u21b5", " ": "\u2423", "\t": "\u21e5"};
+  const shownText = (s) => [...s].map((ch) => visible[ch] || ch).join("");
+  let picked = null;
+  function show(cell) {
+    if (picked) picked.classList.remove("picked");
+    picked = cell;
+    cell.classList.add("picked");
+    const head = document.createElement("div");
+    head.textContent = `${shownText(cell.textContent)} (${unit} ${Number(cell.dataset.t) + 1}): ` +
+      `${view.dataset.label} = ${cell.dataset.a}. The model's likeliest next ${unit}s:`;
+    const guesses = JSON.parse(cell.dataset.g).map(([symbol, p, colour]) => {
+      const span = document.createElement("span");
+      span.className = "guess";
+      span.style.background = colour;  // the server's probability colour (insight/visualize.py)
+      span.style.color = p > 0.5 ? "#fff" : "#000";
+      span.textContent = `${shownText(symbol)} ${(100 * p).toFixed(1)} %`;
+      return span;
+    });
+    const list = document.createElement("div");
+    list.append(...guesses);
+    info.replaceChildren(head, list);
+  }
+  const cellOf = (ev) => ev.target.closest && ev.target.closest(".ch");
+  view.addEventListener("mouseover", (ev) => { const c = cellOf(ev); if (c) show(c); });
+  view.addEventListener("click", (ev) => { const c = cellOf(ev); if (c) show(c); });  // a tap, on a phone
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setUpInside();
   document.querySelectorAll("main > article.tune").forEach(wire);
   setUpGenerate();
+  setUpSurprise();
+  reloadWhenAsked();
+  fitScores();
+  document.querySelectorAll(".sheet[data-svg-src]").forEach(loadScore);
+  let resized = null;
+  window.addEventListener("resize", () => { clearTimeout(resized); resized = setTimeout(fitScores, RENDER_DELAY_MS); });
 });
