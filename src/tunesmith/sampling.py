@@ -127,6 +127,11 @@ def _choose_lazy(logits: np.ndarray, uniform: np.ndarray | None, masks: list[Laz
                                           [masks[r] for r in whole], sampling)
         return chosen
 
+    if rows == 1:
+        # One stream: the walk settles it in a few steps, cheaper than the ~60 array calls of the batched pass.
+        chosen = np.empty(1, dtype=int)
+        return _walk(chosen, everything, scaled, np.exp(scaled - scaled.max(-1, keepdims=True)), uniform, known,
+                     logits, masks, sampling, top_p=sampling.top_p if nucleus else None)
     # Likeliest first (ranked on the logits as they come: a temperature keeps the order).
     ranked = torch.topk(torch.from_numpy(np.ascontiguousarray(logits)), top, dim=-1).indices.numpy()
     values = scaled[everything[:, None], ranked]
@@ -155,10 +160,20 @@ def _choose_lazy(logits: np.ndarray, uniform: np.ndarray | None, masks: list[Laz
     rest = np.flatnonzero(~decided)
     if not len(rest):
         return chosen
-    # The rest are walked down their whole order, checking what is unchecked as they go.
+    return _walk(chosen, rest, scaled, every, uniform, known, logits, masks, sampling, top_p)
+
+
+def _walk(chosen: np.ndarray, rest: np.ndarray, scaled: np.ndarray, every: np.ndarray, uniform: np.ndarray,
+          known: np.ndarray, logits: np.ndarray, masks: list[LazyMask], sampling: Sampling,
+          top_p: float | None) -> np.ndarray:
+    """The draws of the rows `rest`, each walked down its whole order, checking what is unchecked as it goes.
+
+    `every` holds the rows' unnormalised probabilities (exp of the scaled logits less the row's largest).
+    """
     order = np.argsort(-scaled[rest], axis=-1, kind="stable")
-    weights = np.take_along_axis(every[rest], order, -1)
-    perturbed = np.take_along_axis(scaled[rest], order, -1) + _gumbel(np.take_along_axis(uniform[rest], order, -1))
+    at = rest[:, None], order
+    weights = every[at]
+    perturbed = scaled[at] + _gumbel(uniform[at])
     tails = np.concatenate([np.cumsum(weights[:, ::-1], -1)[:, ::-1], np.zeros((len(rest), 1))], -1)
     whole = []
     for r, row_order, w, tail, noisy, row_known in zip(rest.tolist(), order.tolist(), weights.tolist(),
