@@ -26,8 +26,11 @@ What the score keeps as notation rather than expanding it:
 - the first bar when it is short (a pickup) as an implicit measure 0;
 - line breaks of the ABC as system breaks; M:, K:, L: changes in the body.
 
-Not written: lyrics, several voices (the renderers play one line), text
-annotations that are not chord names, and decorations other than those above.
+Several voices (`V:`) are a part each, named by their V: line's `name=`,
+with their clef (`music.abc.voices` splits them).
+
+Not written: lyrics, text annotations that are not chord names, and
+decorations other than those above.
 The output is the same bytes for the same tune (no date, no random ids).
 """
 
@@ -42,8 +45,10 @@ from xml.sax.saxutils import escape, quoteattr
 from ..errors import TunesmithError
 from ..music.abc.bars import DurationReader
 from ..music.abc.lexer import length, note_parts, tokens
+from ..music.abc.support import playable_or_error
 from ..music.abc.to_events import endings_follow, key_signature
 from ..music.abc.tunes import meter_fraction
+from ..music.abc.voices import split_voices
 from ..music.chords import parse_chord
 from .limits import RenderLimits, check_chars, check_grid, current
 
@@ -372,6 +377,7 @@ class _Reader:
             if harmony:
                 self.measure.items.append(harmony)
         elif kind == "decoration":
+            text = f"!{text[1:-1]}!" if len(text) > 2 and text[0] == text[-1] == "+" else text  # +fermata+ (ABC 2.0)
             if text in _MARKS:
                 self.marks.append(_MARKS[text])
         elif kind == "slur_open":
@@ -711,28 +717,70 @@ def abc_to_musicxml(abc: str, *, qpm: float | None = None, limits: RenderLimits 
     check_grid(time_grid(abc, 10 ** limits.max_grid_digits), limits)
     if not re.search(r"^K:", abc, re.MULTILINE):
         raise TunesmithError("not an ABC tune: it has no K: line (a tune's header ends with one, e.g. K:D)")
+    playable_or_error(abc)
+    tempo = qpm if qpm is not None else default_qpm(abc)
+    voices = _voices(abc)
+    if len(voices) > 1:
+        return voices_musicxml(abc, tempo)
+    title, xml = _part_xml(voices[0].text if voices else abc, tempo)
+    return _document(title, [("", xml)])
+
+
+def _voices(abc: str) -> list:
+    """The voices of a tune that have music (`music.abc.voices`); [] for a tune that names none."""
+    return [v for v in split_voices(abc) if any(line.strip() for line in v.body)]
+
+
+def voices_musicxml(abc: str, tempo: float | None = None) -> str | None:
+    """A tune of several voices as a score of a part each, named as its V: line names it (`name=`), with its
+    clef; None for a tune of one voice. Verovio draws such a tune from this score: its ABC reader puts every
+    voice on one staff, one after the other. No limits or playability checks here (`abc_to_musicxml` has them).
+    """
+    voices = _voices(abc)
+    if len(voices) < 2:
+        return None
+    if tempo is None:
+        from .tempo import default_qpm
+
+        tempo = default_qpm(abc)
+    parts = [_part_xml(v.text, tempo) for v in voices]
+    return _document(parts[0][0], [(v.name or f"Voice {v.id}", xml) for v, (_, xml) in zip(voices, parts)])
+
+
+def _part_xml(abc: str, tempo: float) -> tuple[str, str]:
+    """(title, the measures of one part) of a tune of one voice; a TunesmithError when it has no notes."""
     walk = _Reader(abc)
     header_meter = walk.reader.meter_text
     header_key = walk.key_value
     measures = walk.read()
     if not any(isinstance(i, _Note) and i.pitches and not i.grace for m in measures for i in m.items):
         raise TunesmithError("the tune has no notes to play")
-    tempo = qpm if qpm is not None else default_qpm(abc)
     writer = _Writer(measures)
     head = (f"<attributes><divisions>{writer.divisions}</divisions>{_key_xml(header_key, key_signature(header_key))}"
             f"{_time_xml(header_meter)}{_clef_xml(header_key)}</attributes>"
             f'<sound tempo="{tempo:g}"/>')  # the MIDI file's tempo, for playback
     body = [writer.measure_xml(number, measure, implicit, head if i == 0 else "")
             for i, (measure, number, implicit) in enumerate(_numbered(measures, meter_fraction(header_meter)))]
-    title = escape(walk.title or "Untitled")
+    return walk.title, "".join(body)
+
+
+def _document(title: str, parts: list[tuple[str, str]]) -> str:
+    """The score of `parts`, (name, measures) each: one unnamed part "Melody" for a tune of one voice."""
+    title = escape(title or "Untitled")
+    if len(parts) == 1:
+        names = ['<score-part id="P1"><part-name print-object="no">Melody</part-name></score-part>']
+    else:
+        names = [f'<score-part id="P{i}"><part-name>{escape(name)}</part-name></score-part>'
+                 for i, (name, _) in enumerate(parts, 1)]
     return ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
             '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN" '
             '"http://www.musicxml.org/dtds/partwise.dtd">\n'
             '<score-partwise version="4.0">'
             f"<work><work-title>{title}</work-title></work><movement-title>{title}</movement-title>"
             "<identification><encoding><software>tunesmith</software></encoding></identification>"
-            '<part-list><score-part id="P1"><part-name print-object="no">Melody</part-name></score-part></part-list>'
-            '<part id="P1">' + "".join(body) + "</part></score-partwise>\n")
+            "<part-list>" + "".join(names) + "</part-list>"
+            + "".join(f'<part id="P{i}">{xml}</part>' for i, (_, xml) in enumerate(parts, 1))
+            + "</score-partwise>\n")
 
 
 def _numbered(measures: list[_Measure], bar: Fraction | None) -> list[tuple[_Measure, int, bool]]:

@@ -51,8 +51,14 @@ class TuneReport:
 
 
 def check_tune(text: str, first_line: int = 1) -> list[Problem]:
-    """Problems of one tune's text; lines are counted from `first_line`."""
-    problems: list[Problem] = []
+    """Problems of one tune's text; lines are counted from `first_line`.
+
+    What tunesmith cannot play right in a tune pasted from elsewhere (a voice
+    overlay, a tempo change ...: `support.unplayable`) is a problem too.
+    """
+    from .support import unplayable
+
+    problems: list[Problem] = unplayable(text, first_line)
     offset = first_line - 1
     toks = tokens(text)
     header = True
@@ -199,12 +205,14 @@ _PARALLEL_CHARS = 1_000_000
 
 
 def _report(block: tuple[int, str]) -> TuneReport:
+    from .support import ignored
+
     start, text = block
     lines = text.split("\n")
     title = next((line[2:].strip() for line in lines if line.startswith("T:")), "")
     first = clean_line(lines[0]) or ""
     numbered = first.startswith("X:")
-    warnings = [] if numbered else [Problem(start, 1, 0, NO_X_WARNING)]
+    warnings = ([] if numbered else [Problem(start, 1, 0, NO_X_WARNING)]) + ignored(text, start)
     return TuneReport(first[2:].strip() if numbered else "", title, start, check_tune(text, start), warnings)
 
 

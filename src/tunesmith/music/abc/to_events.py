@@ -4,6 +4,14 @@ Pitches follow the key signature and accidentals carried through the bar;
 tied notes of one pitch merge; repeats (`|:` `:|` `::`) and first/second
 endings (`|1`, `[2`, `:|2`) are expanded; grace notes take no time.
 
+Parts: a header `P:` (`P:AABB`, `P:A2B`, `P:(AB)2C`) is the playing order of
+the parts the body marks with `P:A` lines; each part's own repeats are
+expanded within it. Music before the first marked part is played first,
+once. Without a header `P:`, the body is played as written.
+
+Voices (`V:`): each voice is read as a tune of its own (`voices.py`) and
+their events are merged, every voice starting at time 0.
+
 Chord symbols (`"Am"`, `"G7"`, `"D/F#"`) make a second part, the
 accompaniment: each chord's notes in a low register, held until the next
 chord symbol or the end of the section (a repeat sign, `||`, `|]`, an
@@ -21,6 +29,7 @@ from ..events import NoteEvent
 from .bars import DurationReader
 from .lexer import Token, length, note_parts, tokens
 from .tunes import meter_fraction
+from .voices import split_voices
 
 _MAJOR_SHARPS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7,
                  "F": -1, "Bb": -2, "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7}
@@ -133,15 +142,104 @@ def tune_events(text: str) -> list[NoteEvent]:
     return tune_parts(text).melody
 
 
+_PART_ITEM = re.compile(r"\s*(?:([A-Za-z])|(\()|(\))|(\d{1,3})|(\.))")
+MAX_PARTS = 256  # parts played in all: a P:(((AB)9)9)9 is refused, not expanded into thousands
+
+
+def part_order(value: str) -> list[str] | None:
+    """The parts a header `P:` plays, in order: "AABB" -> A A B B, "A2B" -> A A B, "(AB)2C" -> A B A B C.
+
+    Dots and spaces separate; a number repeats the part or bracket before it. None when the value is not
+    such a list (a title-like `P:` of words, unbalanced brackets) or would play more than MAX_PARTS parts.
+    """
+    stack: list[list[str]] = [[]]
+    last: list[str] | None = None    # what a number after it repeats
+    at, value = 0, value.strip()
+    while at < len(value):
+        match = _PART_ITEM.match(value, at)
+        if not match:
+            return None
+        at = match.end()
+        letter, opened, closed, count, _ = match.groups()
+        if letter:
+            last = [letter.upper()]
+            stack[-1] += last
+        elif opened:
+            stack.append([])
+            last = None
+        elif closed:
+            if len(stack) == 1:
+                return None
+            last = stack.pop()
+            stack[-1] += last
+        elif count:
+            if last is None or int(count) == 0:
+                return None
+            stack[-1] += last * (int(count) - 1)
+        if len(stack[-1]) > MAX_PARTS:
+            return None
+    return stack[0] if len(stack) == 1 and stack[0] else None
+
+
+def _part_marker(tok: Token) -> str | None:
+    """The letter of a body `P:A` line, or None for any other token."""
+    if tok.kind == "field" and tok.text.startswith("P:"):
+        return tok.text[2:].strip()[:1].upper() or None
+    return None
+
+
+def parts_played(body: list[Token], order: list[str] | None) -> list[Token]:
+    """The body's tokens in playing order: the parts in `order` (a header P:), each with its repeats expanded.
+
+    The body's tokens before its first `P:` line are played first; a part `order` names that the body does
+    not mark is skipped (`support.py` reports it). Without an order or parts, `played_order` of the body.
+    """
+    sections: dict[str, list[Token]] = {}
+    intro: list[Token] = []
+    current = intro
+    for tok in body:
+        letter = _part_marker(tok)
+        if letter is not None:
+            current = sections.setdefault(letter, [])
+        current.append(tok)
+    if not order or not sections:
+        return played_order(body)
+    out = played_order(intro)
+    for letter in order:
+        out += played_order(sections.get(letter, []))
+    return out
+
+
 def tune_parts(text: str) -> TuneParts:
-    """Melody and chord-symbol accompaniment of one ABC tune, repeats expanded."""
+    """Melody and chord-symbol accompaniment of one ABC tune, repeats expanded, parts in order, voices merged."""
+    voices = [v for v in split_voices(text) if any(line.strip() for line in v.body)]
+    if len(voices) == 1:
+        return _one_voice(voices[0].text)
+    if voices:
+        return _merged([_one_voice(v.text) for v in voices])
+    return _one_voice(text)
+
+
+def _merged(voices: list[TuneParts]) -> TuneParts:
+    """Several voices played together: their events by start time, the first voice's meter and pickup."""
+    melody = sorted((e for v in voices for e in v.melody), key=lambda e: e.start)
+    backing = sorted((e for v in voices for e in v.accompaniment), key=lambda e: e.start)
+    first = voices[0]
+    return TuneParts(melody, backing, first.meter, first.pickup, max(v.end for v in voices))
+
+
+def _one_voice(text: str) -> TuneParts:
+    """Melody and accompaniment of a tune of one voice."""
     reader = DurationReader()
     toks = tokens(text)
     body_at = len(toks)
     key: dict[str, int] = {}
+    order: list[str] | None = None
     for i, tok in enumerate(toks):
         if tok.kind == "field":
             reader.field(tok.text[0], tok.text[2:])
+            if tok.text[0] == "P":
+                order = part_order(tok.text[2:])
             if tok.text[0] == "K":
                 key, body_at = key_signature(tok.text[2:]), i + 1
                 break
@@ -186,7 +284,7 @@ def tune_parts(text: str) -> TuneParts:
         shift = carried.get((letter, octave), key.get(letter, 0))
         return 60 + 12 * octave + _BASE[letter] + shift
 
-    played = played_order(toks[body_at:])
+    played = parts_played(toks[body_at:], order)
     for n, tok in enumerate(played):
         kind = tok.kind
         next_is_tie = n + 1 < len(played) and played[n + 1].kind == "tie"

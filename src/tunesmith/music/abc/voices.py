@@ -1,0 +1,131 @@
+"""A tune of several voices (`V:`) split into one single-voice tune per voice.
+
+The rest of the ABC reader (`to_events`, the MusicXML writer) reads one
+line of music; a tune pasted from a tunebook often has two or more, written
+either as blocks (`V:1` and its lines, then `V:2` and its lines) or
+interleaved line by line, or switched inside a line with `[V:2]`. Each voice
+becomes a tune of its own: the header (without its `V:` lines) with the
+voice's clef added to the `K:` line, then the voice's own body lines. The
+players merge the voices' note events (each voice starts at time 0), the
+score puts each voice on a staff of its own.
+
+What goes where:
+- music before the body's first `V:` belongs to the first voice (the first
+  one the header declares, else voice "1");
+- field lines `K:` `M:` `L:` `P:` `Q:` (and `%%` directives) before the
+  body's first `V:` apply to every voice; after it, to the voice in force;
+- lyrics (`w:`), comments and other field lines follow the voice in force.
+
+Voice properties read: `name=`/`nm=` (the staff's name), `clef=` (or a bare
+clef word such as `bass`). Those that change pitches (`octave=`,
+`transpose=`, `middle=`) are reported by `support.py`, not applied.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_VOICE_LINE = re.compile(r"^V:\s*(\S*)(.*)$")
+_INLINE_VOICE = re.compile(r"\[V:\s*([^\]\s]*)([^\]]*)\]")
+_PROPERTY = re.compile(r"""(\w+)\s*=\s*("[^"]*"|\S+)""")
+_CLEF_WORDS = ("treble", "bass", "alto", "tenor", "baritone", "perc", "none")
+_GLOBAL_FIELDS = ("K:", "M:", "L:", "P:", "Q:", "%%")
+
+
+@dataclass
+class Voice:
+    """One voice: its id, how its staff is labelled, its clef, and its text as a tune of its own."""
+
+    id: str
+    name: str = ""
+    clef: str = ""
+    line: int = 0                                  # 1-based line of the text where it first appears
+    header: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The voice as a single-voice tune: the shared header (its K: with this voice's clef) and its lines."""
+        header = [f"{line} clef={self.clef}" if line.startswith("K:") and self.clef and "clef=" not in line
+                  else line for line in self.header]
+        return "\n".join(header + self.body) + "\n"
+
+    def take(self, properties: str) -> None:
+        """Read `name=`, `clef=` (or a bare clef word) from a V: line's properties."""
+        for key, value in _PROPERTY.findall(properties):
+            value = value.strip('"')
+            if key in ("name", "nm") and value:
+                self.name = value
+            elif key == "clef":
+                self.clef = value
+        bare = [w for w in _PROPERTY.sub(" ", properties).split() if w.rstrip("0123456789+-") in _CLEF_WORDS]
+        if bare and not self.clef:
+            self.clef = bare[0]
+
+
+def has_voices(text: str) -> bool:
+    """Whether the tune names any voice (a `V:` line or an inline `[V:...]`): cheap, for the common case."""
+    return "V:" in text and (re.search(r"^V:", text, re.MULTILINE) is not None or "[V:" in text)
+
+
+def split_voices(text: str) -> list[Voice]:
+    """The voices of a tune, in the order they are first named; [] when it names none (see the module's doc)."""
+    if not has_voices(text):
+        return []
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    voices: dict[str, Voice] = {}
+    shared: list[str] = []       # header lines every voice gets
+    early: list[str] = []        # body lines before the first V: (music: the first voice's)
+    current: Voice | None = None
+
+    def voice(ident: str, number: int) -> Voice:
+        ident = ident or "1"
+        if ident not in voices:
+            voices[ident] = Voice(ident, line=number)
+        return voices[ident]
+
+    in_header = True
+    for number, line in enumerate(lines, 1):
+        match = _VOICE_LINE.match(line)
+        if in_header:
+            if match:
+                voice(match.group(1), number).take(match.group(2))
+            else:
+                shared.append(line)
+                in_header = not line.startswith("K:")
+            continue
+        if match:
+            current = voice(match.group(1), number)
+            current.take(match.group(2))
+            continue
+        if _INLINE_VOICE.search(line) and not re.match(r"^[A-Za-z+]:", line):
+            current = _split_line(line, number, current, voice, early)
+            continue
+        (current.body if current is not None else early).append(line)
+    if not voices:
+        voices["1"] = Voice("1", line=len(shared) + 1)
+    first = next(iter(voices.values()))
+    everyone = [line for line in early if line.startswith(_GLOBAL_FIELDS)]
+    for v in voices.values():
+        v.header = shared + (everyone if v is not first else [])
+    first.body[:0] = early
+    return list(voices.values())
+
+
+def _split_line(line: str, number: int, current: Voice | None, voice, early: list[str]) -> Voice:
+    """Hand the pieces of a music line with inline `[V:id]` switches to their voices; the voice in force after it."""
+    at = 0
+    for match in _INLINE_VOICE.finditer(line):
+        piece = line[at:match.start()]
+        if piece.strip():
+            (current.body if current is not None else early).append(piece.rstrip())
+        current = voice(match.group(1), number)
+        current.take(match.group(2))
+        at = match.end()
+    rest = line[at:]
+    if rest.strip() or not line.strip():
+        current.body.append(rest.strip())
+    return current
