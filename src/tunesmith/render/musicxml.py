@@ -26,6 +26,9 @@ What the score keeps as notation rather than expanding it:
 - the first bar when it is short (a pickup) as an implicit measure 0;
 - line breaks of the ABC as system breaks; M:, K:, L: changes in the body.
 
+Parts (`P:AABB` in the header, `P:A` in the body) are written out in the
+order they are played, as the MIDI file plays them.
+
 Several voices (`V:`) are a part each, named by their V: line's `name=`,
 with their clef (`music.abc.voices` splits them).
 
@@ -46,7 +49,7 @@ from ..errors import TunesmithError
 from ..music.abc.bars import DurationReader
 from ..music.abc.lexer import length, note_parts, tokens
 from ..music.abc.support import playable_or_error
-from ..music.abc.to_events import endings_follow, key_signature
+from ..music.abc.to_events import endings_follow, key_signature, parts_in_playing_order
 from ..music.abc.tunes import meter_fraction
 from ..music.abc.voices import split_voices
 from ..music.chords import parse_chord
@@ -748,8 +751,9 @@ def voices_musicxml(abc: str, tempo: float | None = None) -> str | None:
 
 
 def _part_xml(abc: str, tempo: float) -> tuple[str, str]:
-    """(title, the measures of one part) of a tune of one voice; a TunesmithError when it has no notes."""
-    walk = _Reader(abc)
+    """(title, the measures of one part) of a tune of one voice, its parts written out in the order they are
+    played (`to_events.parts_in_playing_order`); a TunesmithError when it has no notes."""
+    walk = _Reader(parts_in_playing_order(abc))
     header_meter = walk.reader.meter_text
     header_key = walk.key_value
     measures = walk.read()

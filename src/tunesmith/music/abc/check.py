@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from .bars import bars_of, wrong_length_bars
-from .lexer import tokens
+from .lexer import Token, tokens
 from .tunes import KEY_RE, clean_line, has_music, meter_fraction, reads_as_tune
 
 _CLEF_OR_MORE = re.compile(r"\s+.*$")  # "K:D clef=treble" -> "D"
@@ -57,29 +57,51 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
     overlay, a tempo change ...: `support.unplayable`) is a problem too.
     """
     from .support import unplayable
+    from .voices import has_voices, voice_streams
 
     problems: list[Problem] = unplayable(text, first_line)
     offset = first_line - 1
     toks = tokens(text)
+    key_at = None
+    for tok in toks:
+        where = (tok.line + offset, tok.col, 0)
+        if tok.kind == "field" and tok.text[0] == "M":
+            value = tok.text[2:].strip()
+            if value not in ("C", "C|", "none", "") and meter_fraction(value) is None:
+                problems.append(Problem(*where, f"unknown meter M:{value}"))
+        if tok.kind == "field" and tok.text[0] == "K":
+            key = _CLEF_OR_MORE.sub("", tok.text[2:].strip())
+            if key and not KEY_RE.match(key.replace(" ", "")):
+                problems.append(Problem(*where, f"unknown key K:{key}"))
+            key_at = where
+            break
+    if key_at is None:
+        problems.append(Problem(first_line, 1, 0, "missing K: field (the header must end with K:)"))
+        return problems
+    if not _music_after_key(text):
+        # The corpus and the renderers skip such a tune (there is nothing to learn or play).
+        problems.append(Problem(*key_at, "no music after the K: line (a tune needs notes)"))
+    for stream in voice_streams(toks) if has_voices(text) else [toks]:  # each voice's bars and repeats apart
+        problems += _body_problems(stream, offset)
+    return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+def _body_problems(toks: list[Token], offset: int) -> list[Problem]:
+    """Problems of the music after the header's K: line, of one voice: bars, repeats, chords, characters."""
+    problems: list[Problem] = []
     header = True
-    key_seen = False
     chord_open = grace_open = None
     bar_number = 1
     repeats = _Repeats()
     for tok in toks:
-        where = (tok.line + offset, tok.col, bar_number if not header else 0)
         if header:
-            if tok.kind == "field" and tok.text[0] == "M":
-                value = tok.text[2:].strip()
-                if value not in ("C", "C|", "none", "") and meter_fraction(value) is None:
-                    problems.append(Problem(*where, f"unknown meter M:{value}"))
-            if tok.kind == "field" and tok.text[0] == "K":
-                key = _CLEF_OR_MORE.sub("", tok.text[2:].strip())
-                if key and not KEY_RE.match(key.replace(" ", "")):
-                    problems.append(Problem(*where, f"unknown key K:{key}"))
-                header, key_seen, key_at = False, True, where
+            header = not (tok.kind == "field" and tok.text[0] == "K")
             continue
-        if tok.kind == "bar":
+        where = (tok.line + offset, tok.col, bar_number)
+        if tok.kind == "field" and tok.text.startswith("P:"):  # a part is played on its own: its repeats too
+            problems += repeats.end()
+            repeats = _Repeats()
+        elif tok.kind == "bar":
             if chord_open is not None:
                 problems.append(Problem(*chord_open, "unclosed chord ["))
                 chord_open = None
@@ -99,12 +121,6 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
             problems.append(Problem(*where, f"unclosed chord symbol {tok.text}"))
         elif tok.kind == "unknown" and not tok.text.isspace():
             problems.append(Problem(*where, f"unexpected character {tok.text!r}"))
-    if not key_seen:
-        problems.append(Problem(first_line, 1, 0, "missing K: field (the header must end with K:)"))
-        return problems
-    if not _music_after_key(text):
-        # The corpus and the renderers skip such a tune (there is nothing to learn or play).
-        problems.append(Problem(*key_at, "no music after the K: line (a tune needs notes)"))
     problems += repeats.end()
     for pending in (chord_open, grace_open):
         if pending is not None:
@@ -113,7 +129,7 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
         problems.append(Problem(bar.line + offset, bar.col, bar.index + 1,
                                 f"bar {bar.index + 1} has {bar.in_meter_units(found)}, "
                                 f"the meter needs {bar.in_meter_units(bar.expected)}"))
-    return sorted(problems, key=lambda p: (p.line, p.col))
+    return problems
 
 
 def _music_after_key(text: str) -> bool:

@@ -210,6 +210,29 @@ def parts_played(body: list[Token], order: list[str] | None) -> list[Token]:
     return out
 
 
+def parts_in_playing_order(text: str) -> str:
+    """The tune with its parts written out in the order its header's `P:` plays them (and that P: line left
+    out), for a score that any reader plays as the MIDI file does (the MusicXML export); else the text itself."""
+    toks = tokens(text)
+    body_at = next((i + 1 for i, t in enumerate(toks) if t.kind == "field" and t.text.startswith("K:")), len(toks))
+    order_at = next((i for i, t in enumerate(toks[:body_at]) if t.kind == "field" and t.text.startswith("P:")), None)
+    order = part_order(toks[order_at].text[2:]) if order_at is not None else None
+    sections: dict[str, list[str]] = {}
+    intro: list[str] = []
+    current = intro
+    for tok in toks[body_at:]:
+        letter = _part_marker(tok)
+        if letter is not None:
+            current = sections.setdefault(letter, [])
+        current.append(tok.text)
+    if not order or not sections:
+        return text
+    pieces = ["".join(intro)] + ["".join(sections.get(letter, [])) for letter in order]
+    header = "".join(t.text for i, t in enumerate(toks[:body_at]) if i != order_at and not (
+        i == order_at + 1 and t.kind == "newline"))
+    return header + "".join(p if p.endswith("\n") or not p else p + "\n" for p in pieces)
+
+
 def tune_parts(text: str) -> TuneParts:
     """Melody and chord-symbol accompaniment of one ABC tune, repeats expanded, parts in order, voices merged."""
     voices = [v for v in split_voices(text) if any(line.strip() for line in v.body)]

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .lexer import Token
+
 _VOICE_LINE = re.compile(r"^V:\s*(\S*)(.*)$")
 _INLINE_VOICE = re.compile(r"\[V:\s*([^\]\s]*)([^\]]*)\]")
 _PROPERTY = re.compile(r"""(\w+)\s*=\s*("[^"]*"|\S+)""")
@@ -129,3 +131,42 @@ def _split_line(line: str, number: int, current: Voice | None, voice, early: lis
     if rest.strip() or not line.strip():
         current.body.append(rest.strip())
     return current
+
+
+def _voice_id(tok: Token) -> str | None:
+    """The id a `V:` line or an inline `[V:id]` switches to; None for any other token."""
+    if (tok.kind == "field" and tok.text.startswith("V:")) or (tok.kind == "inline_field" and tok.text[1:3] == "V:"):
+        words = tok.text.strip("[]")[2:].split()
+        return words[0] if words else "1"
+    return None
+
+
+def voice_streams(toks: list[Token]) -> list[list[Token]]:
+    """A tune's tokens as one list per voice: the header's, then that voice's body tokens, with their places
+    in the whole text kept (for the checker's bar lengths and repeats, voice by voice). One list when the
+    tune names no voice; the same split as `split_voices` (early field lines go to every voice)."""
+    header: list[Token] = []
+    at = len(toks)
+    for i, tok in enumerate(toks):
+        if _voice_id(tok) is None:
+            header.append(tok)
+        if tok.kind == "field" and tok.text.startswith("K:"):
+            at = i + 1
+            break
+    order = [v for v in (_voice_id(t) for t in toks[:at]) if v is not None]
+    bodies: dict[str, list[Token]] = {v: [] for v in order}
+    early: list[Token] = []
+    current: list[Token] | None = None
+    for tok in toks[at:]:
+        ident = _voice_id(tok)
+        if ident is not None:
+            current = bodies.setdefault(ident, [])
+        elif current is None:
+            early.append(tok)
+        else:
+            current.append(tok)
+    if not bodies:
+        return [header + early]
+    shared = [t for t in early if t.kind == "field" and t.text[:2] in ("K:", "M:", "L:")]
+    streams = [header + (early if i == 0 else shared) + body for i, body in enumerate(bodies.values())]
+    return streams
