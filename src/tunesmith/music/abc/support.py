@@ -110,7 +110,7 @@ def ignored(text: str, first_line: int = 1) -> list[Problem]:
     for match in _MIDI_DIRECTIVE.finditer(text):
         line = text.count("\n", 0, match.start()) + 1 + offset
         found.append(Problem(line, 1, 0, f"%%MIDI {match.group(1)}{match.group(2).rstrip()}: %%MIDI directives "
-                                         "are ignored (tunesmith plays every voice with one sound, --program)"))
+                                         "are ignored (tunesmith chooses the sound itself: --program, --chords)"))
     if has_voices(text) and _LYRICS.search(text):
         match = _LYRICS.search(text)
         line = text.count("\n", 0, match.start()) + 1 + offset

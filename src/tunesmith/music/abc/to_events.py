@@ -142,15 +142,15 @@ def tune_events(text: str) -> list[NoteEvent]:
     return tune_parts(text).melody
 
 
-_PART_ITEM = re.compile(r"\s*(?:([A-Za-z])|(\()|(\))|(\d{1,3})|(\.))")
+_PART_ITEM = re.compile(r"\s*(?:([A-Z])|(\()|(\))|(\d{1,3})|(\.))")
 MAX_PARTS = 256  # parts played in all: a P:(((AB)9)9)9 is refused, not expanded into thousands
 
 
 def part_order(value: str) -> list[str] | None:
     """The parts a header `P:` plays, in order: "AABB" -> A A B B, "A2B" -> A A B, "(AB)2C" -> A B A B C.
 
-    Dots and spaces separate; a number repeats the part or bracket before it. None when the value is not
-    such a list (a title-like `P:` of words, unbalanced brackets) or would play more than MAX_PARTS parts.
+    Parts are capital letters (ABC 2.1); dots and spaces separate; a number repeats the part or bracket
+    before it. None when the value is not such a list (a `P:` of words, unbalanced brackets) or would play more than MAX_PARTS parts.
     """
     stack: list[list[str]] = [[]]
     last: list[str] | None = None    # what a number after it repeats
@@ -162,7 +162,7 @@ def part_order(value: str) -> list[str] | None:
         at = match.end()
         letter, opened, closed, count, _ = match.groups()
         if letter:
-            last = [letter.upper()]
+            last = [letter]
             stack[-1] += last
         elif opened:
             stack.append([])
@@ -184,7 +184,8 @@ def part_order(value: str) -> list[str] | None:
 def _part_marker(tok: Token) -> str | None:
     """The letter of a body `P:A` line, or None for any other token."""
     if tok.kind == "field" and tok.text.startswith("P:"):
-        return tok.text[2:].strip()[:1].upper() or None
+        letter = tok.text[2:].strip()[:1]
+        return letter if "A" <= letter <= "Z" else None
     return None
 
 

@@ -123,7 +123,7 @@ def _split_line(line: str, number: int, current: Voice | None, voice, early: lis
     for match in _INLINE_VOICE.finditer(line):
         piece = line[at:match.start()]
         if piece.strip():
-            (current.body if current is not None else early).append(piece.rstrip())
+            (current.body if current is not None else early).append(piece.strip())
         current = voice(match.group(1), number)
         current.take(match.group(2))
         at = match.end()
