@@ -34,7 +34,8 @@ def music21_notes(xml: str) -> list[Note]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # music21 warns about what it fixes up; a wrong note shows in the result
         score = converter.parseData(xml, format="musicxml", forceSource=True)
-        parts = [part.expandRepeats().stripTies() for part in score.parts]  # a part per voice, all heard
+        # a part per voice, all heard, at the pitch they sound (a <transpose>: %%MIDI transpose)
+        parts = [part.toSoundingPitch().expandRepeats().stripTies() for part in score.parts]
     notes = []
     for part in parts:
         for element in part.flatten().notes:

@@ -49,7 +49,8 @@ from ..errors import TunesmithError
 from ..music.abc.bars import DurationReader
 from ..music.abc.lexer import length, note_parts, tokens
 from ..music.abc.support import playable_or_error
-from ..music.abc.to_events import endings_follow, key_signature, parts_in_playing_order
+from ..music.abc.to_events import (accidentals_carry, endings_follow, key_signature, parts_in_playing_order,
+                                     sounding_shift)
 from ..music.abc.tunes import meter_fraction
 from ..music.abc.voices import split_voices
 from ..music.chords import parse_chord
@@ -182,6 +183,7 @@ class _Reader:
         self.key = key_signature(self.key_value)
         self.measures: list[_Measure] = [_Measure()]
         self.carried: dict[tuple[str, int], int] = {}
+        self.carry = accidentals_carry(abc)  # False under %%MIDI nobarlines: an accidental is its note's only
         self.tied: dict[int, _Note] = {}     # pitch -> the note a tie from the last group continues from
         self.last_group: _Note | None = None
         self.chord: list[tuple[str, int, int, bool]] = []
@@ -209,7 +211,7 @@ class _Reader:
     def pitch(self, text: str, carry: bool = True) -> tuple[tuple[str, int, int, bool], int]:
         """((step, alter, octave, accidental written), MIDI pitch) of a note, as to_events reads it."""
         accidental, letter, octave = note_parts(text)
-        if accidental and carry:
+        if accidental and carry and self.carry:
             self.carried[(letter, octave)] = _ACCIDENTAL[accidental]
         if accidental:
             alter = _ACCIDENTAL[accidental]
@@ -497,6 +499,16 @@ def _clef_xml(value: str) -> str:
     return f"<clef><sign>{sign}</sign><line>{line}</line></clef>"
 
 
+def _transpose_xml(semitones: int) -> str:
+    """<transpose> for a part that sounds `semitones` from where it is written (`%%MIDI transpose`); "" for 0."""
+    if not semitones:
+        return ""
+    octaves, rest = divmod(semitones, 12) if semitones > 0 else (-((-semitones) // 12), -((-semitones) % 12))
+    diatonic = round(rest * 7 / 12)  # the nearest step: a minor third (3) is two steps, an octave none
+    return (f"<transpose><diatonic>{diatonic}</diatonic><chromatic>{rest}</chromatic>"
+            + (f"<octave-change>{octaves}</octave-change>" if octaves else "") + "</transpose>")
+
+
 def _time_xml(meter: str | None) -> str:
     if meter in ("C", "C|"):
         beats, kind = ("4", "4") if meter == "C" else ("2", "2")
@@ -761,7 +773,7 @@ def _part_xml(abc: str, tempo: float) -> tuple[str, str]:
         raise TunesmithError("the tune has no notes to play")
     writer = _Writer(measures)
     head = (f"<attributes><divisions>{writer.divisions}</divisions>{_key_xml(header_key, key_signature(header_key))}"
-            f"{_time_xml(header_meter)}{_clef_xml(header_key)}</attributes>"
+            f"{_time_xml(header_meter)}{_clef_xml(header_key)}{_transpose_xml(sounding_shift(abc))}</attributes>"
             f'<sound tempo="{tempo:g}"/>')  # the MIDI file's tempo, for playback
     body = [writer.measure_xml(number, measure, implicit, head if i == 0 else "")
             for i, (measure, number, implicit) in enumerate(_numbered(measures, meter_fraction(header_meter)))]

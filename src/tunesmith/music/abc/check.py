@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from .bars import bars_of, wrong_length_bars
 from .lexer import Token, tokens
+from .to_events import part_marker
 from .tunes import KEY_RE, clean_line, has_music, meter_fraction, reads_as_tune
 
 _CLEF_OR_MORE = re.compile(r"\s+.*$")  # "K:D clef=treble" -> "D"
@@ -59,9 +60,9 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
     from .support import unplayable
     from .voices import has_voices, voice_streams
 
-    problems: list[Problem] = unplayable(text, first_line)
     offset = first_line - 1
     toks = tokens(text)
+    problems: list[Problem] = unplayable(text, first_line, toks)
     key_at = None
     for tok in toks:
         where = (tok.line + offset, tok.col, 0)
@@ -98,7 +99,7 @@ def _body_problems(toks: list[Token], offset: int) -> list[Problem]:
             header = not (tok.kind == "field" and tok.text[0] == "K")
             continue
         where = (tok.line + offset, tok.col, bar_number)
-        if tok.kind == "field" and tok.text.startswith("P:"):  # a part is played on its own: its repeats too
+        if part_marker(tok) is not None:  # a part is played on its own: its repeats too
             problems += repeats.end()
             repeats = _Repeats()
         elif tok.kind == "bar":

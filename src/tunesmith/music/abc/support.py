@@ -26,7 +26,8 @@ import re
 
 from .check import Problem
 from .lexer import Token, tokens
-from .to_events import _part_marker, part_order
+from .to_events import part_marker, part_order
+from .tunes import strip_comment
 from .voices import has_voices
 
 _PITCH_SETTING = re.compile(r"\b(octave|transpose|t|middle|m)\s*=\s*(\S+)")
@@ -60,9 +61,10 @@ def _key_accidentals(tok: Token) -> list[tuple[Token, str]]:
     return []
 
 
-def unplayable(text: str, first_line: int = 1) -> list[Problem]:
-    """What in one tune would be played or exported wrong, one Problem each, at its line and column."""
-    toks = tokens(text)
+def unplayable(text: str, first_line: int = 1, toks: list[Token] | None = None) -> list[Problem]:
+    """What in one tune would be played or exported wrong, one Problem each, at its line and column
+    (`toks`: the text's tokens, when the caller has them)."""
+    toks = tokens(text) if toks is None else toks
     body_at = _body_start(toks)
     found: list[tuple[Token, str]] = []
     order: list[str] | None = None
@@ -85,13 +87,13 @@ def unplayable(text: str, first_line: int = 1) -> list[Problem]:
                                    "its header's Q: (or --qpm)"))
             elif field == "P:" and not in_body:
                 order, header_parts = part_order(tok.text[2:]), tok
-            if in_body and _part_marker(tok):
-                marked.add(_part_marker(tok))
+            if in_body and part_marker(tok):
+                marked.add(part_marker(tok))
         elif kind == "overlay" and in_body:
             found.append((tok, "voice overlay &: the notes after it would be played after those before it, "
                                "not with them; write the second line as a voice of its own (V:2)"))
     if header_parts is not None and marked:
-        value = header_parts.text[2:].strip()
+        value = strip_comment(header_parts.text[2:]).strip()
         if order is None:
             found.append((header_parts, f"P:{value} is not an order of parts (e.g. P:AABB, P:A2B, P:(AB)2C); "
                                         "the parts the body marks could not be played in its order"))
@@ -108,6 +110,8 @@ def ignored(text: str, first_line: int = 1) -> list[Problem]:
     found: list[Problem] = []
     offset = first_line - 1
     for match in _MIDI_DIRECTIVE.finditer(text):
+        if match.group(1) in ("transpose", "nobarlines"):
+            continue  # honoured: `to_events.sounding_shift`, `to_events.accidentals_carry`
         line = text.count("\n", 0, match.start()) + 1 + offset
         found.append(Problem(line, 1, 0, f"%%MIDI {match.group(1)}{match.group(2).rstrip()}: %%MIDI directives "
                                          "are ignored (tunesmith chooses the sound itself: --program, --chords)"))

@@ -5,12 +5,15 @@ tied notes of one pitch merge; repeats (`|:` `:|` `::`) and first/second
 endings (`|1`, `[2`, `:|2`) are expanded; grace notes take no time.
 
 Parts: a header `P:` (`P:AABB`, `P:A2B`, `P:(AB)2C`) is the playing order of
-the parts the body marks with `P:A` lines; each part's own repeats are
+the parts the body marks with `P:A` lines (or `[P:A]`); each part's own repeats are
 expanded within it. Music before the first marked part is played first,
 once. Without a header `P:`, the body is played as written.
 
 Voices (`V:`): each voice is read as a tune of its own (`voices.py`) and
-their events are merged, every voice starting at time 0.
+their events are merged, every voice starting at time 0. A voice's (or the
+tune's) `%%MIDI transpose N` moves its sound N semitones, and an octave
+clef (`clef=treble-8`) an octave, as abc2midi does; the score stays as written.
+Under `%%MIDI nobarlines` an accidental applies to its own note only.
 
 Chord symbols (`"Am"`, `"G7"`, `"D/F#"`) make a second part, the
 accompaniment: each chord's notes in a low register, held until the next
@@ -28,7 +31,7 @@ from ..chords import parse_chord
 from ..events import NoteEvent
 from .bars import DurationReader
 from .lexer import Token, length, note_parts, tokens
-from .tunes import meter_fraction
+from .tunes import meter_fraction, strip_comment
 from .voices import split_voices
 
 _MAJOR_SHARPS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7,
@@ -142,6 +145,30 @@ def tune_events(text: str) -> list[NoteEvent]:
     return tune_parts(text).melody
 
 
+_MIDI_TRANSPOSE = re.compile(r"^%%MIDI\s+transpose\s+(-?\d{1,3})\b", re.MULTILINE)
+
+
+_NOBARLINES = re.compile(r"^%%MIDI\s+nobarlines\b", re.MULTILINE)
+
+
+def accidentals_carry(text: str) -> bool:
+    """Whether an accidental holds to the end of its bar (ABC's rule), or, under abc2midi's
+    `%%MIDI nobarlines` (old tunebooks written without bar lines), applies to its own note only."""
+    return _NOBARLINES.search(text) is None
+
+
+_OCTAVE_CLEF = re.compile(r"^K:.*?\b(?:treble|bass|alto|tenor|baritone|mezzo|soprano)\d?([+-])8\b", re.MULTILINE)
+
+
+def sounding_shift(text: str) -> int:
+    """Semitones the sound of a tune (of one voice) is moved from its written notes, as abc2midi moves it:
+    by a `%%MIDI transpose N` directive, and an octave by an octave clef on its K: line (`clef=treble-8`,
+    a tenor part written an octave above where it sounds); 0 without either."""
+    directive = _MIDI_TRANSPOSE.search(text)
+    clef = _OCTAVE_CLEF.search(text)
+    return (int(directive.group(1)) if directive else 0) + (12 if clef and clef.group(1) == "+" else -12 if clef else 0)
+
+
 _PART_ITEM = re.compile(r"\s*(?:([A-Z])|(\()|(\))|(\d{1,3})|(\.))")
 MAX_PARTS = 256  # parts played in all: a P:(((AB)9)9)9 is refused, not expanded into thousands
 
@@ -154,7 +181,7 @@ def part_order(value: str) -> list[str] | None:
     """
     stack: list[list[str]] = [[]]
     last: list[str] | None = None    # what a number after it repeats
-    at, value = 0, value.strip()
+    at, value = 0, strip_comment(value).strip()  # "P:ABA % Aird uses a da capo"
     while at < len(value):
         match = _PART_ITEM.match(value, at)
         if not match:
@@ -181,10 +208,10 @@ def part_order(value: str) -> list[str] | None:
     return stack[0] if len(stack) == 1 and stack[0] else None
 
 
-def _part_marker(tok: Token) -> str | None:
-    """The letter of a body `P:A` line, or None for any other token."""
-    if tok.kind == "field" and tok.text.startswith("P:"):
-        letter = tok.text[2:].strip()[:1]
+def part_marker(tok: Token) -> str | None:
+    """The letter of a body `P:A` line or inline `[P:A]`, or None for any other token."""
+    if (tok.kind == "field" and tok.text.startswith("P:")) or (tok.kind == "inline_field" and tok.text[1:3] == "P:"):
+        letter = tok.text.strip("[]")[2:].strip()[:1]
         return letter if "A" <= letter <= "Z" else None
     return None
 
@@ -199,7 +226,7 @@ def parts_played(body: list[Token], order: list[str] | None) -> list[Token]:
     intro: list[Token] = []
     current = intro
     for tok in body:
-        letter = _part_marker(tok)
+        letter = part_marker(tok)
         if letter is not None:
             current = sections.setdefault(letter, [])
         current.append(tok)
@@ -222,7 +249,7 @@ def parts_in_playing_order(text: str) -> str:
     intro: list[str] = []
     current = intro
     for tok in toks[body_at:]:
-        letter = _part_marker(tok)
+        letter = part_marker(tok)
         if letter is not None:
             current = sections.setdefault(letter, [])
         current.append(tok.text)
@@ -301,8 +328,12 @@ def _one_voice(text: str) -> TuneParts:
                 still[pitch] = index
         tied = still
 
+    carry = accidentals_carry(text)
+
     def pitch_of(tok_text: str) -> int:
         accidental, letter, octave = note_parts(tok_text)
+        if accidental and not carry:
+            return 60 + 12 * octave + _BASE[letter] + _ACCIDENTAL[accidental]
         if accidental:
             carried[(letter, octave)] = _ACCIDENTAL[accidental]
         shift = carried.get((letter, octave), key.get(letter, 0))
@@ -360,4 +391,7 @@ def _one_voice(text: str) -> TuneParts:
     release()
     bar = meter_fraction(header_meter)
     pickup = bar - first_bar if bar and first_bar and first_bar < bar else Fraction(0)
+    shift = sounding_shift(text)
+    if shift:  # %%MIDI transpose: the sound moves, the written notes (and the score) stay
+        events = [NoteEvent(e.start, e.duration, e.pitch + shift, e.velocity) for e in events]
     return TuneParts(events, backing, header_meter, pickup, now)
