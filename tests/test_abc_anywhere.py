@@ -162,6 +162,36 @@ def test_part_orders_read(value, order):
     assert part_order(value) == order
 
 
+def test_inline_part_marks_and_an_order_with_a_comment():
+    """Aird's tunebooks write `P:OABA % Aird prints a da capo` and mark parts inline, `[P:A]\\`."""
+    abc = ("X:1\nT:t\nM:2/4\nL:1/8\nP:OABA % a da capo\nK:D\n[P:O]\\\nA2\\\n[P:A]\\\n|d2 e2|f4 :|\n"
+           "[P:B]\\\n|a2 g2|f4 |]\n")
+    assert [e.pitch for e in tune_events(abc)] == [69, 74, 76, 78, 74, 76, 78, 81, 79, 78, 74, 76, 78, 74, 76, 78]
+    assert our_onsets(abc) == abc2midi_onsets(abc) and unplayable(abc) == []
+    assert disagreement(abc, abc_to_musicxml(abc)) is None
+
+
+@pytest.mark.parametrize("setting, body", [
+    ("%%MIDI transpose -12\nK:C\n", "c d e f|g4|]"),       # a tenor part written an octave up
+    ("K:C clef=treble-8\n", "c d e f|g4|]"),                 # the octave clef says the same
+    ("%%MIDI transpose 3\nK:G clef=bass-8\n", "G, A, B, C|D4|]"),
+    ("%%MIDI nobarlines\nK:F\n", "_B B =B B c d _e e|f4|]"),  # an accidental holds for its note only
+])
+def test_sound_settings_are_played_as_abc2midi_plays_them(setting, body):
+    """`%%MIDI transpose`, octave clefs and `%%MIDI nobarlines` change the sound: honoured, in MIDI and MusicXML."""
+    abc = f"X:1\nT:t\nM:4/4\nL:1/4\n{setting}{body}\n"
+    assert our_onsets(abc) == abc2midi_onsets(abc)
+    assert unplayable(abc) == [] and ignored(abc) == []
+    assert disagreement(abc, abc_to_musicxml(abc)) is None
+
+
+def test_a_broken_rhythm_ratio_other_than_abcs_is_named():
+    abc = "X:1\nT:t\nM:4/4\nL:1/8\n%%MIDI ratio 2 1\nK:C\nA>B c>d e>f g>a|]\n"
+    (problem,) = unplayable(abc)
+    assert problem.line == 5 and "played 3:1" in problem.message
+    assert unplayable(abc.replace("ratio 2 1", "ratio 3 1")) == []
+
+
 def test_a_part_the_order_names_but_the_body_never_marks_is_named():
     abc = tune("parts").replace("P:AABAC", "P:AABD")
     (problem,) = unplayable(abc)

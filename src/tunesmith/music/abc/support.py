@@ -8,7 +8,7 @@ here, never played wrong in silence:
 - `unplayable`: what would make the MIDI, WAV or MusicXML differ from the
   written music (a voice overlay `&`, a tempo change, a key or voice
   setting that moves pitches, a macro, a part the order names that the
-  body never marks). `tunesmith check` and the web editor list each as a
+  body never marks, a `%%MIDI ratio` other than ABC's 3:1). `tunesmith check` and the web editor list each as a
   problem; `tunesmith render` refuses to write sound for such a tune, and
   says why (the score is still drawn).
 - `ignored`: what is read past without changing a note (`%%MIDI`
@@ -34,6 +34,8 @@ _PITCH_SETTING = re.compile(r"\b(octave|transpose|t|middle|m)\s*=\s*(\S+)")
 _KEY_ACCIDENTALS = re.compile(r"(?:^|\s)(?:exp\b|[_^=]{1,2}[a-gA-G])")
 _MIDI_DIRECTIVE = re.compile(r"^%%MIDI\s+(\S+)(.*)$", re.MULTILINE)
 _LYRICS = re.compile(r"^w:", re.MULTILINE)
+# %%MIDI ratio 3 1 is broken rhythm as ABC plays it; any other ratio changes the timing
+_OTHER_RATIO = re.compile(r"^%%MIDI\s+ratio\s+(?!3\s+1\s*$)(.*)$", re.MULTILINE)
 
 
 def _body_start(toks: list[Token]) -> int:
@@ -92,6 +94,9 @@ def unplayable(text: str, first_line: int = 1, toks: list[Token] | None = None) 
         elif kind == "overlay" and in_body:
             found.append((tok, "voice overlay &: the notes after it would be played after those before it, "
                                "not with them; write the second line as a voice of its own (V:2)"))
+    for match in _OTHER_RATIO.finditer(text):
+        found.append((_line_token(text, match.start()), f"%%MIDI ratio {match.group(1).strip()}: broken rhythm "
+                                                        "(`>`) is played 3:1, as ABC writes it, not in this ratio"))
     if header_parts is not None and marked:
         value = strip_comment(header_parts.text[2:]).strip()
         if order is None:
@@ -110,8 +115,8 @@ def ignored(text: str, first_line: int = 1) -> list[Problem]:
     found: list[Problem] = []
     offset = first_line - 1
     for match in _MIDI_DIRECTIVE.finditer(text):
-        if match.group(1) in ("transpose", "nobarlines"):
-            continue  # honoured: `to_events.sounding_shift`, `to_events.accidentals_carry`
+        if match.group(1) in ("transpose", "nobarlines", "ratio"):
+            continue  # honoured (`to_events.sounding_shift`, `accidentals_carry`); ratio: 3:1 is ABC's, others refused
         line = text.count("\n", 0, match.start()) + 1 + offset
         found.append(Problem(line, 1, 0, f"%%MIDI {match.group(1)}{match.group(2).rstrip()}: %%MIDI directives "
                                          "are ignored (tunesmith chooses the sound itself: --program, --chords)"))
@@ -121,6 +126,11 @@ def ignored(text: str, first_line: int = 1) -> list[Problem]:
         found.append(Problem(line, 1, 0, "w: lyrics of a tune with several voices are not drawn in the score "
                                          "(a tune of one voice shows them)"))
     return found
+
+
+def _line_token(text: str, at: int) -> Token:
+    """A stand-in token for a whole line found by a pattern at offset `at`: its line, column 1."""
+    return Token("comment", "", text.count("\n", 0, at) + 1, 1)
 
 
 def _problems(found: list[tuple[Token, str]], first_line: int) -> list[Problem]:

@@ -245,20 +245,41 @@ def parts_in_playing_order(text: str) -> str:
     body_at = next((i + 1 for i, t in enumerate(toks) if t.kind == "field" and t.text.startswith("K:")), len(toks))
     order_at = next((i for i, t in enumerate(toks[:body_at]) if t.kind == "field" and t.text.startswith("P:")), None)
     order = part_order(toks[order_at].text[2:]) if order_at is not None else None
-    sections: dict[str, list[str]] = {}
-    intro: list[str] = []
+    sections: dict[str, list[Token]] = {}
+    intro: list[Token] = []
     current = intro
     for tok in toks[body_at:]:
         letter = part_marker(tok)
         if letter is not None:
             current = sections.setdefault(letter, [])
-        current.append(tok.text)
+        current.append(tok)
     if not order or not sections:
         return text
-    pieces = ["".join(intro)] + ["".join(sections.get(letter, [])) for letter in order]
+    pieces = ["".join(t.text for t in intro)] + [_repeats_from_its_start(sections.get(letter, [])) for letter in order]
     header = "".join(t.text for i, t in enumerate(toks[:body_at]) if i != order_at and not (
         i == order_at + 1 and t.kind == "newline"))
     return header + "".join(p if p.endswith("\n") or not p else p + "\n" for p in pieces)
+
+
+_MUSIC_KINDS = frozenset({"note", "rest", "chord_open", "measure_rest", "bar", "volta", "chord_symbol", "decoration",
+                          "grace_open", "tuplet", "slur_open"})
+
+
+def _repeats_from_its_start(part: list[Token]) -> str:
+    """A part's text, written so that its first `:|` goes back to the part's start (as `parts_played` plays
+    it alone) when parts are written one after another: a `|:` at its start when its first repeat sign
+    closes a repeat that nothing in the part opened."""
+    bars = [t.text.rstrip("0123456789,-") for t in part if t.kind == "bar"]
+    first_repeat = next((b for b in bars if ":" in b), "")
+    if not first_repeat.startswith(":") or first_repeat.endswith(":"):
+        return "".join(t.text for t in part)
+    at = next((i for i, t in enumerate(part) if t.kind in _MUSIC_KINDS), len(part))
+    texts = [t.text for t in part]
+    if at < len(part) and part[at].kind == "bar" and part[at].text in ("|", "||", "[|"):
+        texts[at] = "|:"
+    else:
+        texts.insert(at, "|:")
+    return "".join(texts)
 
 
 def tune_parts(text: str) -> TuneParts:
