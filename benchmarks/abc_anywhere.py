@@ -50,7 +50,7 @@ def agrees(text: str) -> bool:
 
 
 def voice_texts(text: str) -> list[str]:
-    return [v.text for v in split_voices(text) if any(line.strip() for line in v.body)] or [text]
+    return [v.text for v in split_voices(text) if v.has_music] or [text]
 
 
 def part_texts(text: str) -> list[str]:

@@ -364,7 +364,7 @@ class _Reader:
                         self.measure.new_system = True
                 self.music(kind, text, next_is_tie)
         if self.open_ending is not None:
-            last = self.measure if self.measure.has_music else self.measures[-2]
+            last = self.measure if self.measure.has_music or len(self.measures) < 2 else self.measures[-2]
             last.ending_stop = (self.open_ending, "discontinue")
         if not self.measure.has_music and len(self.measures) > 1:
             dropped = self.measures.pop()
@@ -743,7 +743,7 @@ def abc_to_musicxml(abc: str, *, qpm: float | None = None, limits: RenderLimits 
 
 def _voices(abc: str) -> list:
     """The voices of a tune that have music (`music.abc.voices`); [] for a tune that names none."""
-    return [v for v in split_voices(abc) if any(line.strip() for line in v.body)]
+    return [v for v in split_voices(abc) if v.has_music]
 
 
 def voices_musicxml(abc: str, tempo: float | None = None) -> str | None:

@@ -94,11 +94,19 @@ def _body_problems(toks: list[Token], offset: int) -> list[Problem]:
     chord_open = grace_open = None
     bar_number = 1
     repeats = _Repeats()
+    broken_open = False  # a > or < waits for its next note
     for tok in toks:
         if header:
             header = not (tok.kind == "field" and tok.text[0] == "K")
             continue
         where = (tok.line + offset, tok.col, bar_number)
+        if tok.kind == "broken":
+            if broken_open:
+                problems.append(Problem(*where, f"broken rhythm {tok.text} right after another, with no note "
+                                                "between: it is ignored"))
+            broken_open = True
+        elif tok.kind in ("note", "rest", "chord_close"):
+            broken_open = False
         if part_marker(tok) is not None:  # a part is played on its own: its repeats too
             problems += repeats.end()
             repeats = _Repeats()

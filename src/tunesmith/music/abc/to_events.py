@@ -284,7 +284,7 @@ def _repeats_from_its_start(part: list[Token]) -> str:
 
 def tune_parts(text: str) -> TuneParts:
     """Melody and chord-symbol accompaniment of one ABC tune, repeats expanded, parts in order, voices merged."""
-    voices = [v for v in split_voices(text) if any(line.strip() for line in v.body)]
+    voices = [v for v in split_voices(text) if v.has_music]
     if len(voices) == 1:
         return _one_voice(voices[0].text)
     if voices:

@@ -12,8 +12,10 @@ score puts each voice on a staff of its own.
 What goes where:
 - music before the body's first `V:` belongs to the first voice (the first
   one the header declares, else voice "1");
-- field lines `K:` `M:` `L:` `P:` `Q:` (and `%%` directives) before the
-  body's first `V:` apply to every voice; after it, to the voice in force;
+- field lines `K:` `M:` `L:` `Q:` (and `%%` directives) before any music
+  or `V:` in the body apply to every voice; after, to the voice in force;
+- a part's mark (`P:A`, or `[P:A]` on a line of its own) is every voice's,
+  where it stands: a part is played by all voices together;
 - lyrics (`w:`), comments and other field lines follow the voice in force.
 
 Voice properties read: `name=`/`nm=` (the staff's name), `clef=` (or a bare
@@ -27,12 +29,14 @@ import re
 from dataclasses import dataclass, field
 
 from .lexer import Token
+from .tunes import has_music
 
 _VOICE_LINE = re.compile(r"^V:\s*(\S*)(.*)$")
 _INLINE_VOICE = re.compile(r"\[V:\s*([^\]\s]*)([^\]]*)\]")
 _PROPERTY = re.compile(r"""(\w+)\s*=\s*("[^"]*"|\S+)""")
 _CLEF_WORDS = ("treble", "bass", "alto", "tenor", "baritone", "perc", "none")
-_GLOBAL_FIELDS = ("K:", "M:", "L:", "P:", "Q:", "%%")
+_GLOBAL_FIELDS = ("K:", "M:", "L:", "Q:", "%%")
+_PART_LINE = re.compile(r"^(?:P:|\[P:[^\]]*\]\\?\s*$)")  # a part's mark, on a line of its own
 
 
 @dataclass
@@ -52,6 +56,11 @@ class Voice:
         header = [f"{line} clef={self.clef}" if line.startswith("K:") and self.clef and "clef=" not in line
                   else line for line in self.header]
         return "\n".join(header + self.body) + "\n"
+
+    @property
+    def has_music(self) -> bool:
+        """Whether its lines hold a note (a voice only declared, or only bar lines, is left out)."""
+        return has_music(self.body)
 
     def take(self, properties: str) -> None:
         """Read `name=`, `clef=` (or a bare clef word) from a V: line's properties."""
@@ -79,17 +88,21 @@ def split_voices(text: str) -> list[Voice]:
     if lines and lines[-1] == "":
         lines.pop()
     voices: dict[str, Voice] = {}
-    shared: list[str] = []       # header lines every voice gets
-    early: list[str] = []        # body lines before the first V: (music: the first voice's)
+    shared: list[str] = []       # header lines every voice gets (and K: M: L: Q: %% lines before any voice)
+    markers: list[str] = []      # the body's part lines (P:A): every voice's, where they stand
     current: Voice | None = None
+    in_header = True
 
     def voice(ident: str, number: int) -> Voice:
         ident = ident or "1"
         if ident not in voices:
-            voices[ident] = Voice(ident, line=number)
+            voices[ident] = Voice(ident, line=number, body=[] if in_header else list(markers))
         return voices[ident]
 
-    in_header = True
+    def first() -> Voice:
+        """The voice of music written before any V: in the body: the first declared, else voice 1."""
+        return next(iter(voices.values())) if voices else voice("1", number)
+
     for number, line in enumerate(lines, 1):
         match = _VOICE_LINE.match(line)
         if in_header:
@@ -98,32 +111,34 @@ def split_voices(text: str) -> list[Voice]:
             else:
                 shared.append(line)
                 in_header = not line.startswith("K:")
-            continue
-        if match:
+        elif match:
             current = voice(match.group(1), number)
             current.take(match.group(2))
-            continue
-        if _INLINE_VOICE.search(line) and not re.match(r"^[A-Za-z+]:", line):
-            current = _split_line(line, number, current, voice, early)
-            continue
-        (current.body if current is not None else early).append(line)
+        elif _PART_LINE.match(line):
+            markers.append(line)
+            for v in voices.values():
+                v.body.append(line)
+        elif current is None and line.startswith(_GLOBAL_FIELDS):
+            shared.append(line)
+        elif _INLINE_VOICE.search(line) and not re.match(r"^[A-Za-z+]:", line):
+            current = _split_line(line, number, current or first(), voice)
+        else:
+            current = current or first()
+            current.body.append(line)
     if not voices:
         voices["1"] = Voice("1", line=len(shared) + 1)
-    first = next(iter(voices.values()))
-    everyone = [line for line in early if line.startswith(_GLOBAL_FIELDS)]
     for v in voices.values():
-        v.header = shared + (everyone if v is not first else [])
-    first.body[:0] = early
+        v.header = shared
     return list(voices.values())
 
 
-def _split_line(line: str, number: int, current: Voice | None, voice, early: list[str]) -> Voice:
+def _split_line(line: str, number: int, current: Voice, voice) -> Voice:
     """Hand the pieces of a music line with inline `[V:id]` switches to their voices; the voice in force after it."""
     at = 0
     for match in _INLINE_VOICE.finditer(line):
         piece = line[at:match.start()]
         if piece.strip():
-            (current.body if current is not None else early).append(piece.strip())
+            current.body.append(piece.strip())
         current = voice(match.group(1), number)
         current.take(match.group(2))
         at = match.end()
@@ -155,12 +170,21 @@ def voice_streams(toks: list[Token]) -> list[list[Token]]:
             break
     order = [v for v in (_voice_id(t) for t in toks[:at]) if v is not None]
     bodies: dict[str, list[Token]] = {v: [] for v in order}
-    early: list[Token] = []
+    early: list[Token] = []       # before any V: in the body: the first voice's (its field lines everyone's)
+    markers: list[Token] = []     # part marks: every voice's, where they stand
     current: list[Token] | None = None
     for tok in toks[at:]:
         ident = _voice_id(tok)
         if ident is not None:
-            current = bodies.setdefault(ident, [])
+            current = bodies.setdefault(ident, list(markers))
+        elif (tok.kind == "field" and tok.text.startswith("P:")) or (
+                tok.kind == "inline_field" and tok.text.startswith("[P:")):
+            markers.append(tok)
+            for name, body in bodies.items():
+                if current is not None or name != next(iter(bodies)):  # the first voice has it in `early`
+                    body.append(tok)
+            if current is None:
+                early.append(tok)
         elif current is None:
             early.append(tok)
         else:
@@ -168,5 +192,5 @@ def voice_streams(toks: list[Token]) -> list[list[Token]]:
     if not bodies:
         return [header + early]
     shared = [t for t in early if t.kind == "field" and t.text[:2] in ("K:", "M:", "L:")]
-    streams = [header + (early if i == 0 else shared) + body for i, body in enumerate(bodies.values())]
-    return streams
+    first = next(iter(bodies))
+    return [header + (early if name == first else shared) + body for name, body in bodies.items()]
