@@ -24,7 +24,7 @@ def test_a_duet_is_drawn_and_played_and_what_cannot_be_played_is_listed(page):
     page.goto(f"/tune/{tune['id']}")
     card = page.locator("article.tune")
     sheet = card.locator(".sheet")
-    sheet.locator("svg").wait_for(timeout=20_000)
+    sheet.locator(":scope > svg").wait_for(timeout=20_000)
     assert page.evaluate(STAVES_PER_MEASURE, sheet.element_handle()) == 2
     assert "Fiddle" in sheet.inner_text() and "Cello" in sheet.inner_text()
     shown = card.locator(".problems li").all_inner_texts()
