@@ -76,11 +76,9 @@ def unplayable(text: str, first_line: int = 1, toks: list[Token] | None = None) 
         kind, field = tok.kind, tok.text.strip("[")[:2]
         in_body = i >= body_at
         if kind in ("field", "inline_field"):
-            if field == "K:":
-                found += _pitch_settings(tok, tok.text.strip("[]")) + _key_accidentals(tok)
-            elif field == "V:":
-                found += _pitch_settings(tok, tok.text.strip("[]").split()[0] if tok.text.strip("[]").split()
-                                         else "V:")
+            if field in ("K:", "V:"):  # named by their first word: "K:C", "V:1"
+                found += _pitch_settings(tok, (tok.text.strip("[]").split() or [field])[0])
+                found += _key_accidentals(tok) if field == "K:" else []
             elif field == "m:":
                 found.append((tok, f"macro {tok.text.strip()}: macros (m:) are not expanded; the notes it "
                                    "stands for would be left out"))
