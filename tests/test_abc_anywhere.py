@@ -234,7 +234,8 @@ def test_a_macro_is_named():
 def test_what_is_ignored_is_a_warning_not_a_problem():
     report = check_text(tune("lyrics"))[0]
     assert report.problems == []
-    assert [w.line for w in report.warnings] == [9, 10] and all("%%MIDI" in w.message for w in report.warnings)
+    assert [w.line for w in report.warnings] == [9, 10, 16]
+    assert all("%%MIDI" in w.message for w in report.warnings[:2]) and "W: words" in report.warnings[2].message
     warned = ignored(tune("two_voices"))  # the file's lines: a comment comes before its X: line
     assert [w.line for w in warned] == [9, 15] and "not drawn in the score" in warned[1].message
     for name in PLAYABLE:

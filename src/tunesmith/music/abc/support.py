@@ -8,13 +8,16 @@ here, never played wrong in silence:
 - `unplayable`: what would make the MIDI, WAV or MusicXML differ from the
   written music (a voice overlay `&`, a tempo change, a key or voice
   setting that moves pitches, a macro, a part the order names that the
-  body never marks, a `%%MIDI ratio` other than ABC's 3:1). `tunesmith check` and the web editor list each as a
-  problem; `tunesmith render` refuses to write sound for such a tune, and
-  says why (the score is still drawn).
+  body never marks, a `%%MIDI ratio` other than ABC's 3:1). `tunesmith
+  check` and the web editor list each as a problem; `tunesmith render`
+  refuses to write sound for such a tune, and says why (the score is
+  still drawn).
 - `ignored`: what is read past without changing a note (`%%MIDI`
-  directives: the sound is chosen by `--program`; lyrics of a tune of
-  several voices, which the score does not draw). Warnings: the check
-  passes, the render goes on, the message is shown.
+  directives but `transpose` and `nobarlines`, which are played, and
+  `ratio`: the sound is chosen by `--program` and `--chords`; `W:`
+  verses and the lyrics of a tune of several voices, which the score does
+  not draw). Warnings: the check passes, the render goes on, the message
+  is shown.
 
 Every other `%%` directive (layout, fonts, `%%score`) is ignored without a
 word: it changes how a score looks in abcm2ps, not what is played.
@@ -34,6 +37,7 @@ _PITCH_SETTING = re.compile(r"\b(octave|transpose|t|middle|m)\s*=\s*(\S+)")
 _KEY_ACCIDENTALS = re.compile(r"(?:^|\s)(?:exp\b|[_^=]{1,2}[a-gA-G])")
 _MIDI_DIRECTIVE = re.compile(r"^%%MIDI\s+(\S+)(.*)$", re.MULTILINE)
 _LYRICS = re.compile(r"^w:", re.MULTILINE)
+_WORDS = re.compile(r"^W:", re.MULTILINE)
 # %%MIDI ratio 3 1 is broken rhythm as ABC plays it; any other ratio changes the timing
 _OTHER_RATIO = re.compile(r"^%%MIDI\s+ratio\s+(?!3\s+1\s*$)(.*)$", re.MULTILINE)
 
@@ -118,6 +122,11 @@ def ignored(text: str, first_line: int = 1) -> list[Problem]:
         line = text.count("\n", 0, match.start()) + 1 + offset
         found.append(Problem(line, 1, 0, f"%%MIDI {match.group(1)}{match.group(2).rstrip()}: %%MIDI directives "
                                          "are ignored (tunesmith chooses the sound itself: --program, --chords)"))
+    words = _WORDS.search(text)
+    if words:  # verovio draws w: lines under the notes, not the verses after a tune
+        line = text.count("\n", 0, words.start()) + 1 + offset
+        found.append(Problem(line, 1, 0, "W: words after the tune are not drawn in the score (w: lines under "
+                                         "the notes are)"))
     if has_voices(text) and _LYRICS.search(text):
         match = _LYRICS.search(text)
         line = text.count("\n", 0, match.start()) + 1 + offset
