@@ -98,7 +98,7 @@ def unplayable(text: str, first_line: int = 1, toks: list[Token] | None = None) 
                                "not with them; write the second line as a voice of its own (V:2)"))
     for match in _OTHER_RATIO.finditer(text):
         found.append((_line_token(text, match.start()), f"%%MIDI ratio {match.group(1).strip()}: broken rhythm "
-                                                        "(`>`) is played 3:1, as ABC writes it, not in this ratio"))
+                                                        "(>) is played 3:1, as ABC writes it, not in this ratio"))
     if header_parts is not None and marked:
         value = strip_comment(header_parts.text[2:]).strip()
         if order is None:
