@@ -144,6 +144,9 @@ def render(
             unreadable += 1
     if not batches:
         raise typer.Exit(2)  # as any command's user error: its `error:` lines and nothing else
+    for path, tunes in batches:  # what is read past without changing a note (%%MIDI ...): said, not refused
+        for line in ignored_lines(tunes):
+            err(f"warning: {path}: {line}")
     # ... and every tune is checked for a key to move and against the render limits: one that fails writes nothing
     count = sum(len(tunes) for _, tunes in batches)
     refuse_not_transposable([f"{path}: {problem}" for path, tunes in batches
@@ -180,6 +183,18 @@ def render(
     if unreadable:  # the worst status wins
         err(f"{unreadable} of {len(files)} files could not be read")
         raise typer.Exit(2)
+
+
+def ignored_lines(abc_texts: list[str]) -> list[str]:
+    """"X:1 (title), line 8 of the tune: why", for each thing `music.abc.support.ignored` finds in the tunes."""
+    from ..music.abc.support import ignored
+    from ..render.files import tune_label
+
+    lines = []
+    for abc in abc_texts:
+        number, title = tune_label(abc)
+        lines += [f"X:{number} ({title or 'untitled'}), line {p.line} of the tune: {p.message}" for p in ignored(abc)]
+    return lines
 
 
 @contextmanager

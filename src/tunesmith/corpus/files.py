@@ -8,7 +8,9 @@ file with no tune in it is one error (`errors.no_pieces`) everywhere.
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import TunesmithError, no_pieces
@@ -37,21 +39,36 @@ def read_text(path: Path, what: str = "ABC text") -> str:
         return data.decode("latin-1")
 
 
-def _why_not(block: Block) -> str:
-    """Why canonical_tune leaves a block out, in words."""
+_INLINE_VOICE = re.compile(r"\[V:[^\]]*\]")
+
+
+def without_voices(lines: Sequence[str]) -> list[str]:
+    """A block's lines with its voice lines (`V:`) and inline voice marks (`[V:2]`) left out."""
+    return [_INLINE_VOICE.sub("", line) for line in lines if not line.startswith("V:")]
+
+
+def _readable(block: Block, voices: bool) -> bool:
+    """Whether a block is a tune to read: with `voices` (rendering), a tune of several voices is one too."""
+    if canonical_tune(list(block.lines), 1) is not None:
+        return True
+    return voices and canonical_tune(without_voices(block.lines), 1) is not None
+
+
+def _why_not(block: Block, voices: bool = False) -> str:
+    """Why a block is not read, in words."""
     lines = block.lines[1:] if block.numbered else block.lines
-    if any(line.startswith("V:") or "[V:" in line for line in lines):
+    if not voices and any(line.startswith("V:") or "[V:" in line for line in lines):
         return "has several voices (V:), which tunesmith leaves out"
     if not any(line.startswith("K:") for line in lines):
         return "has no K: line"
     return "has no music after its K: line"
 
 
-def _blocks_of(path: Path) -> tuple[str, list[Block], list[Block]]:
+def _blocks_of(path: Path, voices: bool = False) -> tuple[str, list[Block], list[Block]]:
     """(text, every tune block, the blocks that read as tunes) of one file; warns of tunes without X:."""
     text = read_text(path)
     blocks = tune_paragraphs(text)
-    usable = [b for b in blocks if canonical_tune(list(b.lines), 1) is not None]
+    usable = [b for b in blocks if _readable(b, voices)]
     unnumbered = [b.line for b in usable if not b.numbered]
     if unnumbered:
         where = ", ".join(map(str, unnumbered[:5])) + (" ..." if len(unnumbered) > 5 else "")
@@ -60,23 +77,34 @@ def _blocks_of(path: Path) -> tuple[str, list[Block], list[Block]]:
     return text, blocks, usable
 
 
-def abc_tune_blocks(path: Path) -> list[list[str]]:
-    """The cleaned lines of every tune of an ABC file that can be read; a file with none is an error.
+def readable_blocks(path: Path, voices: bool = False) -> tuple[str, list[Block]]:
+    """(the file's text, the blocks of its tunes that can be read); a file with none is an error.
 
     A tune without its `X:` line is read (with a warning on stderr); tunes
-    with several voices, no `K:` or no music are left out, and when nothing
-    is left the error says why (`tunesmith check` shows where).
+    with no `K:` or no music are left out, and so are tunes with several
+    voices unless `voices` (the renderers play and draw them; the models
+    learn one line). When nothing is left the error says why (`tunesmith
+    check` shows where).
     """
-    text, blocks, usable = _blocks_of(path)
+    text, blocks, usable = _blocks_of(path, voices)
     if not usable:
         hint = ABC_HINT
         if len(blocks) == 1:
-            hint = f"the tune at line {blocks[0].line} {_why_not(blocks[0])} (see `tunesmith check`)"
+            hint = f"the tune at line {blocks[0].line} {_why_not(blocks[0], voices)} (see `tunesmith check`)"
         elif blocks:
             hint = (f"none of its {len(blocks)} tunes can be read; the first, at line {blocks[0].line}, "
-                    f"{_why_not(blocks[0])} (see `tunesmith check`)")
+                    f"{_why_not(blocks[0], voices)} (see `tunesmith check`)")
         raise no_pieces(path, ABC_TUNES, hint, text)
-    return [list(b.lines) for b in usable]
+    return text, usable
+
+
+def abc_tune_blocks(path: Path) -> list[list[str]]:
+    """The cleaned lines of every tune of an ABC file that can be read; a file with none is an error.
+
+    A tune without its `X:` line is read (with a warning); tunes with several
+    voices, no `K:` or no music are left out (see `readable_blocks`).
+    """
+    return [list(b.lines) for b in readable_blocks(path)[1]]
 
 
 def tunes_in_file(path: Path) -> list[Tune]:

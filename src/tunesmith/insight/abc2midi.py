@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 # Errors that are not about the music itself: chord-symbol names, header
@@ -112,3 +113,40 @@ def melody(tune: str, timeout: float = 30.0) -> list[int]:
                        timeout=timeout)
         midi = mido.MidiFile(str(Path(tmp) / "tune.mid"))
     return [m.note for track in midi.tracks for m in track if m.type == "note_on" and m.velocity > 0 and m.channel == 0]
+
+
+def _without_decorations(tune: str) -> str:
+    """The tune with its decorations left out: abc2midi plays a trill, a roll, a turn, a mordent as several
+    notes, where tunesmith plays the written note (the score draws the ornament)."""
+    from ..music.abc.lexer import tokens
+
+    return "".join(t.text for t in tokens(tune) if t.kind != "decoration")
+
+
+def note_onsets(tune: str, timeout: float = 30.0) -> list[tuple[Fraction, int]]:
+    """(onset in whole notes from the first note, MIDI pitch) of every note abc2midi plays, of every track
+    (every voice), sorted: the timing judge for `to_events.tune_parts`.
+
+    abc2midi runs with -NGRA (grace notes take no time in tunesmith), -NFER (it holds a fermata longer;
+    tunesmith does not) and -NGUI (chord symbols are the accompaniment, not the melody), decorations
+    left out of its text (`_without_decorations`), and an `R:hornpipe` line too (abc2midi swings such a tune by itself, see `judge`).
+    """
+    import mido
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out = Path(tmp) / "tune.abc", Path(tmp) / "tune.mid"
+        path.write_text(HORNPIPE.sub("", _without_decorations(tune), count=1))
+        subprocess.run(["abc2midi", str(path), "-NGRA", "-NFER", "-NGUI", "-o", str(out)], capture_output=True,
+                       timeout=timeout)
+        if not out.exists():
+            return []  # abc2midi found no music to write
+        midi = mido.MidiFile(str(out))
+    found = []
+    for track in midi.tracks:
+        now = 0
+        for message in track:
+            now += message.time
+            if message.type == "note_on" and message.velocity > 0:
+                found.append((now, message.note))
+    first = min((t for t, _ in found), default=0)
+    return sorted((Fraction(t - first, 4 * midi.ticks_per_beat), pitch) for t, pitch in found)

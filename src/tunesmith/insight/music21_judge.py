@@ -27,20 +27,22 @@ def our_notes(abc: str) -> list[Note]:
 
 
 def music21_notes(xml: str) -> list[Note]:
-    """The notes music21 reads from a MusicXML score, repeats expanded and ties joined, sorted."""
+    """The notes music21 reads from a MusicXML score (every part: a tune of several voices has one each),
+    repeats expanded and ties joined, sorted."""
     from music21 import converter, harmony
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # music21 warns about what it fixes up; a wrong note shows in the result
         score = converter.parseData(xml, format="musicxml", forceSource=True)
-        part = score.parts[0]
-        part = part.expandRepeats().stripTies()
+        # a part per voice, all heard, at the pitch they sound (a <transpose>: %%MIDI transpose)
+        parts = [part.toSoundingPitch().expandRepeats().stripTies() for part in score.parts]
     notes = []
-    for element in part.flatten().notes:
-        if isinstance(element, harmony.ChordSymbol) or element.duration.isGrace:
-            continue
-        onset, length = Fraction(element.offset), Fraction(element.quarterLength)
-        notes += [(onset, pitch.midi, length) for pitch in element.pitches]
+    for part in parts:
+        for element in part.flatten().notes:
+            if isinstance(element, harmony.ChordSymbol) or element.duration.isGrace:
+                continue
+            onset, length = Fraction(element.offset), Fraction(element.quarterLength)
+            notes += [(onset, pitch.midi, length) for pitch in element.pitches]
     return sorted(notes)
 
 

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..atomic import write_bytes_atomic, write_text_atomic
-from ..corpus.files import abc_tune_blocks
+from ..corpus.files import readable_blocks
 from ..errors import TunesmithError
+from ..music.abc.check import tune_blocks
 from ..music.abc.transpose import NotTransposable, transpose_tune
 from .audio import check_soundfont
 from .limits import RenderLimitError, RenderLimits, check_chars, check_svg_chars, current
@@ -224,15 +225,17 @@ def render_into(abc_texts: list[str], kinds: list[str], folder: Path, stem: str,
             n += 1
             name = f"{base}-{n}"
         used.add(name)
+        failed: dict[str, list[str]] = {}  # why -> the kinds it failed (a tune not played fails MIDI, WAV, MusicXML)
         for kind in kinds:
             try:
                 data = render_one(abc, kind, options, limits)
             except TunesmithError as exc:
-                report.failed.append(f"X:{number} ({title or 'untitled'}): {kind}: {exc}")
+                failed.setdefault(str(exc), []).append(kind)
                 continue
             path = folder / (name + EXTENSIONS[kind])
             (write_text_atomic if isinstance(data, str) else write_bytes_atomic)(path, data)
             report.written.append(path)
+        report.failed += [f"X:{number} ({title or 'untitled'}): {', '.join(k)}: {why}" for why, k in failed.items()]
         if done is not None:
             done(i + 1)
     return report
@@ -288,10 +291,13 @@ def render_files(abc_texts: list[str], kinds: list[str] | tuple[str, ...] | str,
 
 
 def tunes_to_render(path: Path) -> list[str]:
-    """The tunes of an ABC file as written (Q: and chord symbols kept), cleaned of comments.
+    """The tunes of an ABC file as written: comments, `%%` directives, lyrics and voices kept, so that what
+    `music.abc.support` names points at the lines of the tune as the user wrote them.
 
-    Tunes with several voices (V:) are left out: the renderers play one line. A
-    tune without its X: line is rendered (with a warning); a file with no tune
-    is the error every command gives for it (`corpus.files.abc_tune_blocks`).
+    Tunes with several voices (V:) are rendered, every voice played and drawn. A tune without its X: line is
+    rendered (with a warning); a file with no tune is the error every command gives for it
+    (`corpus.files.readable_blocks`).
     """
-    return ["\n".join(block) + "\n" for block in abc_tune_blocks(path)]
+    text, usable = readable_blocks(path, voices=True)
+    raw = dict(tune_blocks(text, unnumbered=True))  # first line -> the tune's raw text
+    return [raw.get(b.line) or "\n".join(b.lines) + "\n" for b in usable]

@@ -26,8 +26,14 @@ What the score keeps as notation rather than expanding it:
 - the first bar when it is short (a pickup) as an implicit measure 0;
 - line breaks of the ABC as system breaks; M:, K:, L: changes in the body.
 
-Not written: lyrics, several voices (the renderers play one line), text
-annotations that are not chord names, and decorations other than those above.
+Parts (`P:AABB` in the header, `P:A` in the body) are written out in the
+order they are played, as the MIDI file plays them.
+
+Several voices (`V:`) are a part each, named by their V: line's `name=`,
+with their clef (`music.abc.voices` splits them).
+
+Not written: lyrics, text annotations that are not chord names, and
+decorations other than those above.
 The output is the same bytes for the same tune (no date, no random ids).
 """
 
@@ -42,8 +48,11 @@ from xml.sax.saxutils import escape, quoteattr
 from ..errors import TunesmithError
 from ..music.abc.bars import DurationReader
 from ..music.abc.lexer import length, note_parts, tokens
-from ..music.abc.to_events import endings_follow, key_signature
+from ..music.abc.support import playable_or_error
+from ..music.abc.to_events import (accidentals_carry, endings_follow, key_signature, parts_in_playing_order,
+                                     sounding_shift)
 from ..music.abc.tunes import meter_fraction
+from ..music.abc.voices import split_voices
 from ..music.chords import parse_chord
 from .limits import RenderLimits, check_chars, check_grid, current
 
@@ -174,6 +183,7 @@ class _Reader:
         self.key = key_signature(self.key_value)
         self.measures: list[_Measure] = [_Measure()]
         self.carried: dict[tuple[str, int], int] = {}
+        self.carry = accidentals_carry(abc)  # False under %%MIDI nobarlines: an accidental is its note's only
         self.tied: dict[int, _Note] = {}     # pitch -> the note a tie from the last group continues from
         self.last_group: _Note | None = None
         self.chord: list[tuple[str, int, int, bool]] = []
@@ -201,7 +211,7 @@ class _Reader:
     def pitch(self, text: str, carry: bool = True) -> tuple[tuple[str, int, int, bool], int]:
         """((step, alter, octave, accidental written), MIDI pitch) of a note, as to_events reads it."""
         accidental, letter, octave = note_parts(text)
-        if accidental and carry:
+        if accidental and carry and self.carry:
             self.carried[(letter, octave)] = _ACCIDENTAL[accidental]
         if accidental:
             alter = _ACCIDENTAL[accidental]
@@ -354,7 +364,7 @@ class _Reader:
                         self.measure.new_system = True
                 self.music(kind, text, next_is_tie)
         if self.open_ending is not None:
-            last = self.measure if self.measure.has_music else self.measures[-2]
+            last = self.measure if self.measure.has_music or len(self.measures) < 2 else self.measures[-2]
             last.ending_stop = (self.open_ending, "discontinue")
         if not self.measure.has_music and len(self.measures) > 1:
             dropped = self.measures.pop()
@@ -372,6 +382,7 @@ class _Reader:
             if harmony:
                 self.measure.items.append(harmony)
         elif kind == "decoration":
+            text = f"!{text[1:-1]}!" if len(text) > 2 and text[0] == text[-1] == "+" else text  # +fermata+ (ABC 2.0)
             if text in _MARKS:
                 self.marks.append(_MARKS[text])
         elif kind == "slur_open":
@@ -486,6 +497,16 @@ def _clef_xml(value: str) -> str:
     """<clef> named in a K: value (`clef=bass`), else the treble clef."""
     sign, line = next((c for name, c in _CLEFS.items() if f"clef={name}" in value.replace(" ", "")), ("G", 2))
     return f"<clef><sign>{sign}</sign><line>{line}</line></clef>"
+
+
+def _transpose_xml(semitones: int) -> str:
+    """<transpose> for a part that sounds `semitones` from where it is written (`%%MIDI transpose`); "" for 0."""
+    if not semitones:
+        return ""
+    octaves, rest = divmod(semitones, 12) if semitones > 0 else (-((-semitones) // 12), -((-semitones) % 12))
+    diatonic = round(rest * 7 / 12)  # the nearest step: a minor third (3) is two steps, an octave none
+    return (f"<transpose><diatonic>{diatonic}</diatonic><chromatic>{rest}</chromatic>"
+            + (f"<octave-change>{octaves}</octave-change>" if octaves else "") + "</transpose>")
 
 
 def _time_xml(meter: str | None) -> str:
@@ -711,28 +732,71 @@ def abc_to_musicxml(abc: str, *, qpm: float | None = None, limits: RenderLimits 
     check_grid(time_grid(abc, 10 ** limits.max_grid_digits), limits)
     if not re.search(r"^K:", abc, re.MULTILINE):
         raise TunesmithError("not an ABC tune: it has no K: line (a tune's header ends with one, e.g. K:D)")
-    walk = _Reader(abc)
+    playable_or_error(abc)
+    tempo = qpm if qpm is not None else default_qpm(abc)
+    voices = _voices(abc)
+    if len(voices) > 1:
+        return voices_musicxml(abc, tempo)
+    title, xml = _part_xml(voices[0].text if voices else abc, tempo)
+    return _document(title, [("", xml)])
+
+
+def _voices(abc: str) -> list:
+    """The voices of a tune that have music (`music.abc.voices`); [] for a tune that names none."""
+    return [v for v in split_voices(abc) if v.has_music]
+
+
+def voices_musicxml(abc: str, tempo: float | None = None) -> str | None:
+    """A tune of several voices as a score of a part each, named as its V: line names it (`name=`), with its
+    clef; None for a tune of one voice. Verovio draws such a tune from this score: its ABC reader puts every
+    voice on one staff, one after the other. No limits or playability checks here (`abc_to_musicxml` has them).
+    """
+    voices = _voices(abc)
+    if len(voices) < 2:
+        return None
+    if tempo is None:
+        from .tempo import default_qpm
+
+        tempo = default_qpm(abc)
+    parts = [_part_xml(v.text, tempo) for v in voices]
+    return _document(parts[0][0], [(v.name or f"Voice {v.id}", xml) for v, (_, xml) in zip(voices, parts)])
+
+
+def _part_xml(abc: str, tempo: float) -> tuple[str, str]:
+    """(title, the measures of one part) of a tune of one voice, its parts written out in the order they are
+    played (`to_events.parts_in_playing_order`); a TunesmithError when it has no notes."""
+    walk = _Reader(parts_in_playing_order(abc))
     header_meter = walk.reader.meter_text
     header_key = walk.key_value
     measures = walk.read()
     if not any(isinstance(i, _Note) and i.pitches and not i.grace for m in measures for i in m.items):
         raise TunesmithError("the tune has no notes to play")
-    tempo = qpm if qpm is not None else default_qpm(abc)
     writer = _Writer(measures)
     head = (f"<attributes><divisions>{writer.divisions}</divisions>{_key_xml(header_key, key_signature(header_key))}"
-            f"{_time_xml(header_meter)}{_clef_xml(header_key)}</attributes>"
+            f"{_time_xml(header_meter)}{_clef_xml(header_key)}{_transpose_xml(sounding_shift(abc))}</attributes>"
             f'<sound tempo="{tempo:g}"/>')  # the MIDI file's tempo, for playback
     body = [writer.measure_xml(number, measure, implicit, head if i == 0 else "")
             for i, (measure, number, implicit) in enumerate(_numbered(measures, meter_fraction(header_meter)))]
-    title = escape(walk.title or "Untitled")
+    return walk.title, "".join(body)
+
+
+def _document(title: str, parts: list[tuple[str, str]]) -> str:
+    """The score of `parts`, (name, measures) each: one unnamed part "Melody" for a tune of one voice."""
+    title = escape(title or "Untitled")
+    if len(parts) == 1:
+        names = ['<score-part id="P1"><part-name print-object="no">Melody</part-name></score-part>']
+    else:
+        names = [f'<score-part id="P{i}"><part-name>{escape(name)}</part-name></score-part>'
+                 for i, (name, _) in enumerate(parts, 1)]
     return ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
             '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN" '
             '"http://www.musicxml.org/dtds/partwise.dtd">\n'
             '<score-partwise version="4.0">'
             f"<work><work-title>{title}</work-title></work><movement-title>{title}</movement-title>"
             "<identification><encoding><software>tunesmith</software></encoding></identification>"
-            '<part-list><score-part id="P1"><part-name print-object="no">Melody</part-name></score-part></part-list>'
-            '<part id="P1">' + "".join(body) + "</part></score-partwise>\n")
+            "<part-list>" + "".join(names) + "</part-list>"
+            + "".join(f'<part id="P{i}">{xml}</part>' for i, (_, xml) in enumerate(parts, 1))
+            + "</score-partwise>\n")
 
 
 def _numbered(measures: list[_Measure], bar: Fraction | None) -> list[tuple[_Measure, int, bool]]:

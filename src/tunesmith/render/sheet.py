@@ -16,6 +16,7 @@ import threading
 
 from ..errors import TunesmithError
 from ..music.abc.lexer import tokens
+from ..music.abc.voices import has_voices
 from .sheet_pool import SheetPool
 
 DEFAULT_WIDTH = 2100  # verovio page units (at scale 40, about 840 px): a score that reads on a laptop
@@ -85,4 +86,10 @@ def _engraver_text(abc: str, timeout: float) -> str:
         raise TunesmithError("sheet music: not an ABC tune (it needs a K: line and notes after it)")
     if not abc.lstrip().startswith("X:"):
         abc = "X:1\n" + abc  # verovio needs the X: line a tune starts with
+    if has_voices(abc):  # verovio's ABC reader draws every voice on one staff: a score of a staff each instead
+        from .musicxml import voices_musicxml
+
+        score = voices_musicxml(engravable(abc))
+        if score is not None:
+            return score
     return engravable(abc)

@@ -49,11 +49,15 @@ PAGED_OPTIONS = {**OPTIONS, "pageMarginLeft": 150, "pageMarginRight": 150}
 
 
 def render(toolkit, abc: str, width: int, page_height: int | None = None) -> dict:
-    """One tune's answer: its SVG (or with `page_height`, its pages), or why verovio could not read it."""
+    """One tune's answer: its SVG (or with `page_height`, its pages), or why verovio could not read it.
+
+    The text is ABC, or a MusicXML score (a tune of several voices: `sheet._engraver_text`).
+    """
+    reading = {"inputFrom": "musicxml" if abc.startswith("<?xml") else "abc"}
     if page_height is None:
-        toolkit.setOptions({**OPTIONS, "pageWidth": width})
+        toolkit.setOptions({**OPTIONS, "pageWidth": width, **reading})
     else:
-        toolkit.setOptions({**PAGED_OPTIONS, "pageWidth": width, "pageHeight": page_height})
+        toolkit.setOptions({**PAGED_OPTIONS, "pageWidth": width, "pageHeight": page_height, **reading})
     if not toolkit.loadData(abc):
         return {"error": "verovio could not read the tune"}
     pages = toolkit.getPageCount()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import TunesmithError
 from ..music.abc.lexer import length, tokens
+from ..music.abc.support import playable_or_error
 from ..music.abc.to_events import TuneParts, tune_parts
 from ..music.abc.tunes import meter_fraction
 from .audio import event_voices, events_to_wav, midi_to_wav, timbre_for_program
@@ -66,13 +67,15 @@ def read_tune(abc: str, limits: RenderLimits | None = None) -> TuneParts:
     """The parts of one tune to play; text without a tune or without notes is a TunesmithError.
 
     A text longer than the limits' `max_chars`, or one whose lengths need a finer time grid than
-    `max_grid_digits` allow, is refused before it is read.
+    `max_grid_digits` allow, is refused before it is read; so is a tune with something the reader would
+    play wrong (a voice overlay, a tempo change ...: `music.abc.support.unplayable`), naming each thing.
     """
     limits = current(limits)
     check_chars(abc, limits)
     check_grid(time_grid(abc, 10 ** limits.max_grid_digits), limits)
     if not _KEY_LINE.search(abc):
         raise TunesmithError("not an ABC tune: it has no K: line (a tune's header ends with one, e.g. K:D)")
+    playable_or_error(abc)
     parts = _parts(abc)
     if not parts.melody:
         raise TunesmithError("the tune has no notes to play")

@@ -135,8 +135,11 @@ def inert_svg(svg: str) -> str:
 
 
 def problems_of(abc: str) -> list[dict]:
-    """The checker's problems of one tune, as JSON-ready dicts (line, col, bar, message)."""
-    return [asdict(p) for p in check_tune(abc)]
+    """The checker's problems of one tune, as JSON-ready dicts (line, col, bar, message); and what the players
+    read past without a note changing (`support.ignored`: %%MIDI directives ...), so that the editor says so."""
+    from ..music.abc.support import ignored
+
+    return [asdict(p) for p in sorted(check_tune(abc) + ignored(abc), key=lambda p: (p.line, p.col))]
 
 
 class Composer:

@@ -140,7 +140,13 @@ class DurationReader:
         return value
 
     def broken(self, text: str) -> Fraction:
-        """Apply `>`/`<`: returns how much longer (or shorter) the note before became."""
+        """Apply `>`/`<`: returns how much longer (or shorter) the note before became.
+
+        A second mark before the next note (`C << << D`) is ignored, and the checker reports it: applied
+        again, it would shorten the note before below nothing.
+        """
+        if self.broken_next != _ONE:
+            return Fraction(0)
         n = len(text)
         shorter = Fraction(1, 2 ** n)
         longer = 2 - shorter

@@ -15,7 +15,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from .bars import bars_of, wrong_length_bars
-from .lexer import tokens
+from .lexer import Token, tokens
+from .to_events import part_marker
 from .tunes import KEY_RE, clean_line, has_music, meter_fraction, reads_as_tune
 
 _CLEF_OR_MORE = re.compile(r"\s+.*$")  # "K:D clef=treble" -> "D"
@@ -51,29 +52,65 @@ class TuneReport:
 
 
 def check_tune(text: str, first_line: int = 1) -> list[Problem]:
-    """Problems of one tune's text; lines are counted from `first_line`."""
-    problems: list[Problem] = []
+    """Problems of one tune's text; lines are counted from `first_line`.
+
+    What tunesmith cannot play right in a tune pasted from elsewhere (a voice
+    overlay, a tempo change ...: `support.unplayable`) is a problem too.
+    """
+    from .support import unplayable
+    from .voices import has_voices, voice_streams
+
     offset = first_line - 1
     toks = tokens(text)
+    problems: list[Problem] = unplayable(text, first_line, toks)
+    key_at = None
+    for tok in toks:
+        where = (tok.line + offset, tok.col, 0)
+        if tok.kind == "field" and tok.text[0] == "M":
+            value = tok.text[2:].strip()
+            if value not in ("C", "C|", "none", "") and meter_fraction(value) is None:
+                problems.append(Problem(*where, f"unknown meter M:{value}"))
+        if tok.kind == "field" and tok.text[0] == "K":
+            key = _CLEF_OR_MORE.sub("", tok.text[2:].strip())
+            if key and not KEY_RE.match(key.replace(" ", "")):
+                problems.append(Problem(*where, f"unknown key K:{key}"))
+            key_at = where
+            break
+    if key_at is None:
+        problems.append(Problem(first_line, 1, 0, "missing K: field (the header must end with K:)"))
+        return problems
+    if not _music_after_key(text):
+        # The corpus and the renderers skip such a tune (there is nothing to learn or play).
+        problems.append(Problem(*key_at, "no music after the K: line (a tune needs notes)"))
+    for stream in voice_streams(toks) if has_voices(text) else [toks]:  # each voice's bars and repeats apart
+        problems += _body_problems(stream, offset)
+    return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+def _body_problems(toks: list[Token], offset: int) -> list[Problem]:
+    """Problems of the music after the header's K: line, of one voice: bars, repeats, chords, characters."""
+    problems: list[Problem] = []
     header = True
-    key_seen = False
     chord_open = grace_open = None
     bar_number = 1
     repeats = _Repeats()
+    broken_open = False  # a > or < waits for its next note
     for tok in toks:
-        where = (tok.line + offset, tok.col, bar_number if not header else 0)
         if header:
-            if tok.kind == "field" and tok.text[0] == "M":
-                value = tok.text[2:].strip()
-                if value not in ("C", "C|", "none", "") and meter_fraction(value) is None:
-                    problems.append(Problem(*where, f"unknown meter M:{value}"))
-            if tok.kind == "field" and tok.text[0] == "K":
-                key = _CLEF_OR_MORE.sub("", tok.text[2:].strip())
-                if key and not KEY_RE.match(key.replace(" ", "")):
-                    problems.append(Problem(*where, f"unknown key K:{key}"))
-                header, key_seen, key_at = False, True, where
+            header = not (tok.kind == "field" and tok.text[0] == "K")
             continue
-        if tok.kind == "bar":
+        where = (tok.line + offset, tok.col, bar_number)
+        if tok.kind == "broken":
+            if broken_open:
+                problems.append(Problem(*where, f"broken rhythm {tok.text} right after another, with no note "
+                                                "between: it is ignored"))
+            broken_open = True
+        elif tok.kind in ("note", "rest", "chord_close"):
+            broken_open = False
+        if part_marker(tok) is not None:  # a part is played on its own: its repeats too
+            problems += repeats.end()
+            repeats = _Repeats()
+        elif tok.kind == "bar":
             if chord_open is not None:
                 problems.append(Problem(*chord_open, "unclosed chord ["))
                 chord_open = None
@@ -93,12 +130,6 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
             problems.append(Problem(*where, f"unclosed chord symbol {tok.text}"))
         elif tok.kind == "unknown" and not tok.text.isspace():
             problems.append(Problem(*where, f"unexpected character {tok.text!r}"))
-    if not key_seen:
-        problems.append(Problem(first_line, 1, 0, "missing K: field (the header must end with K:)"))
-        return problems
-    if not _music_after_key(text):
-        # The corpus and the renderers skip such a tune (there is nothing to learn or play).
-        problems.append(Problem(*key_at, "no music after the K: line (a tune needs notes)"))
     problems += repeats.end()
     for pending in (chord_open, grace_open):
         if pending is not None:
@@ -107,7 +138,7 @@ def check_tune(text: str, first_line: int = 1) -> list[Problem]:
         problems.append(Problem(bar.line + offset, bar.col, bar.index + 1,
                                 f"bar {bar.index + 1} has {bar.in_meter_units(found)}, "
                                 f"the meter needs {bar.in_meter_units(bar.expected)}"))
-    return sorted(problems, key=lambda p: (p.line, p.col))
+    return problems
 
 
 def _music_after_key(text: str) -> bool:
@@ -199,12 +230,14 @@ _PARALLEL_CHARS = 1_000_000
 
 
 def _report(block: tuple[int, str]) -> TuneReport:
+    from .support import ignored
+
     start, text = block
     lines = text.split("\n")
     title = next((line[2:].strip() for line in lines if line.startswith("T:")), "")
     first = clean_line(lines[0]) or ""
     numbered = first.startswith("X:")
-    warnings = [] if numbered else [Problem(start, 1, 0, NO_X_WARNING)]
+    warnings = ([] if numbered else [Problem(start, 1, 0, NO_X_WARNING)]) + ignored(text, start)
     return TuneReport(first[2:].strip() if numbered else "", title, start, check_tune(text, start), warnings)
 
 

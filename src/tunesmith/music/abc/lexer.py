@@ -7,7 +7,7 @@ character, for the checker to report with its line and column.
 
 Kinds: field (a whole `X:...` line), inline_field (`[K:Dmix]`), comment,
 chord_symbol (`"Am"`, also an annotation), decoration (`!trill!`, `~`, `.`,
-`H`...), grace_open/grace_close (`{` `}`), chord_open/chord_close (`[` `]`,
+`H`...), grace_open/grace_close (`{` or `{/`, `}`), chord_open/chord_close (`[` `]`,
 the close with its length), note, rest (`z` `x`), measure_rest (`Z4`),
 bar (`|`, `||`, `|]`, `[|`, `|:`, `:|`, `::`, with a volta number such as
 `:|2`), volta (`[1`), tuplet (`(3`, `(3:2:3`), slur_open/slur_close, tie,
@@ -44,7 +44,7 @@ _RULES: list[tuple[str, str]] = [
     ("slur_close", r"\)"),
     ("tie", r"-"),
     ("broken", r">+|<+"),
-    ("grace_open", r"\{"),
+    ("grace_open", r"\{/?"),  # `{/g}`: an acciaccatura
     ("grace_close", r"\}"),
     ("continuation", r"\\"),
     ("spacer", r"y"),

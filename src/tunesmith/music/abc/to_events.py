@@ -4,6 +4,17 @@ Pitches follow the key signature and accidentals carried through the bar;
 tied notes of one pitch merge; repeats (`|:` `:|` `::`) and first/second
 endings (`|1`, `[2`, `:|2`) are expanded; grace notes take no time.
 
+Parts: a header `P:` (`P:AABB`, `P:A2B`, `P:(AB)2C`) is the playing order of
+the parts the body marks with `P:A` lines (or `[P:A]`); each part's own repeats are
+expanded within it. Music before the first marked part is played first,
+once. Without a header `P:`, the body is played as written.
+
+Voices (`V:`): each voice is read as a tune of its own (`voices.py`) and
+their events are merged, every voice starting at time 0. A voice's (or the
+tune's) `%%MIDI transpose N` moves its sound N semitones, and an octave
+clef (`clef=treble-8`) an octave, as abc2midi does; the score stays as written.
+Under `%%MIDI nobarlines` an accidental applies to its own note only.
+
 Chord symbols (`"Am"`, `"G7"`, `"D/F#"`) make a second part, the
 accompaniment: each chord's notes in a low register, held until the next
 chord symbol or the end of the section (a repeat sign, `||`, `|]`, an
@@ -20,7 +31,8 @@ from ..chords import parse_chord
 from ..events import NoteEvent
 from .bars import DurationReader
 from .lexer import Token, length, note_parts, tokens
-from .tunes import meter_fraction
+from .tunes import meter_fraction, strip_comment
+from .voices import split_voices
 
 _MAJOR_SHARPS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7,
                  "F": -1, "Bb": -2, "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7}
@@ -133,15 +145,173 @@ def tune_events(text: str) -> list[NoteEvent]:
     return tune_parts(text).melody
 
 
+_MIDI_TRANSPOSE = re.compile(r"^%%MIDI\s+transpose\s+(-?\d{1,3})\b", re.MULTILINE)
+
+
+_NOBARLINES = re.compile(r"^%%MIDI\s+nobarlines\b", re.MULTILINE)
+
+
+def accidentals_carry(text: str) -> bool:
+    """Whether an accidental holds to the end of its bar (ABC's rule), or, under abc2midi's
+    `%%MIDI nobarlines` (old tunebooks written without bar lines), applies to its own note only."""
+    return _NOBARLINES.search(text) is None
+
+
+_OCTAVE_CLEF = re.compile(r"^K:.*?\b(?:treble|bass|alto|tenor|baritone|mezzo|soprano)\d?([+-])8\b", re.MULTILINE)
+
+
+def sounding_shift(text: str) -> int:
+    """Semitones the sound of a tune (of one voice) is moved from its written notes, as abc2midi moves it:
+    by a `%%MIDI transpose N` directive, and an octave by an octave clef on its K: line (`clef=treble-8`,
+    a tenor part written an octave above where it sounds); 0 without either."""
+    directive = _MIDI_TRANSPOSE.search(text)
+    clef = _OCTAVE_CLEF.search(text)
+    return (int(directive.group(1)) if directive else 0) + (12 if clef and clef.group(1) == "+" else -12 if clef else 0)
+
+
+_PART_ITEM = re.compile(r"\s*(?:([A-Z])|(\()|(\))|(\d{1,3})|(\.))")
+MAX_PARTS = 256  # parts played in all: a P:(((AB)9)9)9 is refused, not expanded into thousands
+
+
+def part_order(value: str) -> list[str] | None:
+    """The parts a header `P:` plays, in order: "AABB" -> A A B B, "A2B" -> A A B, "(AB)2C" -> A B A B C.
+
+    Parts are capital letters (ABC 2.1); dots and spaces separate; a number repeats the part or bracket
+    before it. None when the value is not such a list (a `P:` of words, unbalanced brackets) or would play more than MAX_PARTS parts.
+    """
+    stack: list[list[str]] = [[]]
+    last: list[str] | None = None    # what a number after it repeats
+    at, value = 0, strip_comment(value).strip()  # "P:ABA % Aird uses a da capo"
+    while at < len(value):
+        match = _PART_ITEM.match(value, at)
+        if not match:
+            return None
+        at = match.end()
+        letter, opened, closed, count, _ = match.groups()
+        if letter:
+            last = [letter]
+            stack[-1] += last
+        elif opened:
+            stack.append([])
+            last = None
+        elif closed:
+            if len(stack) == 1:
+                return None
+            last = stack.pop()
+            stack[-1] += last
+        elif count:
+            if last is None or int(count) == 0:
+                return None
+            stack[-1] += last * (int(count) - 1)
+        if len(stack[-1]) > MAX_PARTS:
+            return None
+    return stack[0] if len(stack) == 1 and stack[0] else None
+
+
+def part_marker(tok: Token) -> str | None:
+    """The letter of a body `P:A` line or inline `[P:A]`, or None for any other token."""
+    if (tok.kind == "field" and tok.text.startswith("P:")) or (tok.kind == "inline_field" and tok.text[1:3] == "P:"):
+        letter = tok.text.strip("[]")[2:].strip()[:1]
+        return letter if "A" <= letter <= "Z" else None
+    return None
+
+
+def parts_played(body: list[Token], order: list[str] | None) -> list[Token]:
+    """The body's tokens in playing order: the parts in `order` (a header P:), each with its repeats expanded.
+
+    The body's tokens before its first `P:` line are played first; a part `order` names that the body does
+    not mark is skipped (`support.py` reports it). Without an order or parts, `played_order` of the body.
+    """
+    sections: dict[str, list[Token]] = {}
+    intro: list[Token] = []
+    current = intro
+    for tok in body:
+        letter = part_marker(tok)
+        if letter is not None:
+            current = sections.setdefault(letter, [])
+        current.append(tok)
+    if not order or not sections:
+        return played_order(body)
+    out = played_order(intro)
+    for letter in order:
+        out += played_order(sections.get(letter, []))
+    return out
+
+
+def parts_in_playing_order(text: str) -> str:
+    """The tune with its parts written out in the order its header's `P:` plays them (and that P: line left
+    out), for a score that any reader plays as the MIDI file does (the MusicXML export); else the text itself."""
+    toks = tokens(text)
+    body_at = next((i + 1 for i, t in enumerate(toks) if t.kind == "field" and t.text.startswith("K:")), len(toks))
+    order_at = next((i for i, t in enumerate(toks[:body_at]) if t.kind == "field" and t.text.startswith("P:")), None)
+    order = part_order(toks[order_at].text[2:]) if order_at is not None else None
+    sections: dict[str, list[Token]] = {}
+    intro: list[Token] = []
+    current = intro
+    for tok in toks[body_at:]:
+        letter = part_marker(tok)
+        if letter is not None:
+            current = sections.setdefault(letter, [])
+        current.append(tok)
+    if not order or not sections:
+        return text
+    pieces = ["".join(t.text for t in intro)] + [_repeats_from_its_start(sections.get(letter, [])) for letter in order]
+    header = "".join(t.text for i, t in enumerate(toks[:body_at]) if i != order_at and not (
+        i == order_at + 1 and t.kind == "newline"))
+    return header + "".join(p if p.endswith("\n") or not p else p + "\n" for p in pieces)
+
+
+_MUSIC_KINDS = frozenset({"note", "rest", "chord_open", "measure_rest", "bar", "volta", "chord_symbol", "decoration",
+                          "grace_open", "tuplet", "slur_open"})
+
+
+def _repeats_from_its_start(part: list[Token]) -> str:
+    """A part's text, written so that its first `:|` goes back to the part's start (as `parts_played` plays
+    it alone) when parts are written one after another: a `|:` at its start when its first repeat sign
+    closes a repeat that nothing in the part opened."""
+    bars = [t.text.rstrip("0123456789,-") for t in part if t.kind == "bar"]
+    first_repeat = next((b for b in bars if ":" in b), "")
+    if not first_repeat.startswith(":") or first_repeat.endswith(":"):
+        return "".join(t.text for t in part)
+    at = next((i for i, t in enumerate(part) if t.kind in _MUSIC_KINDS), len(part))
+    texts = [t.text for t in part]
+    if at < len(part) and part[at].kind == "bar" and part[at].text in ("|", "||", "[|"):
+        texts[at] = "|:"
+    else:
+        texts.insert(at, "|:")
+    return "".join(texts)
+
+
 def tune_parts(text: str) -> TuneParts:
-    """Melody and chord-symbol accompaniment of one ABC tune, repeats expanded."""
+    """Melody and chord-symbol accompaniment of one ABC tune, repeats expanded, parts in order, voices merged."""
+    voices = [v for v in split_voices(text) if v.has_music]
+    if len(voices) == 1:
+        return _one_voice(voices[0].text)
+    if voices:
+        return _merged([_one_voice(v.text) for v in voices])
+    return _one_voice(text)
+
+
+def _merged(voices: list[TuneParts]) -> TuneParts:
+    """Several voices played together: their events by start time, the first voice's meter and pickup."""
+    melody = sorted((e for v in voices for e in v.melody), key=lambda e: e.start)
+    backing = sorted((e for v in voices for e in v.accompaniment), key=lambda e: e.start)
+    first = voices[0]
+    return TuneParts(melody, backing, first.meter, first.pickup, max(v.end for v in voices))
+
+
+def _one_voice(text: str) -> TuneParts:
+    """Melody and accompaniment of a tune of one voice."""
     reader = DurationReader()
     toks = tokens(text)
     body_at = len(toks)
     key: dict[str, int] = {}
+    order: list[str] | None = None
     for i, tok in enumerate(toks):
         if tok.kind == "field":
             reader.field(tok.text[0], tok.text[2:])
+            if tok.text[0] == "P":
+                order = part_order(tok.text[2:])
             if tok.text[0] == "K":
                 key, body_at = key_signature(tok.text[2:]), i + 1
                 break
@@ -179,14 +349,18 @@ def tune_parts(text: str) -> TuneParts:
                 still[pitch] = index
         tied = still
 
+    carry = accidentals_carry(text)
+
     def pitch_of(tok_text: str) -> int:
         accidental, letter, octave = note_parts(tok_text)
+        if accidental and not carry:
+            return 60 + 12 * octave + _BASE[letter] + _ACCIDENTAL[accidental]
         if accidental:
             carried[(letter, octave)] = _ACCIDENTAL[accidental]
         shift = carried.get((letter, octave), key.get(letter, 0))
         return 60 + 12 * octave + _BASE[letter] + shift
 
-    played = played_order(toks[body_at:])
+    played = parts_played(toks[body_at:], order)
     for n, tok in enumerate(played):
         kind = tok.kind
         next_is_tie = n + 1 < len(played) and played[n + 1].kind == "tie"
@@ -238,4 +412,7 @@ def tune_parts(text: str) -> TuneParts:
     release()
     bar = meter_fraction(header_meter)
     pickup = bar - first_bar if bar and first_bar and first_bar < bar else Fraction(0)
+    shift = sounding_shift(text)
+    if shift:  # %%MIDI transpose: the sound moves, the written notes (and the score) stay
+        events = [NoteEvent(e.start, e.duration, e.pitch + shift, e.velocity) for e in events]
     return TuneParts(events, backing, header_meter, pickup, now)
