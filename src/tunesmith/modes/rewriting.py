@@ -98,3 +98,28 @@ def changed_most(candidates: list[int], chosen: int, changed: Callable[[int], in
     if changed(chosen) == most:
         return chosen
     return min((c for c in candidates if changed(c) == most), key=bits)
+
+
+def variations(req, where: str, make: Callable[[int, Callable[[str], None] | None], T]) -> list[T]:
+    """`req.n` variations, `make(version, tell)` each: progress per variation, errors named by `where`.
+
+    `req` is the mode's RewriteRequest (n, progress); `tell` is None when nobody listens.
+    """
+    versions = []
+    for version in range(req.n):
+        tell = None if req.progress is None else (lambda what, v=version: req.progress(f"variation {v + 1}: {what}"))
+        try:
+            versions.append(make(version, tell))
+        except TunesmithError as exc:
+            raise TunesmithError(f"{where}: {exc}") from None
+    return versions
+
+
+def variations_summary(name: str, amount: float, total: int, unit: str, versions: Sequence) -> str:
+    """What `vary` says: the share asked of the piece's `total` units, then what each variation changed."""
+    lines = [f"{name}: {amount:.0%} of its {total} {unit}s asked to change"]
+    for i, v in enumerate(versions, 1):
+        lines.append(f"  variation {i}: {len(v.changed)} {unit}s changed ({v.achieved:.0%}): "
+                     f"{', '.join(map(str, v.changed)) or 'none'}")
+    return "\n".join(lines)
+

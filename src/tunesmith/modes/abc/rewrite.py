@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ...atomic import write_text_atomic
 from ...errors import TunesmithError, no_pieces
 from ..base import Generated, RewriteRequest
+from ..rewriting import variations, variations_summary
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -77,19 +78,10 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     from .vary import vary
 
     text, name = read_tune(req)
-    versions = []
-    for version in range(req.n):
-        tell = None if req.progress is None else (lambda what, v=version: req.progress(f"variation {v + 1}: {what}"))
-        try:
-            versions.append(vary(ckpt, text, req.amount if req.amount is not None else 0.0, req.candidates,
-                                 req.sampling, req.seed, version, tell))
-        except TunesmithError as exc:
-            raise TunesmithError(f"{_where(req, name)}: {exc}") from None
-    lines = [f"{name}: {req.amount:.0%} of its {versions[0].bars} bars asked to change"]
-    for i, v in enumerate(versions, 1):
-        lines.append(f"  variation {i}: {len(v.changed)} bars changed ({v.achieved:.0%}): "
-                     f"{', '.join(map(str, v.changed)) or 'none'}")
-    return _write([v.text for v in versions], req, "\n".join(lines))
+    amount = req.amount if req.amount is not None else 0.0
+    versions = variations(req, _where(req, name), lambda version, tell: vary(ckpt, text, amount, req.candidates,
+                                                                             req.sampling, req.seed, version, tell))
+    return _write([v.text for v in versions], req, variations_summary(name, amount, versions[0].bars, "bar", versions))
 
 
 def _write(texts: list[str], req: RewriteRequest, message: str) -> Generated:

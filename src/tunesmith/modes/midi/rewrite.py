@@ -16,7 +16,7 @@ from ...atomic import write_bytes_atomic, write_text_atomic
 from ...errors import TunesmithError
 from ...music.midi import MidiPiece, midi_bytes, piece_from_text, read_midi
 from ..base import Generated, RewriteRequest
-from ..rewriting import check_amount
+from ..rewriting import check_amount, variations, variations_summary
 from .corpus import MIDI_SUFFIXES, is_midi_file, text_blocks
 
 if TYPE_CHECKING:
@@ -81,18 +81,9 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     amount = check_amount(req.amount)
     _check_output(req)
     piece, where = read_piece(req)
-    versions = []
-    for version in range(req.n):
-        tell = None if req.progress is None else (lambda what, v=version: req.progress(f"variation {v + 1}: {what}"))
-        try:
-            versions.append(vary(ckpt, piece, amount, req.candidates, req.sampling, req.seed, version, tell))
-        except TunesmithError as exc:
-            raise TunesmithError(f"{where}: {exc}") from None
-    lines = [f"{where}: {amount:.0%} of its {versions[0].bars} bars asked to change"]
-    for i, v in enumerate(versions, 1):
-        lines.append(f"  variation {i}: {len(v.changed)} bars changed ({v.achieved:.0%}): "
-                     f"{', '.join(map(str, v.changed)) or 'none'}")
-    return _write([v.piece for v in versions], req, "\n".join(lines))
+    versions = variations(req, where, lambda version, tell: vary(ckpt, piece, amount, req.candidates, req.sampling,
+                                                                 req.seed, version, tell))
+    return _write([v.piece for v in versions], req, variations_summary(where, amount, versions[0].bars, "bar", versions))
 
 
 def _write(pieces: list[MidiPiece], req: RewriteRequest, message: str) -> Generated:

@@ -14,7 +14,7 @@ from ...atomic import write_text_atomic
 from ...errors import TunesmithError
 from ...music.tabla.notation import Composition, compositions_in_file
 from ..base import Generated, RewriteRequest
-from ..rewriting import check_amount
+from ..rewriting import check_amount, variations, variations_summary
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -59,18 +59,10 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
 
     amount = check_amount(req.amount)
     comp, name = read_composition(req)
-    versions = []
-    for version in range(req.n):
-        tell = None if req.progress is None else (lambda what, v=version: req.progress(f"variation {v + 1}: {what}"))
-        try:
-            versions.append(vary(ckpt, comp, amount, req.candidates, req.sampling, req.seed, version, tell))
-        except TunesmithError as exc:
-            raise TunesmithError(f"{name}: {exc}") from None
-    lines = [f"{name}: {amount:.0%} of its {versions[0].cycles} cycles asked to change"]
-    for i, v in enumerate(versions, 1):
-        lines.append(f"  variation {i}: {len(v.changed)} cycles changed ({v.achieved:.0%}): "
-                     f"{', '.join(map(str, v.changed)) or 'none'}")
-    return _write([v.comp for v in versions], req, "\n".join(lines))
+    versions = variations(req, name, lambda version, tell: vary(ckpt, comp, amount, req.candidates, req.sampling,
+                                                                req.seed, version, tell))
+    return _write([v.comp for v in versions], req, variations_summary(name, amount, versions[0].cycles, "cycle",
+                                                                        versions))
 
 
 def _write(comps: list[Composition], req: RewriteRequest, message: str) -> Generated:
