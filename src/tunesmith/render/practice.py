@@ -114,18 +114,33 @@ def rhythm_of(abc: str) -> str | None:
     return normalize_rhythm(fields.get("R", "")) or rhythm_from_title(fields.get("T", ""))
 
 
-def played_bars(text: str, parts: TuneParts) -> list[PlayedBar]:
-    """The bars in the order they are played, each with its written number (see PlayedBar)."""
+def written_bar_starts(text: str) -> list[int]:
+    """Where each written bar's music starts in the text (bar n at index n - 1); none for a tune whose bars
+    `tunesmith check` does not count (several voices)."""
     try:
-        starts = [bar.start for bar in tune_bars(text).bars]
-    except TunesmithError:  # no bars that check counts (several voices): bars as played, unnumbered
-        starts = []
+        return [bar.start for bar in tune_bars(text).bars]
+    except TunesmithError:
+        return []
+
+
+def played_bars(text: str, parts: TuneParts) -> list[PlayedBar]:
+    """The bars in the order they are played, each with its written number (see PlayedBar).
+
+    A bar is known by the first note played in it (a repeat jumps back to music with no bar line before
+    it); a bar of rests only, by the bar line before it.
+    """
+    starts = written_bar_starts(text)
+    onsets = [e.start for e in parts.melody]
     out: list[PlayedBar] = []
     begin, after = Fraction(0), -1   # the stretch since the last bar line, and that line's offset
     for time, offset in [*parts.bar_lines, (parts.end, None)]:
         if time > begin:
-            index = bisect.bisect_right(starts, after)  # the first bar whose music starts after the line
-            out.append(PlayedBar(index + 1 if index < len(starts) else None, begin, time))
+            first = bisect.bisect_left(onsets, begin)
+            if first < len(onsets) and onsets[first] < time:
+                number = bisect.bisect_right(starts, parts.sources[first])
+            else:
+                number = bisect.bisect_right(starts, after) + 1  # the first bar whose music starts after the line
+            out.append(PlayedBar(number if 0 < number <= len(starts) else None, begin, time))
             begin = time
         if offset is not None:
             after = offset
@@ -133,12 +148,17 @@ def played_bars(text: str, parts: TuneParts) -> list[PlayedBar]:
 
 
 def downbeats(bars: list[PlayedBar], bar_length: Fraction) -> list[Fraction]:
-    """Where each played bar's first beat falls: its start, or for a short first bar (a pickup), a whole bar
-    before its end, so that the pickup is the end of a bar and the strokes after it fall on the beats."""
-    out = []
+    """Where each played bar's first beat falls, so that the beats run on through short bars: a short first
+    bar (a pickup) is the end of a bar, a whole bar before its end; a bar after a short one (the pickup
+    played again after a repeat's last short bar) goes on with that bar's beats; any other starts afresh."""
+    out: list[Fraction] = []
     for i, bar in enumerate(bars):
-        short_pickup = i == 0 and bar.end - bar.start < bar_length
-        out.append(bar.end - bar_length if short_pickup else bar.start)
+        if i == 0:
+            out.append(bar.end - bar_length if bar.end - bar.start < bar_length else bar.start)
+        elif out[-1] + bar_length > bar.start:
+            out.append(out[-1])
+        else:
+            out.append(bar.start)
     return out
 
 
@@ -182,8 +202,9 @@ def _fifth_below(pitches: list[int]) -> int:
 def accompany(spans: list[tuple[Fraction, Fraction, list[int]]], pattern: Pattern, bars: list[PlayedBar],
               meter: str | None) -> list[tuple[str, NoteEvent]]:
     """The chords played in `pattern` on the played bars, each note with its part ("bass" or "chord"): each
-    stroke takes the chord sounding when it falls (none: silent), cut short where that chord ends; a held
-    pattern plays the chords as they are held."""
+    stroke takes the chord sounding when it falls (none: silent), cut short where that chord ends; a bass
+    stroke plays the chord's bass, and the next one, on the same chord, its fifth (oom-pah's alternating
+    bass). A held pattern plays the chords as they are held."""
     length = _bar_length(meter)
     if not pattern.hits or length is None:
         return [("chord", NoteEvent(start, end - start, p, CHORD_VELOCITY)) if i else
@@ -192,7 +213,7 @@ def accompany(spans: list[tuple[Fraction, Fraction, list[int]]], pattern: Patter
     starts = [s[0] for s in spans]
     out: list[tuple[str, NoteEvent]] = []
     for bar, first in zip(bars, downbeats(bars, length)):
-        basses = 0
+        previous = None  # the chord of the bar's last bass stroke: the same chord again alternates to its fifth
         for hit in pattern.hits:
             at = first + hit.at
             if not bar.start <= at < bar.end:
@@ -203,8 +224,8 @@ def accompany(spans: list[tuple[Fraction, Fraction, list[int]]], pattern: Patter
             _, end, pitches = spans[i]
             duration = min(hit.length, end - at)
             if hit.part == "bass":
-                pitch = pitches[0] if basses % 2 == 0 else _fifth_below(pitches)
-                basses += 1
+                pitch = _fifth_below(pitches) if previous == i else pitches[0]
+                previous = None if previous == i else i
                 out.append(("bass", NoteEvent(at, duration, pitch, BASS_VELOCITY)))
             else:
                 out.extend(("chord", NoteEvent(at, duration, p, CHORD_VELOCITY)) for p in pitches[1:])
@@ -234,10 +255,7 @@ def practice_plan(text: str, svg: str | None, parts: TuneParts) -> dict:
     meter = parts.meter
     links = {link.note.start: link.id for link in note_map(text, svg)} if svg else {}
     bars = played_bars(text, parts)
-    try:
-        numbers = [bar.start for bar in tune_bars(text).bars]
-    except TunesmithError:
-        numbers = []
+    numbers = written_bar_starts(text)
     melody = accent(parts.melody, meter, parts.pickup)
     notes = []
     for event, source in zip(melody, parts.sources):
