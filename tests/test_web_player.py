@@ -150,3 +150,34 @@ def test_the_cursor_follows_the_notes_to_the_last(page, tune):
     assert len(set(lit)) >= 0.9 * len(ids) and lit == [i for i in ids if i in set(lit)]  # in order, hardly one missed
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "player.png"), full_page=True)
+
+
+def test_pause_goes_on_from_the_place_and_the_tempo_changes_while_playing(page, tune):
+    card, player = open_tune(page, tune)
+    handle = card.element_handle()
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/" in r.url else None)
+    player.locator("[data-control=countin]").uncheck()
+    play = player.locator("[data-control=play]")
+    play.click()
+    page.wait_for_function("(card) => TunesmithPlayer.of(card).log.length > 10", arg=handle)
+    play.click()  # Pause
+    assert card.evaluate("(card) => TunesmithPlayer.of(card).state") == "paused"
+    assert play.inner_text() == "Play" and "Paused" in player.locator(".player-status").inner_text()
+    kept = len(card.evaluate("(card) => TunesmithPlayer.of(card).log"))
+    play.click()  # on from the place it paused at
+    page.wait_for_function(f"(card) => TunesmithPlayer.of(card).log.length > {kept + 10}", arg=handle)
+    set_tempo(player, 200)  # twice as fast from the notes not yet scheduled
+    changed = len(card.evaluate("(card) => TunesmithPlayer.of(card).log"))
+    page.wait_for_function("(card) => TunesmithPlayer.of(card).state === 'stopped'", arg=handle, timeout=20_000)
+    log = card.evaluate("(card) => TunesmithPlayer.of(card).log")
+    # Every note once, in order: what the pause silenced was played after it, nothing twice.
+    assert [x["pitch"] for x in log] == [e.pitch for e in tune_events(tune)]
+    seconds_per_whole = 240 / 174
+    after = log[changed + 1:]
+    for a, b in zip(after, after[1:]):
+        assert b["at"] - a["at"] == pytest.approx((b["t"] - a["t"]) * seconds_per_whole / 2, abs=1e-6)
+    before = log[:kept]
+    for a, b in zip(before, before[1:]):
+        assert b["at"] - a["at"] == pytest.approx((b["t"] - a["t"]) * seconds_per_whole, abs=1e-6)
+    assert sum("/api/player" in url for url in asked) == 1  # the tune read once; pause, play and tempo: no request

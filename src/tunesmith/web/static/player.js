@@ -9,7 +9,8 @@
 // lights the notes of the score as they sound.
 //
 // `TunesmithPlayer.of(card)` is the card's player: play(), pause(), stop(), timeline(), renderOffline() (the
-// same sound rendered into a buffer, faster than real time) and `log`, the notes the last play scheduled.
+// same sound rendered into a buffer, faster than real time) and `log`, what the last play scheduled (each
+// item's timeline time `t` in whole notes and audio time `at` in seconds).
 // Uses postJson from app.js (loaded first).
 "use strict";
 
@@ -255,6 +256,7 @@ class PracticePlayer {
     this.pending = [];                // scheduled melody notes, for the cursor: {at, ids, bar}
     this.spw = this.secondsPerWhole(this.factor());
     this.anchor = {audio: this.ctx.currentTime + START_DELAY_S, music: from};
+    this.lastT = null;                // the timeline's time of the last item scheduled
     this.state = "playing";
     this.control("play").textContent = "Pause";
     this.control("play").setAttribute("aria-pressed", "true");
@@ -267,10 +269,11 @@ class PracticePlayer {
 
   musicNow() { return this.anchor.music + (this.ctx.currentTime - this.anchor.audio) / this.spw; }
 
-  // The tempo moved while playing: from now on, the new rate (what is already scheduled plays as it was).
+  // The tempo moved while playing: the new rate from the last note scheduled on (those already scheduled,
+  // a fraction of a second's worth, play as they were), so the music goes on without a gap or a jump.
   retime() {
-    const now = this.ctx.currentTime;
-    this.anchor = {audio: Math.max(now, this.anchor.audio), music: Math.max(this.musicNow(), this.anchor.music)};
+    const from = this.lastT === null ? this.anchor.music : this.lastT;
+    this.anchor = {audio: this.audioTime(from), music: from};
     this.spw = this.secondsPerWhole(this.factor());
   }
 
@@ -282,13 +285,14 @@ class PracticePlayer {
       const osc = sound(this.ctx, this.master, item, at, item.d * this.spw);
       this.sounding.add(osc);
       osc.onended = () => this.sounding.delete(osc);
-      this.log.push({kind: item.kind, pitch: item.pitch, bar: item.bar, pass: item.pass, t: item.t});
+      this.log.push({kind: item.kind, pitch: item.pitch, bar: item.bar, pass: item.pass, t: item.t, at});
       if (item.kind === "melody") {
         const last = this.pending[this.pending.length - 1];
         if (last && last.at === at) { if (item.id) last.ids.push(item.id); }
         else this.pending.push({at, ids: item.id ? [item.id] : [], bar: item.bar, t: item.t});
       }
       this.lastEnd = at + item.d * this.spw;
+      this.lastT = item.t;
       this.next = this.items.next();
     }
     if (this.next.done && this.ctx.currentTime > (this.lastEnd || 0) + RELEASE_S) this.finish();
@@ -335,6 +339,7 @@ class PracticePlayer {
     if (this.state !== "playing") return;
     this.resumeAt = Math.max(0, this.musicNow());
     this.halt();
+    this.log = this.log.filter((x) => x.t < this.resumeAt);  // scheduled but silenced: Play schedules them again
     this.state = "paused";
     this.say("Paused.");
   }
@@ -371,7 +376,7 @@ class PracticePlayer {
     if (s.loop && s.loop.times === Infinity) s.loop.times = 1;
     const items = [...this.timeline(s)];
     const spw = this.secondsPerWhole(s.factor);
-    const end = Math.max(...items.map((x) => x.t + x.d)) * spw + RELEASE_S + 0.5;
+    const end = items.reduce((last, x) => Math.max(last, x.t + x.d), 0) * spw + RELEASE_S + 0.5;
     const ctx = new OfflineAudioContext(1, Math.ceil(end * sampleRate), sampleRate);
     for (const item of items) sound(ctx, ctx.destination, item, item.t * spw, item.d * spw);
     return ctx.startRendering();
