@@ -73,6 +73,14 @@ def test_a_pattern_for_each_rhythm(meter, name, strokes, basses):
     assert [h.at for h in pattern.hits if h.part == "bass"] == basses
 
 
+def test_no_metronome_for_a_meter_of_too_many_beats():
+    """Bounded work for any tune: a meter of 33 beats gets no clicks (nor a count-in of 33), and held chords."""
+    tune = "X:1\nT:Long bars\nM:33/4\nL:1/4\nK:C\n" + "C33|" * 4 + "\n"
+    plan = practice_plan(tune, None, tune_parts(tune))
+    assert (plan["beats"], plan["clicks"], plan["pattern"]) == (None, [], "held")
+    assert len(plan["bars"]) == 4 and len(plan["notes"]) == 4
+
+
 def test_chords_from_the_symbols_in_the_rhythms_pattern():
     plan = practice_plan(REEL, None, tune_parts(REEL))
     assert plan["chords_from"] == "symbols" and plan["pattern"] == "oom-pah" and plan["rhythm"] == "reel"
@@ -124,7 +132,8 @@ def test_the_api_moves_score_and_notes_together(client, folk):
     ({"abc": REEL, "transpose": "2"}, 422, "transpose"),
     ({"abc": REEL.replace("K:G", "K:none"), "transpose": 2}, 400, "K:none"),
     ({"abc": "X:1\nT:Empty\nM:4/4\nK:D\n", "transpose": 0}, 400, "no notes"),
-    ({"abc": "T:no X line"}, 422, "no tune found")])
+    ({"abc": "T:no X line"}, 422, "no tune found"),
+    ({"abc": "X:1\nT:Long\nM:4/4\nL:1/1\nK:C\nC9999|\n"}, 413, "a render may last at most 1200 s")])
 def test_the_api_refuses_bad_requests_with_one_message(client, body, status, words):
     r = client.post("/api/player", json=body)
     assert r.status_code == status and words in r.json()["detail"], r.text

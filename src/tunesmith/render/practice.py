@@ -43,6 +43,8 @@ from .midi import accent, meter_parts
 from .notemap import note_map
 from .tempo import default_qpm
 
+MAX_BEATS = 16       # a meter of more beats to the bar (M:33/4) gets no metronome and no count-in
+MAX_CLICKS = 50_000  # nor does a tune that would need more clicks than the render limits allow notes
 BASS_VELOCITY = 70   # the accompaniment under the melody (melody notes are 80 and more)
 CHORD_VELOCITY = 52
 
@@ -74,14 +76,17 @@ class Pattern:
 
 
 def beats_of(meter: str | None) -> tuple[Fraction, int] | None:
-    """(beat, beats in a bar) the metronome counts: 6/8 -> (3/8, 2), C| -> (1/2, 2), 3/4 -> (1/4, 3); None if free."""
+    """(beat, beats in a bar) the metronome counts: 6/8 -> (3/8, 2), C| -> (1/2, 2), 3/4 -> (1/4, 3); None for a
+    free meter, or one of more than MAX_BEATS beats."""
     parts = meter_parts(meter)
     if parts is None:
         return None
     num, den = parts
     if num % 3 == 0 and num > 3 and den >= 8:  # compound: dotted beats
-        return Fraction(3, den), num // 3
-    return Fraction(1, den), num
+        num, beat = num // 3, Fraction(3, den)
+    else:
+        beat = Fraction(1, den)
+    return (beat, num) if num <= MAX_BEATS else None
 
 
 def pattern_for(meter: str | None) -> Pattern:
@@ -90,7 +95,7 @@ def pattern_for(meter: str | None) -> Pattern:
     if parts is None:
         return Pattern("held", ())
     num, den = parts
-    if num % 3 == 0 and num > 3 and den >= 8:  # jigs (6/8), slip jigs (9/8), slides (12/8)
+    if num in (6, 9, 12) and den >= 8:  # jigs (6/8), slip jigs (9/8), slides (12/8)
         step = Fraction(1, den)
         hits = [Hit(k * step, "bass" if k % 3 == 0 else "chord", step) for k in range(num)]
         return Pattern("boom-chick-chick", tuple(hits))
@@ -163,9 +168,10 @@ def downbeats(bars: list[PlayedBar], bar_length: Fraction) -> list[Fraction]:
 
 
 def clicks(bars: list[PlayedBar], meter: str | None) -> list[tuple[Fraction, bool]]:
-    """The metronome: (time, strong) on every beat of every played bar, strong on the first of each bar."""
+    """The metronome: (time, strong) on every beat of every played bar, strong on the first of each bar;
+    none for a meter `beats_of` does not count, or past MAX_CLICKS (a tune of absurd lengths)."""
     counted, length = beats_of(meter), _bar_length(meter)
-    if counted is None or length is None:
+    if counted is None or length is None or not bars or (bars[-1].end - bars[0].start) / counted[0] > MAX_CLICKS:
         return []
     beat, _ = counted
     out = []

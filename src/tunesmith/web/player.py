@@ -19,7 +19,7 @@ from ..errors import TunesmithError
 from ..render.files import MAX_TRANSPOSE, in_key
 from ..render.limits import RenderLimitError
 from ..render.practice import practice_plan
-from ..render.tune import read_tune
+from ..render.tune import check_tune
 from .api import composer
 from .requests import Body, Text, text
 from .service import Composer, RequestError, one_tune
@@ -45,7 +45,7 @@ def player(body: PlayerIn, c: Composer = Depends(composer)) -> dict:
     chord symbols, or harmonised: `chords_from`); `qpm` is the tune's tempo in quarter notes a minute."""
     tune = in_key(one_tune(body.abc, c.limits), body.transpose)  # NotTransposable (400) for K:none, K:Hp
     try:
-        parts = read_tune(tune)
+        parts = check_tune(tune)  # within the limits a MIDI file of it has: notes, seconds, a note's seconds
     except RenderLimitError as exc:
         raise RequestError(exc.status, str(exc)) from None
     try:
