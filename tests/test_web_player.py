@@ -3,7 +3,9 @@
 On a tune of the bundled folk corpus: the sound rendered (an OfflineAudioContext, the player's own synth and
 schedule) lasts twice as long at 50 %; transposing by +2 moves the first note's pitch by 2 and redraws the
 score's key signature; a loop of bars 3-4 played 3 times schedules exactly those bars' notes 3 times (with
-the count-in, the metronome and the chords); and the cursor lights the notes in order up to the last one.
+the count-in, the metronome and the chords); the cursor lights the notes in order up to the last one; a
+pause goes on from its place and a tempo change takes effect while playing, with no request; and the player
+plays the editor's text, in the key chosen.
 The screenshot is kept in out/test-artifacts/player.png.
 """
 
@@ -181,3 +183,20 @@ def test_pause_goes_on_from_the_place_and_the_tempo_changes_while_playing(page, 
     for a, b in zip(before, before[1:]):
         assert b["at"] - a["at"] == pytest.approx((b["t"] - a["t"]) * seconds_per_whole, abs=1e-6)
     assert sum("/api/player" in url for url in asked) == 1  # the tune read once; pause, play and tempo: no request
+
+
+def test_the_player_plays_what_the_editor_holds(page, tune):
+    card, player = open_tune(page, tune)
+    handle = card.element_handle()
+    player.locator("[data-control=transpose]").select_option("-3")
+    page.wait_for_function("(card) => (TunesmithPlayer.of(card).data || {}).transpose === -3", arg=handle)
+    edited = tune.replace("|EDE D2||", "|EDE D3||").replace("(F/E/)|", "")  # no pickup, a longer last note
+    card.locator("textarea.abc").fill(edited)
+    # app.js draws the edit in the written key; the player, in the key chosen, draws it again in that key.
+    page.wait_for_function("(card) => !TunesmithPlayer.of(card).data", arg=handle)
+    notes = card.evaluate("async (card) => (await TunesmithPlayer.of(card).load()).notes")
+    assert [n["pitch"] for n in notes] == [e.pitch - 3 for e in tune_events(edited)]
+    assert notes[-1]["duration"] == 0.375 and all(n["id"] for n in notes)
+    signature = card.evaluate("(card) => [...card.querySelector('.sheet g.keySig').querySelectorAll('g.keyAccid use')]"
+                              ".map((u) => u.getAttribute('xlink:href').split('-')[0])")
+    assert signature == [SHARP] * 5  # B major

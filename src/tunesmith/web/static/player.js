@@ -65,6 +65,7 @@ class PracticePlayer {
     this.sounding = new Set();
     this.lit = [];
     this.resumeAt = 0;        // where in the timeline a paused play goes on
+    this.shownKey = 0;        // the key (semitones moved) of the score the card shows
     this.control = (name) => root.querySelector(`[data-control="${name}"]`);
     this.status = root.querySelector(".player-status");
     this.wire();
@@ -93,6 +94,7 @@ class PracticePlayer {
       if (ev.detail !== this.card) return;
       this.stop();
       this.data = null;
+      this.shownKey = 0;  // app.js drew the new text in the written key
       if (Number(this.control("transpose").value) !== 0) this.load().catch((e) => this.say(e.message));
     });
   }
@@ -123,9 +125,12 @@ class PracticePlayer {
     if (now !== wanted) return this.load();  // changed while the request was out: ask again
     this.data = data;
     this.loadedFor = wanted;
+    // The score in the written key is the one the page shows already (with the same note ids, and maybe the
+    // surprise map's colours on it): it is replaced only to show another key, or to come back from one.
     const sheet = this.card.querySelector(".sheet");
-    if (data.svg) sheet.innerHTML = data.svg;
-    this.card.querySelector(".status").textContent = data.svg_error || "";
+    if (data.svg && (transpose !== 0 || this.shownKey !== 0 || !sheet.querySelector("svg"))) sheet.innerHTML = data.svg;
+    this.shownKey = transpose;
+    if (transpose !== 0 || data.svg_error) this.card.querySelector(".status").textContent = data.svg_error || "";
     this.describe();
     return data;
   }
@@ -160,6 +165,14 @@ class PracticePlayer {
       await this.load();
       if (playing) await this.play();
     } catch (e) {
+      // Not moved (a tune with no key to move): both menus back to the key the score is in.
+      const was = String(this.data ? this.data.transpose : 0);
+      this.control("transpose").value = was;
+      const downloads = this.card.querySelector("select.transpose");
+      if (downloads && downloads.value !== was) {
+        downloads.value = was;
+        downloads.dispatchEvent(new Event("change"));
+      }
       this.say(e.message);
     }
   }
@@ -260,6 +273,7 @@ class PracticePlayer {
     this.state = "playing";
     this.control("play").textContent = "Pause";
     this.control("play").setAttribute("aria-pressed", "true");
+    this.say(from === 0 && this.settings().countIn && this.data.beats ? "Counting in…" : "Playing");
     this.timer = setInterval(() => this.schedule(), TICK_MS);
     this.schedule();
     this.frame = requestAnimationFrame(() => this.follow());
