@@ -200,3 +200,20 @@ def test_the_player_plays_what_the_editor_holds(page, tune):
     signature = card.evaluate("(card) => [...card.querySelector('.sheet g.keySig').querySelectorAll('g.keyAccid use')]"
                               ".map((u) => u.getAttribute('xlink:href').split('-')[0])")
     assert signature == [SHARP] * 5  # B major
+
+
+def test_a_loop_of_rests_until_stopped_keeps_time(page):
+    """A loop with nothing to sound (bars of rests, no metronome) goes on in time, and Stop stops it."""
+    card, player = open_tune(page, "X:1\nT:Rests\nM:2/4\nL:1/8\nK:G\nGABc|z4|z4|dcBA|\n")
+    handle = card.element_handle()
+    player.locator("[data-control=countin]").uncheck()
+    player.locator("[data-control=loop]").check()
+    player.locator("[data-control=from]").fill("2")
+    player.locator("[data-control=to]").fill("3")
+    set_tempo(player, 200)
+    player.locator("[data-control=play]").click()
+    page.wait_for_function("(card) => TunesmithPlayer.of(card).lastT > 1.5", arg=handle)  # three passes of two 2/4 bars
+    assert card.evaluate("(card) => [TunesmithPlayer.of(card).state, TunesmithPlayer.of(card).log.length]") == [
+        "playing", 0]
+    player.locator("[data-control=stop]").click()
+    assert card.evaluate("(card) => TunesmithPlayer.of(card).state") == "stopped"

@@ -61,7 +61,7 @@ class PracticePlayer {
     this.loadedFor = null;
     this.ctx = null;
     this.state = "stopped";   // "playing", "paused", "stopped"
-    this.log = [];            // what the last play scheduled: {kind, pitch, bar, pass, t}
+    this.log = [];            // what the last play scheduled: {kind, pitch, bar, pass, t, at}
     this.sounding = new Set();
     this.lit = [];
     this.resumeAt = 0;        // where in the timeline a paused play goes on
@@ -154,13 +154,7 @@ class PracticePlayer {
   async moveKey(fromPlayer) {
     const playing = this.state === "playing";
     this.stop();
-    if (fromPlayer) {
-      const downloads = this.card.querySelector("select.transpose");
-      if (downloads && downloads.value !== this.control("transpose").value) {
-        downloads.value = this.control("transpose").value;
-        downloads.dispatchEvent(new Event("change"));
-      }
-    }
+    if (fromPlayer) this.showDownloadsIn(this.control("transpose").value);
     try {
       await this.load();
       if (playing) await this.play();
@@ -168,12 +162,17 @@ class PracticePlayer {
       // Not moved (a tune with no key to move): both menus back to the key the score is in.
       const was = String(this.data ? this.data.transpose : 0);
       this.control("transpose").value = was;
-      const downloads = this.card.querySelector("select.transpose");
-      if (downloads && downloads.value !== was) {
-        downloads.value = was;
-        downloads.dispatchEvent(new Event("change"));
-      }
+      this.showDownloadsIn(was);
       this.say(e.message);
+    }
+  }
+
+  // The card's download menu set to `semitones` too (app.js moves the links when it changes).
+  showDownloadsIn(semitones) {
+    const downloads = this.card.querySelector("select.transpose");
+    if (downloads && downloads.value !== semitones) {
+      downloads.value = semitones;
+      downloads.dispatchEvent(new Event("change"));
     }
   }
 
@@ -182,7 +181,7 @@ class PracticePlayer {
     const on = (name) => this.control(name).checked;
     const loop = on("loop") ? {from: Number(this.control("from").value), to: Number(this.control("to").value),
                                 times: this.control("times").value.trim() === "" ? Infinity
-                                  : Math.max(1, Number(this.control("times").value))} : null;
+                                  : Math.max(1, Math.floor(Number(this.control("times").value)))} : null;
     return {factor: this.factor(), loop, countIn: on("countin"), metronome: on("metronome"), chords: on("chords")};
   }
 
@@ -239,6 +238,9 @@ class PracticePlayer {
       }
       for (const c of clicks) items.push({kind: "click", strong: c.strong, velocity: 100, pass, t: at + c.time, d: 0});
       items.sort((a, b) => a.t - b.t);
+      // A pass with nothing to sound (a loop of rests, no metronome): a silent mark at its end, so that a
+      // loop until stopped still moves on in time rather than looking for its next sound for ever.
+      if (!items.length) items.push({kind: "rest", pass, t: at + seg.end, d: 0});
       yield* items;
     }
   }
@@ -248,17 +250,20 @@ class PracticePlayer {
   // -- playing --------------------------------------------------------------------------------------
 
   async play() {
-    if (this.state === "playing") return;
+    if (this.state === "playing" || this.starting) return;  // a second click while the tune is read
+    this.starting = true;
     try {
       await this.load();
       this.items = this.timeline();
       this.next = this.items.next();
+      if (!this.ctx) this.ctx = new AudioContext();
+      await this.ctx.resume();
     } catch (e) {
       this.say(e.message);
       return;
+    } finally {
+      this.starting = false;
     }
-    if (!this.ctx) this.ctx = new AudioContext();
-    await this.ctx.resume();
     this.master = this.ctx.createGain();
     this.master.gain.value = 0.8;
     this.master.connect(this.ctx.destination);
@@ -270,6 +275,7 @@ class PracticePlayer {
     this.spw = this.secondsPerWhole(this.factor());
     this.anchor = {audio: this.ctx.currentTime + START_DELAY_S, music: from};
     this.lastT = null;                // the timeline's time of the last item scheduled
+    this.lastEnd = 0;                 // the audio time the last sound scheduled so far ends
     this.state = "playing";
     this.control("play").textContent = "Pause";
     this.control("play").setAttribute("aria-pressed", "true");
@@ -296,6 +302,9 @@ class PracticePlayer {
     while (!this.next.done && this.audioTime(this.next.value.t) < horizon) {
       const item = this.next.value;
       const at = this.audioTime(item.t);
+      this.lastT = item.t;
+      this.next = this.items.next();
+      if (item.kind === "rest") continue;
       const osc = sound(this.ctx, this.master, item, at, item.d * this.spw);
       this.sounding.add(osc);
       osc.onended = () => this.sounding.delete(osc);
@@ -305,11 +314,9 @@ class PracticePlayer {
         if (last && last.at === at) { if (item.id) last.ids.push(item.id); }
         else this.pending.push({at, ids: item.id ? [item.id] : [], bar: item.bar, t: item.t});
       }
-      this.lastEnd = at + item.d * this.spw;
-      this.lastT = item.t;
-      this.next = this.items.next();
+      this.lastEnd = Math.max(this.lastEnd, at + item.d * this.spw);
     }
-    if (this.next.done && this.ctx.currentTime > (this.lastEnd || 0) + RELEASE_S) this.finish();
+    if (this.next.done && this.ctx.currentTime > this.lastEnd + RELEASE_S) this.finish();
   }
 
   // The cursor: each frame, the notes sounding now lit on the score.
@@ -388,7 +395,7 @@ class PracticePlayer {
     await this.load();
     const s = this.settings();
     if (s.loop && s.loop.times === Infinity) s.loop.times = 1;
-    const items = [...this.timeline(s)];
+    const items = [...this.timeline(s)].filter((x) => x.kind !== "rest");
     const spw = this.secondsPerWhole(s.factor);
     const end = items.reduce((last, x) => Math.max(last, x.t + x.d), 0) * spw + RELEASE_S + 0.5;
     const ctx = new OfflineAudioContext(1, Math.ceil(end * sampleRate), sampleRate);
