@@ -142,7 +142,9 @@ def tune_parts(text: str) -> TuneParts:
     """Melody and chord-symbol accompaniment of one ABC tune, repeats expanded."""
     reader = DurationReader()
     toks = tokens(text)
-    line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    line_starts = [0]  # where each line starts, for a token's offset (tokens know their line and column)
+    while (found := text.find("\n", line_starts[-1])) >= 0:
+        line_starts.append(found + 1)
 
     def offset(tok: Token) -> int:
         return line_starts[tok.line - 1] + tok.col - 1
