@@ -86,8 +86,12 @@ class PracticePlayer {
         this.moveKey(false);
       }
     });
+    // What is played changed: a play starts again with it; a paused one, whose place was in the old, stops.
     for (const name of ["loop", "from", "to", "times", "countin", "metronome", "chords"]) {
-      this.control(name).addEventListener("change", () => { if (this.state !== "stopped") this.restart(); });
+      this.control(name).addEventListener("change", () => {
+        if (this.state === "playing") this.restart();
+        else this.stop();
+      });
     }
     // The editor re-rendered the score from new text (app.js): what was loaded is for the old text.
     document.addEventListener("card-rendered", (ev) => {
