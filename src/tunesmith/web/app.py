@@ -37,6 +37,7 @@ from .inside import VIEWS, Inside
 from .listen import ListenTest
 from .listen import router as listen_router
 from .pages import templates
+from .player import router as player_router
 from .service import Composer, Limits, RequestError
 from .surprise import router as surprise_router
 from .store import TuneStore, default_db_path
@@ -81,6 +82,7 @@ def create_app(db: Path | None = None, runs_dir: Path | None = Path("runs"),
             app.include_router(importlib.import_module(tab.module).router)
     app.include_router(listen_router)  # /listen and /api/listen/...: across the modes, like the archive
     app.include_router(surprise_router)  # /api/surprise...: the surprise map on the score, and its alternatives
+    app.include_router(player_router)  # /api/player: the tune page's practice player, in a key
     app.include_router(finetune_router)  # /finetune and /api/finetune/...: a model adapted to the user's tunebook
 
     @app.exception_handler(RequestError)

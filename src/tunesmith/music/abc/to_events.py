@@ -54,6 +54,11 @@ class TuneParts:
     meter: str | None                # the header's M: value, e.g. "6/8" ("C" for common time)
     pickup: Fraction                 # how much shorter than the meter the first bar is (an anacrusis)
     end: Fraction                    # where the music ends, a final rest included
+    # Where each melody event was written: the offset in the text of the note that starts it (for a
+    # player that follows the score, and loops bars as written); parallel to `melody`.
+    sources: tuple[int, ...] = ()
+    # Each bar line (or ending mark) as it is played: (time, offset of the token in the text).
+    bar_lines: tuple[tuple[Fraction, int], ...] = ()
 
 
 def key_signature(value: str) -> dict[str, int]:
@@ -304,6 +309,13 @@ def _one_voice(text: str) -> TuneParts:
     """Melody and accompaniment of a tune of one voice."""
     reader = DurationReader()
     toks = tokens(text)
+    line_starts = [0]  # where each line starts, for a token's offset (tokens know their line and column)
+    while (found := text.find("\n", line_starts[-1])) >= 0:
+        line_starts.append(found + 1)
+
+    def offset(tok: Token) -> int:
+        return line_starts[tok.line - 1] + tok.col - 1
+
     body_at = len(toks)
     key: dict[str, int] = {}
     order: list[str] | None = None
@@ -316,11 +328,14 @@ def _one_voice(text: str) -> TuneParts:
                 key, body_at = key_signature(tok.text[2:]), i + 1
                 break
     events: list[NoteEvent] = []
+    sources: list[int] = []                     # per event, the offset of the note that starts it
+    bar_lines: list[tuple[Fraction, int]] = []
     now = Fraction(0)
     carried: dict[tuple[str, int], int] = {}   # accidentals written in this bar
     tied: dict[int, int] = {}                   # pitch -> index of the event a tie continues
     last_group: list[int] = []                 # events of the last note or chord
     chord: list[int] = []                       # pitches in an open chord
+    chord_at: list[int] = []                    # and the offsets of their notes
     chord_tie = False
     backing: list[NoteEvent] = []
     held: tuple[Fraction, list[int]] | None = None  # the chord symbol sounding: since when, its pitches
@@ -333,16 +348,17 @@ def _one_voice(text: str) -> TuneParts:
             backing.extend(NoteEvent(held[0], now - held[0], p, CHORD_VELOCITY) for p in held[1])
         held = None
 
-    def sound(pitches: list[int], value: Fraction, tie_next: bool) -> None:
+    def sound(pitches: list[int], at: list[int], value: Fraction, tie_next: bool) -> None:
         nonlocal tied, last_group
         still, last_group = {}, []
-        for pitch in pitches:
+        for pitch, where in zip(pitches, at):
             if pitch in tied:  # continue a tied note
                 e = events[tied[pitch]]
                 events[tied[pitch]] = NoteEvent(e.start, e.duration + value, pitch, e.velocity)
                 index = tied[pitch]
             else:
                 events.append(NoteEvent(now, value, pitch))
+                sources.append(where)
                 index = len(events) - 1
             last_group.append(index)
             if tie_next:
@@ -371,6 +387,7 @@ def _one_voice(text: str) -> TuneParts:
         elif reader.in_grace:
             continue
         elif kind in ("bar", "volta"):
+            bar_lines.append((now, offset(tok)))
             if kind == "bar":
                 carried.clear()
                 if first_bar is None and now > 0:
@@ -383,20 +400,21 @@ def _one_voice(text: str) -> TuneParts:
                 release()
                 held = (now, symbol.pitches())
         elif kind == "chord_open":
-            chord, reader.chord = [], [None]
+            chord, chord_at, reader.chord = [], [], [None]
         elif kind == "chord_close" and reader.chord is not None:
             value = reader.add((reader.chord[0] or Fraction(1)) * length(tok.text))
-            sound(chord, value, chord_tie or next_is_tie)
+            sound(chord, chord_at, value, chord_tie or next_is_tie)
             now += value
             reader.chord, chord, chord_tie = None, [], False
         elif kind == "note":
             if reader.chord is not None:
                 reader.chord[0] = reader.chord[0] or length(tok.text)
                 chord.append(pitch_of(tok.text))
+                chord_at.append(offset(tok))
                 chord_tie = chord_tie or next_is_tie
             else:
                 value = reader.add(length(tok.text))
-                sound([pitch_of(tok.text)], value, next_is_tie)
+                sound([pitch_of(tok.text)], [offset(tok)], value, next_is_tie)
                 now += value
         elif kind == "rest" and reader.chord is None:
             now += reader.add(length(tok.text))
@@ -415,4 +433,4 @@ def _one_voice(text: str) -> TuneParts:
     shift = sounding_shift(text)
     if shift:  # %%MIDI transpose: the sound moves, the written notes (and the score) stay
         events = [NoteEvent(e.start, e.duration, e.pitch + shift, e.velocity) for e in events]
-    return TuneParts(events, backing, header_meter, pickup, now)
+    return TuneParts(events, backing, header_meter, pickup, now, tuple(sources), tuple(bar_lines))
