@@ -8,6 +8,7 @@ the chords in a pattern for the rhythm, from the tune's chord symbols or harmoni
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -137,3 +138,9 @@ def test_the_api_moves_score_and_notes_together(client, folk):
 def test_the_api_refuses_bad_requests_with_one_message(client, body, status, words):
     r = client.post("/api/player", json=body)
     assert r.status_code == status and words in r.json()["detail"], r.text
+
+
+def test_a_tune_of_several_voices_is_refused_with_one_message(client):
+    duet = (Path(__file__).parent / "data" / "abc_anywhere" / "two_voices.abc").read_text()
+    answer = client.post("/api/player", json={"abc": duet, "transpose": 0})
+    assert answer.status_code == 400 and "plays tunes of one voice; this one has 2" in answer.json()["detail"]

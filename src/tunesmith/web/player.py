@@ -18,6 +18,7 @@ from pydantic import Field
 from ..errors import TunesmithError
 from ..render.files import MAX_TRANSPOSE, in_key
 from ..render.limits import RenderLimitError
+from ..music.abc.voices import split_voices
 from ..render.practice import practice_plan
 from ..render.tune import check_tune
 from .api import composer
@@ -48,6 +49,10 @@ def player(body: PlayerIn, c: Composer = Depends(composer)) -> dict:
         parts = check_tune(tune)  # within the limits a MIDI file of it has: notes, seconds, a note's seconds
     except RenderLimitError as exc:
         raise RequestError(exc.status, str(exc)) from None
+    voices = [v for v in split_voices(tune) if v.has_music]
+    if len(voices) > 1:  # its notes are merged from texts of their own: no written place for the cursor and loops
+        raise RequestError(400, f"the practice player plays tunes of one voice; this one has {len(voices)} "
+                                f"(V: {', '.join(v.id for v in voices)}): its MIDI and WAV downloads play them all")
     try:
         svg, svg_error = c.preview_svg(tune), None
     except RequestError:  # busy: 503, try again
