@@ -252,3 +252,26 @@ def test_chord_counts_in_the_folk_corpus():
     quoted = Counter(t.kind == "chord_symbol" and parse_chord(t.text) is not None
                      for tune in load_bundled("folk") for t in tokens(tune.body) if t.kind == "chord_symbol")
     assert quoted[True] == 5 and quoted[False] > 4000
+
+
+@pytest.mark.skipif(not abc2midi.available(), reason="needs abc2midi (Debian package abcmidi)")
+def test_a_bass_note_in_lower_case_is_read_as_abc2midi_reads_it(tmp_path):
+    """"G/b" is G over B, as in tunebooks; abc2midi plays its bass, and so must our reader."""
+    import mido
+
+    tune = 'X:1\nT:Lower-case basses\nM:4/4\nL:1/8\nK:G\n"G/b"GABc "Am/c"d2B2|"D7/f#"A4 "Em/g"G4|]\n'
+    assert [parse_chord(c).bass for c in ("G/b", "Am/c", "D7/f#", "Em/g", "F/bb")] == [11, 0, 6, 7, 10]
+    ours = [min(n.pitch for n in tune_parts(tune).accompaniment if n.start == start) % 12
+            for start in sorted({n.start for n in tune_parts(tune).accompaniment})]
+    path = tmp_path / "t.abc"
+    path.write_text(tune)
+    subprocess.run(["abc2midi", str(path), "-o", str(tmp_path / "t.mid")], check=True, capture_output=True)
+    track = mido.MidiFile(tmp_path / "t.mid").tracks[-1]
+    at, lowest = 0, {}
+    for msg in track:
+        at += msg.time
+        if msg.type == "note_on" and msg.velocity and msg.note < 55:  # the chord's bass register
+            lowest[at] = min(lowest.get(at, 127), msg.note)
+    basses = [lowest[t] % 12 for t in sorted(lowest)]  # abc2midi strikes the bass again on the bar's later beats
+    theirs = [b for i, b in enumerate(basses) if i == 0 or b != basses[i - 1]]
+    assert ours == theirs == [11, 0, 6, 7]

@@ -28,7 +28,7 @@ QUALITIES: dict[str, tuple[int, ...]] = {
     "9": (0, 4, 7, 10, 14), "maj9": (0, 4, 7, 11, 14), "m9": (0, 3, 7, 10, 14), "add9": (0, 4, 7, 14),
     "5": (0, 7),
 }
-_CHORD_RE = re.compile(r"([A-G])([#b]?)([^/]*?)(?:/([A-G])([#b]?))?")
+_CHORD_RE = re.compile(r"([A-G])([#b]?)([^/]*?)(?:/([A-Ga-g])([#b]?))?")  # a bass in either case, as abc2midi reads it
 # Register of the accompaniment: the bass note in E2..D#3, the chord's root in C3..B3.
 BASS_LOW = 40
 CHORD_LOW = 48
@@ -62,5 +62,5 @@ def parse_chord(text: str) -> Chord | None:
     if intervals is None:
         return None
     root = (_ROOT[letter] + _ACCIDENTAL[accidental]) % 12
-    bass = (_ROOT[bass_letter] + _ACCIDENTAL[bass_accidental]) % 12 if bass_letter else root
+    bass = (_ROOT[bass_letter.upper()] + _ACCIDENTAL[bass_accidental]) % 12 if bass_letter else root
     return Chord(name, root, intervals, bass)
