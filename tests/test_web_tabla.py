@@ -227,3 +227,46 @@ def test_the_tabla_tab_shows_the_servers_message(page):  # noqa: F811
     error.wait_for(state="visible", timeout=20_000)
     assert "tempo: Input should be greater than or equal to 1 (got 0)" in error.inner_text()
     assert page.locator("#results article").count() == 0
+
+
+def test_the_form_offers_the_talas_its_model_knows_and_the_theka_menu_every_tala(client):
+    """The shipped model knows 8 talas (its vocabulary's `tala:` headers): the form offers those, each writes,
+    the other five are refused; the theka menu has all 13 (a theka needs no model)."""
+    from html.parser import HTMLParser
+
+    from tunesmith.checkpoint import SHIPPED_MODELS, load_checkpoint
+    from tunesmith.music.tabla.talas import TALAS
+
+    codec = load_checkpoint(SHIPPED_MODELS / "tabla").codec
+    known = [name for name in TALAS if f"tala: {name}" in codec.index]
+    assert len(known) == 8 and len(TALAS) == 13
+    [model] = client.get("/api/tabla/models").json()["models"]
+    assert model["name"] == "tabla" and model["talas"] == known
+
+    class Menus(HTMLParser):
+        """The options of each <select>, by its name or id."""
+        def __init__(self):
+            super().__init__()
+            self.menus, self.current = {}, None
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "select":
+                self.current = self.menus.setdefault(attrs.get("name") or attrs.get("id"), [])
+            elif tag == "option" and self.current is not None:
+                self.current.append(attrs["value"])
+
+        def handle_endtag(self, tag):
+            if tag == "select":
+                self.current = None
+
+    drawn = Menus()
+    drawn.feed(client.get("/tabla").text)
+    assert drawn.menus["tala"] == known
+    assert drawn.menus["theka-tala"] == list(TALAS)
+    for name in known:
+        comp = generate(client, tala=name, cycles=1, seed=3)["compositions"][0]
+        assert comp["tala"] == name and len(comp["grid"]["cycles"]) == 1
+    for name in set(TALAS) - set(known):
+        r = client.post("/api/tabla/generate", json={"tala": name, "cycles": 1, "seed": 3})
+        assert r.status_code == 400 and f"tala {name}: this model never saw it" in r.json()["detail"], r.text
