@@ -270,3 +270,56 @@ def test_the_form_offers_the_talas_its_model_knows_and_the_theka_menu_every_tala
     for name in set(TALAS) - set(known):
         r = client.post("/api/tabla/generate", json={"tala": name, "cycles": 1, "seed": 3})
         assert r.status_code == 400 and f"tala {name}: this model never saw it" in r.json()["detail"], r.text
+
+
+@pytest.fixture(scope="module")
+def two_tala_server(tmp_path_factory):
+    """`tunesmith serve` with a second tabla model, `runs/two`: a `small` LSTM trained for one epoch on the
+    bundled corpus's rupak and dadra compositions only, so its vocabulary has those two talas."""
+    from dataclasses import replace
+
+    from test_web_browser import serving
+
+    from tunesmith.corpus.load import load_corpus
+    from tunesmith.models import get_preset
+    from tunesmith.train import new_trainer
+
+    tmp = tmp_path_factory.mktemp("twotalas")
+    corpus = tmp / "rupak-and-dadra.txt"
+    chosen = [c for c in load_corpus(["tabla"], None, "tabla").tunes if c.tala in ("rupak", "dadra")]
+    corpus.write_text("\n".join(c.file_text() for c in chosen))
+    preset = get_preset("small")
+    trainer = new_trainer(tmp / "runs" / "two", [str(corpus)], preset.model, replace(preset.train, epochs=1, seed=1),
+                          mode="tabla")
+    trainer.run(show_progress=False)
+    with serving(tmp, tmp / "runs") as base:
+        yield base
+
+
+def test_choosing_another_model_offers_its_talas(browser, two_tala_server):  # noqa: F811
+    context = browser.new_context(base_url=two_tala_server, viewport={"width": 1400, "height": 1000})
+    errors = []
+    tab = context.new_page()
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto("/tabla")
+    menu = tab.locator("#tabla select[name=tala] option")
+    shipped = tab.request.get("/api/tabla/models").json()["models"]
+    assert [m["name"] for m in shipped] == ["tabla", "runs/two"] and shipped[1]["talas"] == ["rupak", "dadra"]
+    assert [o.get_attribute("value") for o in menu.all()] == shipped[0]["talas"]
+    tab.select_option("#tabla select[name=tala]", "rupak")
+    tab.select_option("#tabla select[name=model]", "runs/two")
+    assert [o.get_attribute("value") for o in menu.all()] == ["rupak", "dadra"]
+    assert tab.locator("#tabla select[name=tala]").input_value() == "rupak"     # still offered: kept
+    assert tab.locator("#theka-tala option").count() == 13
+    tab.select_option("#tabla select[name=tala]", "dadra")
+    tab.fill("input[name=cycles]", "2")
+    tab.fill("input[name=seed]", "6")
+    tab.click("#go")
+    card = tab.locator("#results article.composition").first
+    card.locator("table.tala-grid tr.landing").wait_for(timeout=60_000)
+    assert "dadra, 2 cycles" in card.locator(".meta").inner_text() and "runs/two" in card.locator(".meta").inner_text()
+    tab.select_option("#tabla select[name=model]", "tabla")
+    assert [o.get_attribute("value") for o in menu.all()] == shipped[0]["talas"]
+    assert tab.locator("#tabla select[name=tala]").input_value() == "dadra"
+    context.close()
+    assert not errors, errors
