@@ -10,20 +10,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
+from test_web_fuzz import api_routes  # every APIRoute, in included routers too
 
 from tunesmith.web.app import create_app
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "web.md"
 NOT_PAGES = {"/favicon.ico"}
-
-
-def api_routes(found: list):
-    """The APIRoutes of an app, in its included routers too."""
-    for route in found:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from api_routes(route.original_router.routes)
 
 
 @pytest.fixture(scope="module")
