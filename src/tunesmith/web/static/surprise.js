@@ -7,8 +7,9 @@
 //   score's box, as app.js engraves the plain score: a phone gets a narrower page); a click on a
 //   note shows the model's likeliest alternatives there, and picking one writes again the rest of the
 //   bar or of the tune from it (/api/surprise/regenerate).
-// Uses postJson, newCard, pageUnitsFor and DEFAULT_PAGE_UNITS from app.js; app.js tells this file about cards through the
-// "card-wired" and "card-rendered" events. Text from tunes is set with textContent, never as HTML.
+// Uses postJson, newCard, pageUnitsFor and DEFAULT_PAGE_UNITS from app.js; app.js tells this file about
+// cards through the "card-wired" and "card-rendered" events. Text from tunes is set with textContent, never
+// as HTML.
 "use strict";
 
 const SHOWN = {"\n": "\u21b5", " ": "\u2423", "\t": "\u21e5"};
