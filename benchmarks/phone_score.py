@@ -4,7 +4,8 @@ Starts `tunesmith serve` (a fresh database), writes tunes with the shipped model
 on seeds the tests do not use, and in headless chromium engraves each on pages
 of several widths into the front page's score box, measuring the staff's line
 spacing in CSS pixels, the lines (systems) of music, and whether the score fits
-the screen. What app.js does (SCORE_SCALE) was chosen from this table.
+the screen. What app.js does (SCORE_SCALE) was chosen from this table. Then the tune
+pages as app.js draws them, with the surprise map off and on.
 
     python benchmarks/phone_score.py [--seeds 101 102 103]
 """
@@ -84,6 +85,18 @@ def main() -> None:
                 page.wait_for_load_state("networkidle")
                 found.append(page.evaluate(TUNE_PAGE))
             print(f"  tune pages as drawn: box {found[0]['box']} px, page {found[0]['units']} units, staff space "
+                  f"{statistics.mean(f['space'] for f in found):5.2f} px, "
+                  f"{statistics.mean(f['systems'] for f in found):4.1f} lines")
+            # The same pages with the surprise map on (static/surprise.js asks /api/surprise for the box's page).
+            found = []
+            for url in urls:
+                page.goto(base + url)
+                page.wait_for_load_state("networkidle")
+                page.click("article.tune button.surprise-toggle")
+                page.wait_for_function("() => document.querySelectorAll('article.tune .sheet g.surprise').length",
+                                       timeout=60_000)
+                found.append(page.evaluate(TUNE_PAGE))
+            print(f"  surprise map as drawn: page {found[0]['units']} units, staff space "
                   f"{statistics.mean(f['space'] for f in found):5.2f} px, "
                   f"{statistics.mean(f['systems'] for f in found):4.1f} lines")
             page.close()

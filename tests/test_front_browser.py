@@ -1,6 +1,6 @@
 """The front page, a tune page, "Look inside" and the tabla page in a real browser (headless chromium, as
 test_web_browser.py), at a laptop's width (1280 CSS px) and a phone's (390): nothing wider than the screen,
-a phone's score engraved for its width and as readable as a laptop's, "Surprise me", the compact view's
+a phone's score (and its surprise map) engraved for its width and as readable as a laptop's, "Surprise me", the compact view's
 hover and tap, and the API page's worked example run as written (curl) against the live server.
 
 Screenshots land in out/test-artifacts/screenshots/ (NAME-1280.png, NAME-390.png).
@@ -119,6 +119,28 @@ def test_an_edit_on_a_phone_is_engraved_for_the_phone(at):
     text.fill(text.input_value().replace("T:", "T:Edited "))
     page.wait_for_function("([s, old]) => s.innerHTML !== old", arg=[sheet.element_handle(), before], timeout=30_000)
     assert sheet.evaluate(MEASURE)["units"] < 2100 and "Edited" in sheet.inner_html()
+
+
+def test_the_surprise_map_on_a_phone_is_engraved_for_the_phone(at):
+    """Turning the surprise map on keeps a phone's score as large as a laptop's (within 10 %): /api/surprise
+    engraves it for the box, as the plain score is; every note of the tune is coloured at both widths."""
+    staff, coloured = {}, {}
+    for width in WIDTHS:
+        page = at(width, "/")
+        page.goto(page.locator("article.featured h2 a").get_attribute("href"))
+        sheet = page.locator("article.tune .sheet")
+        engraved_for_its_box(page, sheet, width)
+        page.locator("article.tune button.surprise-toggle").click()
+        page.wait_for_function("s => s.querySelectorAll('g.surprise').length > 0", arg=sheet.element_handle(),
+                               timeout=60_000)
+        score = sheet.evaluate(MEASURE)
+        assert score["left"] >= 0 and score["right"] <= score["viewport"] and score["width"] <= width
+        staff[width], coloured[width] = score, sheet.locator("g.surprise").count()
+        fits(page)
+        screenshot(page, "surprise", width)
+    assert staff[PHONE]["space"] >= 0.9 * staff[1280]["space"], staff
+    assert staff[1280]["units"] == 2100 and 600 <= staff[PHONE]["units"] < 1300
+    assert coloured[PHONE] == coloured[1280] > 20, coloured
 
 
 def test_tabla_page_at_both_widths(at):

@@ -4,6 +4,8 @@ shipped model; abc2midi judges what the model wrote."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -44,6 +46,23 @@ def test_the_map_gives_each_notes_characters_bits_and_alternatives(jig_map):
     svg = jig_map["svg"]
     assert svg.count(' surprise"') == len(notes) and all(f'id="{n["id"]}"' in svg for n in notes)
     assert jig_map["mean_bits"] == pytest.approx(sum(n["bits"] for n in notes) / len(notes), abs=1e-3)
+
+
+def test_a_phones_narrower_page_maps_the_same_notes(client, jig_map):
+    """`width` engraves the map's score on a narrower page (a phone's, as /api/render does): the same notes,
+    characters and figures, on a page whose viewBox is narrower; a width out of range is refused naming it."""
+    r = client.post("/api/surprise", json={"abc": BEFORE + JIG, "width": 1050})
+    assert r.status_code == 200, r.text
+    narrow = r.json()
+    assert narrow["unmapped"] == 0
+    assert narrow["notes"] == jig_map["notes"]
+
+    def page_width(svg: str) -> float:
+        return float(re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+)', svg).group(1))
+
+    assert page_width(narrow["svg"]) < 0.6 * page_width(jig_map["svg"])
+    wrong = client.post("/api/surprise", json={"abc": JIG, "width": 100})
+    assert wrong.status_code == 422 and "width" in wrong.json()["detail"], wrong.text
 
 
 def test_writing_the_rest_of_a_bar_again_keeps_the_rest_of_the_tune(client, jig_map):

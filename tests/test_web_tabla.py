@@ -227,3 +227,99 @@ def test_the_tabla_tab_shows_the_servers_message(page):  # noqa: F811
     error.wait_for(state="visible", timeout=20_000)
     assert "tempo: Input should be greater than or equal to 1 (got 0)" in error.inner_text()
     assert page.locator("#results article").count() == 0
+
+
+def test_the_form_offers_the_talas_its_model_knows_and_the_theka_menu_every_tala(client):
+    """The shipped model knows 8 talas (its vocabulary's `tala:` headers): the form offers those, each writes,
+    the other five are refused; the theka menu has all 13 (a theka needs no model)."""
+    from html.parser import HTMLParser
+
+    from tunesmith.checkpoint import SHIPPED_MODELS, load_checkpoint
+    from tunesmith.music.tabla.talas import TALAS
+
+    codec = load_checkpoint(SHIPPED_MODELS / "tabla").codec
+    known = [name for name in TALAS if f"tala: {name}" in codec.index]
+    assert len(known) == 8 and len(TALAS) == 13
+    [model] = client.get("/api/tabla/models").json()["models"]
+    assert model["name"] == "tabla" and model["talas"] == known
+
+    class Menus(HTMLParser):
+        """The options of each <select>, by its name or id."""
+        def __init__(self):
+            super().__init__()
+            self.menus, self.current = {}, None
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "select":
+                self.current = self.menus.setdefault(attrs.get("name") or attrs.get("id"), [])
+            elif tag == "option" and self.current is not None:
+                self.current.append(attrs["value"])
+
+        def handle_endtag(self, tag):
+            if tag == "select":
+                self.current = None
+
+    drawn = Menus()
+    drawn.feed(client.get("/tabla").text)
+    assert drawn.menus["tala"] == known
+    assert drawn.menus["theka-tala"] == list(TALAS)
+    for name in known:
+        comp = generate(client, tala=name, cycles=1, seed=3)["compositions"][0]
+        assert comp["tala"] == name and len(comp["grid"]["cycles"]) == 1
+    for name in set(TALAS) - set(known):
+        r = client.post("/api/tabla/generate", json={"tala": name, "cycles": 1, "seed": 3})
+        assert r.status_code == 400 and f"tala {name}: this model never saw it" in r.json()["detail"], r.text
+
+
+@pytest.fixture(scope="module")
+def two_tala_server(tmp_path_factory):
+    """`tunesmith serve` with a second tabla model, `runs/two`: a `small` LSTM trained for one epoch on the
+    bundled corpus's rupak and dadra compositions only, so its vocabulary has those two talas."""
+    from dataclasses import replace
+
+    from test_web_browser import serving
+
+    from tunesmith.corpus.load import load_corpus
+    from tunesmith.models import get_preset
+    from tunesmith.train import new_trainer
+
+    tmp = tmp_path_factory.mktemp("twotalas")
+    corpus = tmp / "rupak-and-dadra.txt"
+    chosen = [c for c in load_corpus(["tabla"], None, "tabla").tunes if c.tala in ("rupak", "dadra")]
+    corpus.write_text("\n".join(c.file_text() for c in chosen))
+    preset = get_preset("small")
+    trainer = new_trainer(tmp / "runs" / "two", [str(corpus)], preset.model, replace(preset.train, epochs=1, seed=1),
+                          mode="tabla")
+    trainer.run(show_progress=False)
+    with serving(tmp, tmp / "runs") as base:
+        yield base
+
+
+def test_choosing_another_model_offers_its_talas(browser, two_tala_server):  # noqa: F811
+    context = browser.new_context(base_url=two_tala_server, viewport={"width": 1400, "height": 1000})
+    errors = []
+    tab = context.new_page()
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto("/tabla")
+    menu = tab.locator("#tabla select[name=tala] option")
+    shipped = tab.request.get("/api/tabla/models").json()["models"]
+    assert [m["name"] for m in shipped] == ["tabla", "runs/two"] and shipped[1]["talas"] == ["rupak", "dadra"]
+    assert [o.get_attribute("value") for o in menu.all()] == shipped[0]["talas"]
+    tab.select_option("#tabla select[name=tala]", "rupak")
+    tab.select_option("#tabla select[name=model]", "runs/two")
+    assert [o.get_attribute("value") for o in menu.all()] == ["rupak", "dadra"]
+    assert tab.locator("#tabla select[name=tala]").input_value() == "rupak"     # still offered: kept
+    assert tab.locator("#theka-tala option").count() == 13
+    tab.select_option("#tabla select[name=tala]", "dadra")
+    tab.fill("input[name=cycles]", "2")
+    tab.fill("input[name=seed]", "6")
+    tab.click("#go")
+    card = tab.locator("#results article.composition").first
+    card.locator("table.tala-grid tr.landing").wait_for(timeout=60_000)
+    assert "dadra, 2 cycles" in card.locator(".meta").inner_text() and "runs/two" in card.locator(".meta").inner_text()
+    tab.select_option("#tabla select[name=model]", "tabla")
+    assert [o.get_attribute("value") for o in menu.all()] == shipped[0]["talas"]
+    assert tab.locator("#tabla select[name=tala]").input_value() == "dadra"
+    context.close()
+    assert not errors, errors

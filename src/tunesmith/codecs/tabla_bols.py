@@ -17,6 +17,13 @@ from .base import Codec
 
 _BODY_TOKEN = re.compile(r"\|\||\||\[|\]|[^\s\[\]|]+")
 MARKS = ("\n", "|", "||", "[", "]", "-")
+TALA_HEADER = "tala: "
+
+
+def known_talas(vocab: list[str]) -> list[str]:
+    """The talas a vocabulary has a `tala:` header for, in its order: a model writes only in those (the
+    writer refuses any other), so a form offers only these."""
+    return [s[len(TALA_HEADER):] for s in vocab if s.startswith(TALA_HEADER)]
 
 
 def bol_tokens(text: str) -> list[str]:

@@ -46,13 +46,18 @@ class AbcIn(Body):
     abc: Text = text(description="The text of one tune, from its X: line.")
 
 
-class RenderIn(AbcIn):
-    """One tune to engrave, on a page as wide as the screen it is shown on."""
-
-    width: int | None = Field(None, strict=True, ge=MIN_WIDTH, le=DEFAULT_WIDTH, description=(
+def page_width():
+    """The `width` field of a request whose answer is a score: a phone asks for a narrower page (static/app.js)."""
+    return Field(None, strict=True, ge=MIN_WIDTH, le=DEFAULT_WIDTH, description=(
         f"The page's width in verovio units, {MIN_WIDTH} to {DEFAULT_WIDTH} (the default; 2.5 a CSS pixel at "
         "the score's natural size): a phone asks for a narrower page, so fewer bars share a line and the notes "
         "stay large."))
+
+
+class RenderIn(AbcIn):
+    """One tune to engrave, on a page as wide as the screen it is shown on."""
+
+    width: int | None = page_width()
 
 
 class SaveIn(AbcIn):

@@ -23,7 +23,7 @@ from pydantic import Field, create_model
 from ..errors import TunesmithError
 from ..insight.surprise import SCALE_BITS, surprise_map
 from ..modes.abc.reprime import MAX_SYMBOL_CHARS, check_alternative, continuation, primer_at, rest_of_bar
-from .api import ABC, GenerateIn, composer, tune_json
+from .api import ABC, GenerateIn, composer, page_width, tune_json
 from .catalog import ABC_MODELS
 from .requests import MAX_ID, MAX_SEED, Body, Text, text
 from .service import Composer, RequestError, field_names, inert_svg, one_tune
@@ -48,6 +48,7 @@ class SurpriseIn(Body):
 
     abc: Text = text(description="The text of one tune, from its X: line.")
     model: Text | None = text(200, default=None, description="A model's name (default: the shipped ABC model).")
+    width: int | None = page_width()
 
 
 RegenerateIn = create_model(
@@ -70,9 +71,10 @@ def tune_in(c: Composer, abc: str) -> tuple[str, int]:
     return tune, max(start, 0)
 
 
-def _read(c: Composer, tune: str, model: str | None):
-    """The surprise map of one tune by the named model (the shipped one when None)."""
-    svg = c.preview_svg(tune)
+def _read(c: Composer, tune: str, model: str | None, width: int | None = None):
+    """The surprise map of one tune by the named model (the shipped one when None), its score engraved on a
+    page `width` units wide (None: the default page; a phone's is narrower, as for `/api/render`)."""
+    svg = c.preview_svg(tune, width)
     entry = c.catalog.find(model, ABC_MODELS)
     with c.turn():
         try:
@@ -83,10 +85,10 @@ def _read(c: Composer, tune: str, model: str | None):
 
 @router.post("")
 def read(body: SurpriseIn, c: Composer = Depends(composer)) -> dict:
-    """The tune's sheet music with each note coloured by the model's surprise, and per note (by its SVG id)
-    its characters (offsets `start`..`end` in `abc`), bits, and the model's likeliest alternatives."""
+    """The tune's sheet music (on a page `width` units wide) with each note coloured by the model's surprise,
+    and per note (by its SVG id) its characters (offsets `start`..`end` in `abc`), bits, and the model's likeliest alternatives."""
     tune, start = tune_in(c, body.abc)
-    entry, found = _read(c, tune, body.model)
+    entry, found = _read(c, tune, body.model, body.width)
     return {"model": entry.name, "unit": found.unit, "svg": inert_svg(found.svg), "scale_bits": SCALE_BITS,
             "mean_bits": round(found.mean_bits(), 4), "unmapped": found.unmapped,
             "notes": [n.to_dict(shift=start) for n in found.notes]}

@@ -17,6 +17,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from ..checkpoint import read_config
+from ..codecs import codec_from_dict
+from ..codecs.tabla_bols import known_talas
 from ..modes.tabla import MODE as TABLA
 from ..modes.tabla.options import TablaPractice
 from ..modes.tabla.forms import read_form
@@ -64,6 +67,17 @@ TABLA_MODELS = ModelKind("tabla", lambda c: isinstance(c.get("codec"), dict) and
 def tabla_models(catalog: ModelCatalog) -> list[ModelEntry]:
     """The tabla models on offer."""
     return catalog.entries(TABLA_MODELS)
+
+
+def model_talas(entry: ModelEntry) -> list[str]:
+    """The talas this model writes in, in TALAS's order: those its vocabulary has a header for, read from its
+    config.json as the writer reads them when it refuses another ("this model never saw it"). A config that
+    does not read offers every tala, and generating then says what is wrong with the model."""
+    try:
+        known = set(known_talas(codec_from_dict(read_config(entry.path)["codec"]).vocab))
+    except TunesmithError:
+        return list(TALAS)
+    return [name for name in TALAS if name in known]
 
 
 def find_model(catalog: ModelCatalog, name: str | None) -> ModelEntry:
@@ -269,10 +283,15 @@ def _talas() -> list[dict]:
 
 @router.get("/tabla", response_class=HTMLResponse, include_in_schema=False)
 def tabla_page(request: Request, c: Composer = Depends(composer)) -> HTMLResponse:
-    """The Tabla tab: the form, and the compositions it writes."""
+    """The Tabla tab: the form (its talas those of the first model; tabla.js swaps them when another model is
+    chosen), the theka's own tala menu (every tala: a theka needs no model), and the compositions it writes."""
+    models = tabla_models(c.catalog)
+    talas = {m.name: model_talas(m) for m in models}
+    options = TABLA.option_specs()
     return templates.TemplateResponse(request, "tabla.html", {
-        "models": tabla_models(c.catalog), "limits": c.limits, "options": TABLA.option_specs(),
-        "sampling": TABLA.sampling, "practice": PRACTICE_SPECS})
+        "models": models, "limits": c.limits, "options": options, "sampling": TABLA.sampling,
+        "practice": PRACTICE_SPECS, "model_talas": talas, "tala": next(s for s in options if s.name == "tala"),
+        "only": {"tala": talas[models[0].name]} if models else {}})
 
 
 @router.get("/tabla/{comp_id:int}", response_class=HTMLResponse, include_in_schema=False)
@@ -296,8 +315,10 @@ def list_talas() -> dict:
 
 @router.get("/api/tabla/models")
 def list_models(c: Composer = Depends(composer)) -> dict:
-    """The tabla models to choose from: the shipped one and every trained tabla run's best checkpoint."""
-    return {"models": [{"name": e.name, "description": e.description} for e in tabla_models(c.catalog)]}
+    """The tabla models to choose from: the shipped one and every trained tabla run's best checkpoint, each with
+    the talas it writes in (another is refused)."""
+    return {"models": [{"name": e.name, "description": e.description, "talas": model_talas(e)}
+                       for e in tabla_models(c.catalog)]}
 
 
 @router.post("/api/tabla/generate")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from ...codecs.tabla_bols import known_talas
 from ...errors import TunesmithError
 from ...generate import prime, write_batched
 from ...music.tabla.bols import SILENCE
@@ -107,7 +108,7 @@ def plan_of(ckpt: "Checkpoint", gap: CycleGap) -> CyclePlan:
     if codec.name != "tabla-bols":
         raise TunesmithError(f"this model's codec is {codec.name}, not tabla-bols; infill --cycles needs a tabla model")
     if f"tala: {tala.name}" not in codec.index:
-        known = ", ".join(s[6:] for s in codec.vocab if s.startswith("tala: "))
+        known = ", ".join(known_talas(codec.vocab))
         raise TunesmithError(f"the composition is in {tala.name}, which this model never saw (it knows {known})")
     sym = Symbols(codec, tala)
     lines = _lines(gap.comp)

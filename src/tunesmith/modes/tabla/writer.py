@@ -23,6 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ...codecs.tabla_bols import known_talas
 from ...errors import TunesmithError
 from ...generate import QueuedWriter, write_batched
 from ...music.tabla.bols import BOLS, SILENCE, has_bayan_open
@@ -246,7 +247,7 @@ def _settings(req: GenerateRequest, codec) -> tuple[Tala, int | None, float, int
         raise TunesmithError(f"this model's codec is {codec.name}, not tabla-bols")
     tala = get_tala(opt.tala or DEFAULT_TALA)
     if f"tala: {tala.name}" not in codec.index:
-        known = ", ".join(s[6:] for s in codec.vocab if s.startswith("tala: "))
+        known = ", ".join(known_talas(codec.vocab))
         raise TunesmithError(f"--tala {tala.name}: this model never saw it (it knows {known})")
     cycles = DEFAULT_CYCLES if opt.cycles is None else opt.cycles
     if cycles is not None and not 1 <= cycles <= MAX_CYCLES:

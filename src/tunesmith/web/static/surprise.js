@@ -3,11 +3,13 @@
 // - "Continue from cursor": the text before the cursor is the primer of /api/generate (as --primer is on
 //   the command line); the model writes on from it, well-formed, and the new tune is a new card above.
 // - "Continue from selection": the tune's header (to its K: line) and the selected phrase are the primer.
-// - "Surprise map": /api/surprise colours each note of the score by the model's surprise; a click on a
+// - "Surprise map": /api/surprise colours each note of the score by the model's surprise (engraved for the
+//   score's box, as app.js engraves the plain score: a phone gets a narrower page); a click on a
 //   note shows the model's likeliest alternatives there, and picking one writes again the rest of the
 //   bar or of the tune from it (/api/surprise/regenerate).
-// Uses postJson and newCard from app.js; app.js tells this file about cards through the
-// "card-wired" and "card-rendered" events. Text from tunes is set with textContent, never as HTML.
+// Uses postJson, newCard, pageUnitsFor and DEFAULT_PAGE_UNITS from app.js; app.js tells this file about
+// cards through the "card-wired" and "card-rendered" events. Text from tunes is set with textContent, never
+// as HTML.
 "use strict";
 
 const SHOWN = {"\n": "\u21b5", " ": "\u2423", "\t": "\u21e5"};
@@ -126,11 +128,14 @@ async function showSurprise(card) {
   const status = card.querySelector(".reprime-status");
   const abc = text.value;
   const mine = (card.surpriseRequests = (card.surpriseRequests || 0) + 1);
+  const sheet = card.querySelector(".sheet");
+  const units = pageUnitsFor(sheet) || DEFAULT_PAGE_UNITS;  // a phone's page, as app.js engraves the score
   status.textContent = "Reading the tune with the model…";
   try {
-    const r = await postJson("/api/surprise", {abc, model: writeSettings(card).model});
+    const r = await postJson("/api/surprise", {abc, model: writeSettings(card).model, width: units});
     if (mine !== card.surpriseRequests || !surpriseOn(card)) return;  // a newer request, or switched off
-    card.querySelector(".sheet").innerHTML = r.svg;
+    sheet.innerHTML = r.svg;
+    sheet.dataset.pageUnits = units;
     maps.set(card, {model: r.model, abc, notes: new Map(r.notes.map((n) => [n.id, n]))});
     const unmapped = r.unmapped ? `; ${r.unmapped} notes not matched on the score` : "";
     status.textContent = `Surprise by ${r.model}: ${r.notes.length} notes, ${r.mean_bits.toFixed(2)} bits per note ` +
@@ -145,9 +150,13 @@ async function hideSurprise(card) {
   maps.delete(card);
   card.querySelector(".alternatives").hidden = true;
   card.querySelector(".reprime-status").textContent = "";
+  const sheet = card.querySelector(".sheet");
+  const units = pageUnitsFor(sheet) || DEFAULT_PAGE_UNITS;
   try {
-    const r = await postJson("/api/render", {abc: card.querySelector("textarea.abc").value});
-    if (!surpriseOn(card)) card.querySelector(".sheet").innerHTML = r.svg;
+    const r = await postJson("/api/render", {abc: card.querySelector("textarea.abc").value, width: units});
+    if (surpriseOn(card)) return;
+    sheet.innerHTML = r.svg;
+    sheet.dataset.pageUnits = units;
   } catch (e) {
     card.querySelector(".reprime-status").textContent = e.message;
   }

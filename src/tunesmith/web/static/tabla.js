@@ -198,9 +198,10 @@ function setUpPractice(card, url) {
   });
 }
 
-// A card for the chosen tala's theka (one cycle landing on sam), to practise with; it is not stored.
+// A card for the theka menu's tala (one cycle landing on sam), to practise with; it is not stored. The menu
+// has every tala: a theka needs no model.
 async function practiseTheka() {
-  const tala = document.querySelector("#tabla select[name=tala]").value;
+  const tala = document.getElementById("theka-tala").value;
   const error = document.getElementById("error");
   error.hidden = true;
   try {
@@ -223,7 +224,26 @@ async function practiseTheka() {
   }
 }
 
+// The form's Tala menu offers only the talas the chosen model knows (the server refuses the others): the
+// model menu's options carry them (data-talas); the theka menu has every tala's name as the page shows it.
+function offerModelTalas() {
+  const form = document.getElementById("tabla");
+  const model = form && form.querySelector("select[name=model]");
+  if (!model) return;  // one model: the server drew its talas
+  const menu = form.querySelector("select[name=tala]");
+  const every = [...document.getElementById("theka-tala").options];
+  const offer = () => {
+    const known = new Set(model.selectedOptions[0].dataset.talas.split(" "));
+    const chosen = menu.value;
+    menu.replaceChildren(...every.filter((o) => known.has(o.value)).map((o) => new Option(o.text, o.value)));
+    if (known.has(chosen)) menu.value = chosen;
+  };
+  model.addEventListener("change", offer);
+  offer();  // a model the browser restored (back, reload)
+}
+
 function setUpTabla() {
+  offerModelTalas();
   setUpCompose({formId: "tabla", url: "/api/tabla/generate",
                 pieces: (r) => r.compositions, card: compositionCard, noun: "composition"});
   const theka = document.getElementById("practise-theka");
