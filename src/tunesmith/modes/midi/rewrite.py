@@ -48,7 +48,7 @@ def _the_one_in_text(text: str) -> MidiPiece:
     blocks = event_blocks(text)
     if not blocks:
         raise TunesmithError("text: no piece found; send a piece's event text (Tempo_.., Bar, Pos_.., Pitch_.. ...), "
-                             "as `tunesmith generate --mode midi` writes it")
+                             "as a MIDI model writes it (its .txt)")
     if len(blocks) > 1:
         raise TunesmithError(f"text: {len(blocks)} pieces found (a blank line ends one); send one at a time")
     return piece_from_text(blocks[0][1], "", "text")
