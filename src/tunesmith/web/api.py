@@ -142,25 +142,9 @@ def infill(body: InfillIn, c: Composer = Depends(composer)) -> dict:
         span = the_range(mode, f"model {entry.name!r}", body.bars, body.cycles)
     except TunesmithError as exc:
         raise RequestError(422, field_names(str(exc))) from None
-    if mode.name != "abc":
-        seed, done = c.rewrite(mode, entry, body, lambda ckpt, sampling, seed: mode.infill(ckpt, RewriteRequest(
-            text=piece, bars=span, n=body.n, seed=seed, candidates=body.candidates, sampling=sampling)))
-        return {"seed": seed, "model": entry.name, "mode": mode.name, **done.about,
-                "pieces": [piece_json(mode, text, detail) for text, detail in zip(done.pieces, done.details)]}
-
-    def run(ckpt, sampling, seed: int):
-        from ..modes.abc.infill import gap_of, infill
-
-        return infill(ckpt, gap_of(piece, span), body.n, body.candidates, sampling, seed)
-
-    seed, versions = c.rewrite(mode, entry, body, run)
-    gap = versions[0].gap
-    return {"seed": seed, "model": entry.name, "mode": mode.name, "bars": [gap.first, gap.last],
-            "candidates": body.candidates,
-            "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits,
-            "tunes": [{"abc": v.text, "music": list(v.chosen.music), "bits": v.chosen.bits,
-                       "candidate_bits": [cand.bits for cand in v.candidates], "problems": problems_of(v.text)}
-                      for v in versions]}
+    seed, done = c.rewrite(mode, entry, body, lambda ckpt, sampling, seed: mode.infill(ckpt, RewriteRequest(
+        text=piece, bars=span, n=body.n, seed=seed, candidates=body.candidates, sampling=sampling)))
+    return rewritten_json(mode, entry.name, seed, done)
 
 
 @router.post("/vary")
@@ -170,33 +154,28 @@ def vary(body: VaryIn, c: Composer = Depends(composer)) -> dict:
     as `text`."""
     entry, mode = c.rewriter(body.model)
     piece = c.piece_of(mode, body)
-    if mode.name != "abc":
-        seed, done = c.rewrite(mode, entry, body, lambda ckpt, sampling, seed: mode.vary(ckpt, RewriteRequest(
-            text=piece, amount=body.amount, n=body.n, seed=seed, candidates=body.candidates, sampling=sampling)))
-        return {"seed": seed, "model": entry.name, "mode": mode.name, **done.about,
-                "pieces": [piece_json(mode, text, detail) for text, detail in zip(done.pieces, done.details)]}
-
-    def run(ckpt, sampling, seed: int):
-        from ..modes.abc.vary import vary
-
-        return [vary(ckpt, piece, body.amount, body.candidates, sampling, seed, version) for version in range(body.n)]
-
-    seed, versions = c.rewrite(mode, entry, body, run)
-    return {"seed": seed, "model": entry.name, "mode": mode.name, "amount": body.amount,
-            "tunes": [{"abc": v.text, "bars": v.bars, "rewritten": list(v.rewritten), "changed": list(v.changed),
-                       "achieved": v.achieved, "problems": problems_of(v.text)} for v in versions]}
+    seed, done = c.rewrite(mode, entry, body, lambda ckpt, sampling, seed: mode.vary(ckpt, RewriteRequest(
+        text=piece, amount=body.amount, n=body.n, seed=seed, candidates=body.candidates, sampling=sampling)))
+    return rewritten_json(mode, entry.name, seed, done)
 
 
-def piece_json(mode: Mode, text: str, detail: dict) -> dict:
-    """A rewritten tabla composition or MIDI piece as the API gives it: its text, what infill or vary says of it,
-    and a tabla composition's grid of cycles (as `/api/tabla` gives one: the tab draws its card from it)."""
-    out = {"text": text, **detail}
+def rewritten_json(mode: Mode, model: str, seed: int, done) -> dict:
+    """What infill or vary answers: the request's whole (`Generated.about`) and per version its text with what the
+    mode says of it (`details`). ABC: `tunes`, each `abc` with the checker's `problems`; tabla and MIDI: `pieces`,
+    each `text`, a tabla composition with its grid of cycles (as `/api/tabla` gives one: the tab draws its card
+    from it)."""
+    out = {"seed": seed, "model": model, "mode": mode.name, **done.about}
+    if mode.name == "abc":
+        return {**out, "tunes": [{"abc": text, **detail, "problems": problems_of(text)}
+                                 for text, detail in zip(done.pieces, done.details)]}
+    pieces = [{"text": text, **detail} for text, detail in zip(done.pieces, done.details)]
     if mode.name == "tabla":
         from ..music.tabla.notation import read_text
         from .tabla import grid
 
-        out["grid"] = grid(read_text(text)[0].composition)
-    return out
+        for piece in pieces:
+            piece["grid"] = grid(read_text(piece["text"])[0].composition)
+    return {**out, "pieces": pieces}
 
 
 @router.post("/render")
