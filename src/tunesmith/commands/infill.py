@@ -48,6 +48,7 @@ def rewrite(action: str, file: Path, given: dict[str, Any], bars: str | None = N
     """
     from ..checkpoint import load_checkpoint
     from ..modes import RewriteRequest, mode_of
+    from ..modes.rewriting import the_range
     from ..options import Sampling
 
     set_threads(given["threads"])
@@ -63,7 +64,7 @@ def rewrite(action: str, file: Path, given: dict[str, Any], bars: str | None = N
         raise TunesmithError(f"{action}: the model at {path} writes {mode.writes} (mode {mode.name}), "
                              f"which {action} does not rewrite")
     if action == "infill":
-        bars = _the_range(mode, path, bars, cycles)
+        bars = the_range(mode, f"the model at {path}", bars, cycles)
     defaults = mode.sampling
     sampling = Sampling(defaults.temperature if given["temperature"] is None else given["temperature"],
                         given["top_k"], defaults.top_p if given["top_p"] is None else given["top_p"])
@@ -80,18 +81,6 @@ def rewrite(action: str, file: Path, given: dict[str, Any], bars: str | None = N
         sys.stdout.write(result.stdout)
     if result.message:
         err(result.message)
-
-
-def _the_range(mode, path: Path, bars: str | None, cycles: str | None) -> str:
-    """The range to rewrite, given with the flag the model's mode counts in (--bars, or --cycles for tabla)."""
-    wanted, other = ("--cycles", "--bars") if mode.rewrites == "cycle" else ("--bars", "--cycles")
-    given, wrong = (cycles, bars) if mode.rewrites == "cycle" else (bars, cycles)
-    if wrong is not None:
-        raise TunesmithError(f"{other}: the model at {path} writes {mode.writes}, whose {mode.piece}s are rewritten "
-                             f"by whole {mode.rewrites}s: give {wanted}, e.g. {wanted} 2-3")
-    if given is None:
-        raise TunesmithError(f"infill needs the {mode.rewrites}s to rewrite: {wanted}, e.g. {wanted} 2-3")
-    return given
 
 
 def signature(own: list[inspect.Parameter]) -> inspect.Signature:

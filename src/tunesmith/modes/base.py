@@ -125,9 +125,11 @@ class GenerateRequest:
 
 @dataclass(frozen=True)
 class RewriteRequest:
-    """What `tunesmith infill` and `tunesmith vary` ask of a mode: a piece of a file, and what to rewrite in it."""
+    """What `tunesmith infill` and `tunesmith vary` ask of a mode: a piece of a file (or of a text: the web API),
+    and what to rewrite in it."""
 
-    path: Path
+    path: Path | None = None        # the file with the piece (None: `text` holds it)
+    text: str | None = None         # the piece's text itself, one piece (the web API's `text` field); messages name it "text"
     piece: str | None = None        # which piece of the file (ABC: its X: number); None: the file's only one
     bars: str | None = None         # infill: the bars (tabla: the cycles) to rewrite, e.g. "9-12"
     amount: float | None = None     # vary: the share of the piece's bars to rewrite
@@ -141,11 +143,18 @@ class RewriteRequest:
 
 @dataclass
 class Generated:
-    """What a generate call produced: text for stdout (when no file was named) and a line for stderr."""
+    """What a generate call produced: text for stdout (when no file was named) and a line for stderr.
+
+    Infill and vary add what the web API answers with: `about`, the request's
+    whole (infill: the range, the candidates, the bits of the piece's own
+    bars), and `details`, one dict per piece (its bits, or what it changed).
+    """
 
     stdout: str = ""
     message: str = ""
     pieces: list[str] = field(default_factory=list)
+    about: dict = field(default_factory=dict)
+    details: list[dict] = field(default_factory=list)
 
 
 @dataclass

@@ -38,6 +38,19 @@ def unit_range(spec: str | None, count: int, flag: str, unit: str, piece: str) -
     return first, last
 
 
+def the_range(mode, model: str, bars: str | None, cycles: str | None) -> str:
+    """The range infill rewrites, given as the model's mode counts (`--bars`, or `--cycles` for tabla: `Mode.rewrites`);
+    the other, or none, is one clear error naming `model` ("the model at models/tabla")."""
+    wanted, other = ("--cycles", "--bars") if mode.rewrites == "cycle" else ("--bars", "--cycles")
+    given, wrong = (cycles, bars) if mode.rewrites == "cycle" else (bars, cycles)
+    if wrong is not None:
+        raise TunesmithError(f"{other}: {model} writes {mode.writes}, whose {mode.piece}s are rewritten "
+                             f"by whole {mode.rewrites}s: give {wanted}, e.g. {wanted} 2-3")
+    if given is None:
+        raise TunesmithError(f"infill needs the {mode.rewrites}s to rewrite: {wanted}, e.g. {wanted} 2-3")
+    return given
+
+
 def runs(numbers: Sequence[int]) -> list[tuple[int, int]]:
     """Sorted numbers as runs of neighbours: [2, 3, 5] -> [(2, 3), (5, 5)]."""
     out: list[tuple[int, int]] = []

@@ -7,18 +7,22 @@ the page shows the message as it is.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
+from ..errors import TunesmithError
+from ..modes import Mode, RewriteRequest
+from ..modes.rewriting import the_range
 from ..music.abc.check import check_text
 from ..render.sheet import DEFAULT_WIDTH, MIN_WIDTH
 from ..modes.abc import MODE as ABC
 from ..modes.abc.originality import note
 from .catalog import ABC_MODELS
 from .requests import MAX_ID, Body, Text, request_model, rewrite_model, text
-from .service import MEDIA_TYPES, Composer, problems_of
+from .service import MEDIA_TYPES, Composer, RequestError, field_names, problems_of
 from .store import StoredTune
 
 router = APIRouter(prefix="/api")
@@ -32,12 +36,17 @@ def composer(request: Request) -> Composer:
 GenerateIn = request_model(ABC, "GenerateIn")
 
 
-InfillIn = rewrite_model(ABC, "InfillIn", "New music for some bars of a tune.", bars=(Text, text(
-    20, description="The bars to rewrite, e.g. \"9-12\" or \"5\", numbered as the checker numbers them "
-                    "(a pickup is bar 1).")))
-VaryIn = rewrite_model(ABC, "VaryIn", "A variation of a tune.", amount=(float, Field(
+InfillIn = rewrite_model(
+    "InfillIn", "New music for some bars of a piece (cycles of a tabla composition), with a model of any mode.",
+    bars=(Optional[Text], text(20, default=None, description=(
+        "ABC and MIDI: the bars to rewrite, e.g. \"9-12\" or \"5\"; ABC numbers them as the checker does (a pickup "
+        "is bar 1), MIDI as its event text's Bar lines."))),
+    cycles=(Optional[Text], text(20, default=None, description=(
+        "Tabla: the whole cycles of the tala to rewrite, e.g. \"2-3\" (the landing sam stays)."))))
+VaryIn = rewrite_model("VaryIn", "A variation of a piece, with a model of any mode.", amount=(float, Field(
     0.3, strict=True, allow_inf_nan=False, gt=0, le=1,
-    description="The share of the tune's bars to rewrite, in (0, 1]; the first and last bar of each part are kept.")))
+    description="The share of the piece's bars (tabla: cycles) to rewrite, in (0, 1]; ABC keeps the first and last "
+                "bar of each part, tabla the first cycle.")))
 
 
 class AbcIn(Body):
@@ -126,36 +135,52 @@ def generate(body: GenerateIn, c: Composer = Depends(composer)) -> dict:
 
 @router.post("/infill")
 def infill(body: InfillIn, c: Composer = Depends(composer)) -> dict:
-    """New music for bars of a tune, leading into the bars after them; the rest of its text unchanged (not stored).
+    """New music for bars of a piece (tabla: cycles), leading into what follows; the rest unchanged (not stored).
 
-    Each version is the best of `candidates` (the fewest `bits` the model spends on the rest of the tune after it).
+    The model's mode decides what is sent: an ABC tune as `abc` with `bars`, a tabla composition as `text` with
+    `cycles`, a MIDI piece's event text as `text` with `bars`. Each version is the best of `candidates` (the
+    fewest `bits` the model spends on the rest of the piece after it).
     """
-    def run(ckpt, text: str, sampling, seed: int):
-        from ..modes.abc.infill import gap_of, infill
-
-        return infill(ckpt, gap_of(text, body.bars), body.n, body.candidates, sampling, seed)
-
-    seed, entry, versions = c.rewrite(body, ABC_MODELS, run)
-    gap = versions[0].gap
-    return {"seed": seed, "model": entry.name, "bars": [gap.first, gap.last], "candidates": body.candidates,
-            "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits,
-            "tunes": [{"abc": v.text, "music": list(v.chosen.music), "bits": v.chosen.bits,
-                       "candidate_bits": [cand.bits for cand in v.candidates], "problems": problems_of(v.text)}
-                      for v in versions]}
+    entry, mode = c.rewriter(body.model)
+    piece = c.piece_of(mode, body)
+    try:
+        span = the_range(mode, f"model {entry.name!r}", body.bars, body.cycles)
+    except TunesmithError as exc:
+        raise RequestError(422, field_names(str(exc))) from None
+    seed, done = c.rewrite(mode, entry, body, lambda ckpt, sampling, seed: mode.infill(ckpt, RewriteRequest(
+        text=piece, bars=span, n=body.n, seed=seed, candidates=body.candidates, sampling=sampling)))
+    return rewritten_json(mode, entry.name, seed, done)
 
 
 @router.post("/vary")
 def vary(body: VaryIn, c: Composer = Depends(composer)) -> dict:
-    """Variations of a tune: the same form and bar count, about `amount` of its bars rewritten (not stored)."""
-    def run(ckpt, text: str, sampling, seed: int):
-        from ..modes.abc.vary import vary
+    """Variations of a piece: the same form and bar (tabla: cycle) count, about `amount` of them rewritten (not
+    stored). The model's mode decides what is sent: an ABC tune as `abc`, a tabla composition or MIDI event text
+    as `text`."""
+    entry, mode = c.rewriter(body.model)
+    piece = c.piece_of(mode, body)
+    seed, done = c.rewrite(mode, entry, body, lambda ckpt, sampling, seed: mode.vary(ckpt, RewriteRequest(
+        text=piece, amount=body.amount, n=body.n, seed=seed, candidates=body.candidates, sampling=sampling)))
+    return rewritten_json(mode, entry.name, seed, done)
 
-        return [vary(ckpt, text, body.amount, body.candidates, sampling, seed, version) for version in range(body.n)]
 
-    seed, entry, versions = c.rewrite(body, ABC_MODELS, run)
-    return {"seed": seed, "model": entry.name, "amount": body.amount,
-            "tunes": [{"abc": v.text, "bars": v.bars, "rewritten": list(v.rewritten), "changed": list(v.changed),
-                       "achieved": v.achieved, "problems": problems_of(v.text)} for v in versions]}
+def rewritten_json(mode: Mode, model: str, seed: int, done) -> dict:
+    """What infill or vary answers: the request's whole (`Generated.about`) and per version its text with what the
+    mode says of it (`details`). ABC: `tunes`, each `abc` with the checker's `problems`; tabla and MIDI: `pieces`,
+    each `text`, a tabla composition with its grid of cycles (as `/api/tabla` gives one: the tab draws its card
+    from it)."""
+    out = {"seed": seed, "model": model, "mode": mode.name, **done.about}
+    if mode.name == "abc":
+        return {**out, "tunes": [{"abc": text, **detail, "problems": problems_of(text)}
+                                 for text, detail in zip(done.pieces, done.details)]}
+    pieces = [{"text": text, **detail} for text, detail in zip(done.pieces, done.details)]
+    if mode.name == "tabla":
+        from ..music.tabla.notation import read_text
+        from .tabla import grid
+
+        for piece in pieces:
+            piece["grid"] = grid(read_text(piece["text"])[0].composition)
+    return {**out, "pieces": pieces}
 
 
 @router.post("/render")

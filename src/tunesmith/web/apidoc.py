@@ -48,8 +48,8 @@ def description() -> str:
     example = json.loads(EXAMPLE_FILE.read_text())
     return f"""\
 **What it is for.** Everything the pages do, from a script: compose tunes (`POST /api/generate`) and tabla
-(`POST /api/tabla/generate`), check and engrave ABC you bring (`/api/check`, `/api/render`), rewrite bars
-(`/api/infill`, `/api/vary`), and fetch any stored tune as ABC, MIDI, WAV, SVG, MusicXML or PDF
+(`POST /api/tabla/generate`), check and engrave ABC you bring (`/api/check`, `/api/render`), rewrite bars of a tune, a MIDI piece or
+cycles of a tabla composition (`/api/infill`, `/api/vary`: the model's mode decides), and fetch any stored tune as ABC, MIDI, WAV, SVG, MusicXML or PDF
 (`GET /api/tunes/<id>.mid` …). Requests and answers are JSON; bad input gets a 4xx answer
 `{{"detail": "..."}}` that names the field. Every tune written is stored and has a page, `/tune/<id>`.
 

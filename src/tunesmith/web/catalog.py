@@ -58,6 +58,8 @@ class ModelKind:
 
 
 ABC_MODELS = ModelKind("default", lambda c: str(c.get("codec", {}).get("name", "")).startswith("abc"), _describe)
+# Every model, of any mode (infill and vary: the model's mode decides), the shipped ABC model first.
+ALL_MODELS = ModelKind("default", lambda c: isinstance(c.get("codec"), dict), _describe)
 
 
 class ModelCatalog:

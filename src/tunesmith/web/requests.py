@@ -100,19 +100,39 @@ def request_model(mode: Mode, name: str) -> type[BaseModel]:
     return create_model(name, __base__=Body, __doc__=f"A request for new {noun}.", **fields)
 
 
-def rewrite_model(mode: Mode, name: str, doc: str, **own: Any) -> type[BaseModel]:
-    """A pydantic model of a request that rewrites bars of one piece (infill, vary): the piece, its `own`
-    fields (name: (type, Field)), how many candidates, and what every model run has."""
+def rewrite_model(name: str, doc: str, **own: Any) -> type[BaseModel]:
+    """A pydantic model of a request that rewrites one piece (infill, vary) with a model of any mode: the piece
+    (`abc` for an ABC model, `text` for the others), its `own` fields (name: (type, Field)), how many
+    candidates, and what every model run has, its sampling left to the model's mode when not given."""
+    sampling = sampling_fields(ABC_MODE(), "versions")
+    # Left to the model's mode when not given (ABC's top_p is 0.95, tabla's and MIDI's 1).
+    sampling["temperature"] = (Optional[float], Field(None, strict=True, allow_inf_nan=False, gt=0, le=MAX_TEMPERATURE,
+                                                      description=f"In (0, {MAX_TEMPERATURE:g}]; lower is safer, "
+                                                                  "higher is wilder (default: the model's mode's)."))
+    sampling["top_p"] = (Optional[float], Field(None, strict=True, allow_inf_nan=False, gt=0, le=1,
+                                                description="Nucleus sampling in (0, 1]; 1 is off (default: the "
+                                                            "model's mode's)."))
     fields: dict[str, Any] = {
-        "abc": (Text, text(description=f"The text of one {mode.piece}, from its X: line.")),
+        "abc": (Optional[Text], text(default=None, description="An ABC model's piece: the text of one tune, from "
+                                                               "its X: line.")),
+        "text": (Optional[Text], text(default=None, description=(
+            "A tabla or MIDI model's piece: one tabla composition in its notation (as `/api/tabla` gives it), or "
+            "one MIDI piece as event text (as `tunesmith generate --mode midi` writes it)."))),
         **own,
         "candidates": (int, Field(DEFAULT_CANDIDATES, strict=True, json_schema_extra={"minimum": 1},
                                   description="Candidates sampled for each rewrite (capped per request); the one "
-                                              f"after which the model finds the rest of the {mode.piece} likeliest "
+                                              "after which the model finds the rest of the piece likeliest "
                                               "is kept.")),
-        **sampling_fields(mode, "versions"),
+        **sampling,
     }
     return create_model(name, __base__=Body, __doc__=doc, **fields)
+
+
+def ABC_MODE() -> Mode:
+    """The ABC mode, whose shipped model a request without `model` runs."""
+    from ..modes import get_mode
+
+    return get_mode("abc")
 
 
 def options_from(mode: Mode, body: BaseModel) -> Any:

@@ -23,7 +23,7 @@ from ..music.abc.check import check_tune, tune_blocks
 from ..options import Sampling
 from ..render.limits import RenderLimitError
 from ..render.sheet_pool import SheetBusy, SheetPool
-from .catalog import ModelCatalog, ModelEntry, ModelKind
+from .catalog import ALL_MODELS, ModelCatalog, ModelEntry, ModelKind
 from .requests import options_from
 from .store import StoredTune, TuneStore
 
@@ -190,32 +190,57 @@ class Composer:
             raise TunesmithError(field_names(str(exc))) from None
         return seed, entry, pieces
 
-    def rewrite(self, body: BaseModel, kind: ModelKind,
-                run: Callable[[Any, str, Sampling, int], Any]) -> tuple[int, ModelEntry, Any]:
-        """Rewrite bars of the one tune a request sends (infill, vary): (seed used, model, what `run` gave).
+    def rewriter(self, name: str | None) -> tuple[ModelEntry, Mode]:
+        """The model a rewrite request (infill, vary) names, of any mode (none: the shipped ABC model), and its mode."""
+        from ..modes import mode_of
 
-        The limits, the model, the seed and a turn in the generation queue, as
-        for `compose`; `run(checkpoint, tune text, sampling, seed)` does the rest.
+        entry = self.catalog.find(name, ALL_MODELS)
+        return entry, mode_of(self.catalog.load(entry).meta)
+
+    def piece_of(self, mode: Mode, body: BaseModel) -> str:
+        """The one piece a rewrite request sends, in the field its model's mode reads (ABC: `abc`, others: `text`),
+        within the size cap (413), with `\\n` line ends; the other field, or none, is a 422."""
+        field, other = ("abc", "text") if mode.name == "abc" else ("text", "abc")
+        if getattr(body, other) is not None:
+            raise RequestError(422, f"{other}: the model writes {mode.writes}; send its {mode.piece} as {field}")
+        given = getattr(body, field)
+        if given is None:
+            raise RequestError(422, f"{field}: missing; the model writes {mode.writes}, send one {mode.piece} as {field}")
+        if mode.name == "abc":
+            return one_tune(given, self.limits)
+        symbols = len(given.split())  # bols and marks, or MIDI events: a piece's size in the mode's symbols
+        if symbols > self.limits.max_chars:
+            raise RequestError(413, f"text: {symbols} {mode.unit}s; a {mode.piece} may have at most "
+                                    f"{self.limits.max_chars}")
+        return given.replace("\r\n", "\n").replace("\r", "\n")
+
+    def rewrite(self, mode: Mode, entry: ModelEntry, body: BaseModel,
+                run: Callable[[Any, Sampling, int], Any]) -> tuple[int, Any]:
+        """Rewrite the piece a request sends (infill, vary) with `entry`, a model of `mode`: (seed used, what `run` gave).
+
+        The limits, the seed, the sampling (the mode's where the request leaves
+        it) and a turn in the generation queue, as for `compose`;
+        `run(checkpoint, sampling, seed)` does the rest.
         """
         lim = self.limits
-        text = one_tune(body.abc, lim)
         if not 1 <= body.n <= lim.max_tunes:
             raise RequestError(422, f"n: between 1 and {lim.max_tunes} versions per request (asked for {body.n})")
         if not 1 <= body.candidates <= lim.max_candidates:
             raise RequestError(422, f"candidates: between 1 and {lim.max_candidates} per version "
                                     f"(asked for {body.candidates})")
-        entry = self.catalog.find(body.model, kind)
         seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+        defaults = mode.sampling
         try:
-            sampling = Sampling(body.temperature, body.top_k, body.top_p, False)
+            sampling = Sampling(defaults.temperature if body.temperature is None else body.temperature, body.top_k,
+                                defaults.top_p if body.top_p is None else body.top_p, False)
             sampling.check()
             with self.turn():
-                result = run(self.catalog.load(entry), text, sampling, seed)
+                result = run(self.catalog.load(entry), sampling, seed)
         except RequestError:
             raise
         except TunesmithError as exc:
             raise TunesmithError(field_names(str(exc))) from None
-        return seed, entry, result
+        return seed, result
 
     def details(self, mode: Mode, body: BaseModel, entry: ModelEntry, pieces: list[str]) -> list[dict]:
         """What the mode adds to each piece `compose` wrote for `body` (ABC: its nearest training tune)."""

@@ -20,10 +20,13 @@ if TYPE_CHECKING:
 
 
 def read_tune(req: RewriteRequest) -> tuple[str, str]:
-    """The text of the asked tune of the file, and how to name it in messages ("tune X:3 (Title)")."""
+    """The text of the asked tune of the file (or `req.text`, one tune: the web API's), and how to name it in
+    messages ("tune X:3 (Title)")."""
     from ...corpus.files import ABC_HINT, ABC_TUNES, read_text
     from ...music.abc.check import tune_blocks
 
+    if req.text is not None:
+        return req.text, _name(req.text)
     text = read_text(req.path)
     blocks = [block for _, block in tune_blocks(text, unnumbered=True)]
     if not blocks:
@@ -39,9 +42,14 @@ def read_tune(req: RewriteRequest) -> tuple[str, str]:
                              f"(its tunes: X:{', X:'.join(n or '?' for n in numbers)})")
     else:
         block = blocks[0]
+    return block, _name(block)
+
+
+def _name(block: str) -> str:
+    """A tune as messages name it: "tune X:3 (Title)"."""
     title = _field(block, "T")
     name = f"tune X:{_field(block, 'X')}" if _field(block, "X") else "the tune"
-    return block, f"{name} ({title})" if title else name
+    return f"{name} ({title})" if title else name
 
 
 def _field(block: str, letter: str) -> str:
@@ -50,7 +58,7 @@ def _field(block: str, letter: str) -> str:
 
 
 def _where(req: RewriteRequest, name: str) -> str:
-    return f"{req.path}: {name}"
+    return name if req.path is None else f"{req.path}: {name}"
 
 
 def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
@@ -70,7 +78,12 @@ def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
         bits = sorted(c.bits for c in v.candidates)
         lines.append(f"  version {i}: {v.chosen.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to "
                      f"{bits[-1]:.1f}); {' | '.join(v.chosen.music)}")
-    return _write([v.text for v in versions], req, "\n".join(lines))
+    done = _write([v.text for v in versions], req, "\n".join(lines))
+    done.about = {"bars": [gap.first, gap.last], "candidates": req.candidates,
+                  "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits}
+    done.details = [{"music": list(v.chosen.music), "bits": v.chosen.bits,
+                     "candidate_bits": [c.bits for c in v.candidates]} for v in versions]
+    return done
 
 
 def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
@@ -81,7 +94,11 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     amount = req.amount if req.amount is not None else 0.0
     versions = variations(req, _where(req, name), lambda version, tell: vary(ckpt, text, amount, req.candidates,
                                                                              req.sampling, req.seed, version, tell))
-    return _write([v.text for v in versions], req, variations_summary(name, amount, versions[0].bars, "bar", versions))
+    done = _write([v.text for v in versions], req, variations_summary(name, amount, versions[0].bars, "bar", versions))
+    done.about = {"amount": amount}
+    done.details = [{"bars": v.bars, "rewritten": list(v.rewritten), "changed": list(v.changed),
+                     "achieved": v.achieved} for v in versions]
+    return done
 
 
 def _write(texts: list[str], req: RewriteRequest, message: str) -> Generated:

@@ -70,6 +70,14 @@ def text_blocks(path: Path) -> list[tuple[int, str]]:
     from ...corpus.files import read_text
 
     text = read_text(path, "MIDI or event text")
+    pieces = event_blocks(text)
+    if not pieces:
+        raise no_pieces(path, MIDI_PIECES, MIDI_HINT, text)
+    return pieces
+
+
+def event_blocks(text: str) -> list[tuple[int, str]]:
+    """(first line number, text) of every piece of event text (a file's, or the web API's), none when it has none."""
     blocks: list[tuple[int, list[str]]] = []
     current: list[str] = []
     for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), 1):
@@ -79,11 +87,8 @@ def text_blocks(path: Path) -> list[tuple[int, str]]:
         if not current:
             blocks.append((number, current))
         current.append(line)
-    pieces = [(first, "\n".join(lines) + "\n") for first, lines in blocks
-              if any(_is_event(token) for line in lines for token in line.split())]
-    if not pieces:
-        raise no_pieces(path, MIDI_PIECES, MIDI_HINT, text)
-    return pieces
+    return [(first, "\n".join(lines) + "\n") for first, lines in blocks
+            if any(_is_event(token) for line in lines for token in line.split())]
 
 
 def text_pieces(path: Path) -> list[MidiPiece]:

@@ -17,14 +17,16 @@ from ...errors import TunesmithError
 from ...music.midi import MidiPiece, midi_bytes, piece_from_text, read_midi
 from ..base import Generated, RewriteRequest
 from ..rewriting import check_amount, variations, variations_summary
-from .corpus import MIDI_SUFFIXES, is_midi_file, text_blocks
+from .corpus import MIDI_SUFFIXES, event_blocks, is_midi_file, text_blocks
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
 
 
 def read_piece(req: RewriteRequest) -> tuple[MidiPiece, str]:
-    """The asked piece of the file, and how to name it in messages."""
+    """The asked piece of the file (or the one of `req.text`: event text), and how to name it in messages."""
+    if req.text is not None:
+        return _the_one_in_text(req.text), "text"
     path = req.path
     if is_midi_file(path):
         if req.piece is not None and req.piece.strip() != "1":
@@ -39,6 +41,17 @@ def read_piece(req: RewriteRequest) -> tuple[MidiPiece, str]:
     first, text = blocks[int(number) - 1]
     where = f"{path}: piece {number} (line {first})"
     return piece_from_text(text.rstrip("\n") + "\n", path.stem, where), where
+
+
+def _the_one_in_text(text: str) -> MidiPiece:
+    """The one piece of event text a text (the web API's) holds; one clear error otherwise."""
+    blocks = event_blocks(text)
+    if not blocks:
+        raise TunesmithError("text: no piece found; send a piece's event text (Tempo_.., Bar, Pos_.., Pitch_.. ...), "
+                             "as a MIDI model writes it (its .txt)")
+    if len(blocks) > 1:
+        raise TunesmithError(f"text: {len(blocks)} pieces found (a blank line ends one); send one at a time")
+    return piece_from_text(blocks[0][1], "", "text")
 
 
 def _view(ckpt: "Checkpoint", piece: MidiPiece) -> MidiPiece:
@@ -71,7 +84,11 @@ def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
         bits = sorted(b for _, b in v.group)
         lines.append(f"  version {i}: {v.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to {bits[-1]:.1f}); "
                      f"{len([n for n in v.piece.notes if gap.inside(n)])} notes in the gap")
-    return _write([v.piece for v in versions], req, "\n".join(lines))
+    done = _write([v.piece for v in versions], req, "\n".join(lines))
+    done.about = {"bars": [gap.first, gap.last], "candidates": req.candidates,
+                  "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits}
+    done.details = [{"bits": v.bits, "candidate_bits": [b for _, b in v.group]} for v in versions]
+    return done
 
 
 def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
@@ -83,7 +100,11 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     piece, where = read_piece(req)
     versions = variations(req, where, lambda version, tell: vary(ckpt, piece, amount, req.candidates, req.sampling,
                                                                  req.seed, version, tell))
-    return _write([v.piece for v in versions], req, variations_summary(where, amount, versions[0].bars, "bar", versions))
+    done = _write([v.piece for v in versions], req, variations_summary(where, amount, versions[0].bars, "bar", versions))
+    done.about = {"amount": amount}
+    done.details = [{"bars": v.bars, "rewritten": list(v.rewritten), "changed": list(v.changed),
+                     "achieved": v.achieved} for v in versions]
+    return done
 
 
 def _write(pieces: list[MidiPiece], req: RewriteRequest, message: str) -> Generated:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ...atomic import write_text_atomic
 from ...errors import TunesmithError
-from ...music.tabla.notation import Composition, compositions_in_file
+from ...music.tabla.notation import Composition, compositions_in_file, read_text
 from ..base import Generated, RewriteRequest
 from ..rewriting import check_amount, variations, variations_summary
 
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 
 def read_composition(req: RewriteRequest) -> tuple[Composition, str]:
-    """The asked composition of the file, and how to name it in messages."""
+    """The asked composition of the file (or the one of `req.text`), and how to name it in messages."""
+    if req.text is not None:
+        return _the_one_in_text(req.text), "text"
     comps = compositions_in_file(req.path)
     if req.piece is None and len(comps) > 1:
         raise TunesmithError(f"{req.path} has {len(comps)} compositions; choose one with --tune, e.g. --tune 1 "
@@ -32,6 +34,21 @@ def read_composition(req: RewriteRequest) -> tuple[Composition, str]:
     comp = comps[int(number) - 1]
     name = f"{req.path}: composition {number}" + (f" ({comp.title})" if comp.title else "")
     return comp, name
+
+
+def _the_one_in_text(text: str) -> Composition:
+    """The one composition a text (the web API's) holds, checked; one clear error otherwise."""
+    readings = read_text(text.replace("\r\n", "\n"))
+    if not readings:
+        raise TunesmithError("text: no composition found; a composition starts with its tala: line")
+    if len(readings) > 1:
+        raise TunesmithError(f"text: {len(readings)} compositions found (a blank line ends one); send one at a time")
+    [reading] = readings
+    if reading.problems:
+        p = reading.problems[0]
+        where = f"cycle {p.cycle}: " if p.cycle else ""
+        raise TunesmithError(f"text:{p.line}:{p.col}: {where}{p.message}")
+    return reading.composition
 
 
 def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
@@ -50,7 +67,11 @@ def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     for i, v in enumerate(versions, 1):
         bits = sorted(b for _, b in v.group)
         lines.append(f"  version {i}: {v.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to {bits[-1]:.1f})")
-    return _write([v.comp for v in versions], req, "\n".join(lines))
+    done = _write([v.comp for v in versions], req, "\n".join(lines))
+    done.about = {"cycles": [gap.first, gap.last], "candidates": req.candidates,
+                  "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits}
+    done.details = [{"bits": v.bits, "candidate_bits": [b for _, b in v.group]} for v in versions]
+    return done
 
 
 def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
@@ -61,8 +82,12 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     comp, name = read_composition(req)
     versions = variations(req, name, lambda version, tell: vary(ckpt, comp, amount, req.candidates, req.sampling,
                                                                 req.seed, version, tell))
-    return _write([v.comp for v in versions], req, variations_summary(name, amount, versions[0].cycles, "cycle",
+    done = _write([v.comp for v in versions], req, variations_summary(name, amount, versions[0].cycles, "cycle",
                                                                         versions))
+    done.about = {"amount": amount}
+    done.details = [{"cycles": v.cycles, "rewritten": list(v.rewritten), "changed": list(v.changed),
+                     "achieved": v.achieved} for v in versions]
+    return done
 
 
 def _write(comps: list[Composition], req: RewriteRequest, message: str) -> Generated:

@@ -108,6 +108,7 @@ function describeComposition(c) {
 function compositionCard(c) {
   const card = document.getElementById("composition-card").content.firstElementChild.cloneNode(true);
   card.dataset.id = c.id;
+  card.dataset.model = c.model || "";
   card.querySelector(".title").textContent = c.title;
   const link = card.querySelector(".permalink");
   link.href = c.url;
@@ -212,6 +213,7 @@ async function practiseTheka() {
     card.querySelector(".title").textContent = t.title;
     card.querySelector(".permalink").remove();
     card.querySelector(".downloads").remove();
+    card.querySelector("form.rewrite").remove();
     card.querySelector(".meta").textContent = `${t.tala}: one cycle of its theka, landing on sam`;
     card.querySelector(".grid-wrap").replaceChildren(buildGrid(t.grid));
     card.querySelector("audio").removeAttribute("src");
@@ -242,8 +244,66 @@ function offerModelTalas() {
   offer();  // a model the browser restored (back, reload)
 }
 
+// -- rewrite cycles: the card's composition with some cycles written anew (POST /api/infill), rest unchanged ---
+
+// A card for one version (not stored: no address, audio or downloads); the rewritten cycles' numbers are lit,
+// and it can be rewritten again.
+function rewrittenCard(source, r, piece, index) {
+  const card = document.getElementById("composition-card").content.firstElementChild.cloneNode(true);
+  card.classList.add("rewritten");
+  card.dataset.model = r.model;
+  card.querySelector(".title").textContent = source.querySelector(".title").textContent;
+  card.querySelector(".permalink").remove();
+  card.querySelector("footer").remove();
+  const practice = card.querySelector("form.practice");
+  if (practice) practice.remove();
+  const [first, last] = r.cycles;
+  const which = first === last ? `cycle ${first}` : `cycles ${first}-${last}`;
+  const from = source.dataset.id ? ` of #${source.dataset.id}` : "";
+  card.querySelector(".meta").textContent = `${which}${from} rewritten, version ${index + 1} of ${r.pieces.length}: ` +
+    `the rest costs the model ${piece.bits.toFixed(1)} bits after it (${r.original_bits.toFixed(1)} after the ` +
+    `cycles it had), by ${r.model}, seed ${r.seed}`;
+  const grid = buildGrid(piece.grid);
+  grid.querySelectorAll("tr.cycle").forEach((row, i) => row.classList.toggle("rewritten", i + 1 >= first && i + 1 <= last));
+  card.querySelector(".grid-wrap").replaceChildren(grid, buildLegend(piece.grid));
+  card.querySelector("pre.text").textContent = piece.text;
+  return card;
+}
+
+async function rewriteCycles(card) {
+  const form = card.querySelector("form.rewrite");
+  const status = form.querySelector(".rewrite-status");
+  const button = form.querySelector("button.rewrite");
+  const cycles = form.elements.cycles.value.trim();
+  const n = Number(form.elements.n.value.trim() || "1");
+  button.disabled = true;
+  status.classList.remove("error");
+  status.textContent = `Rewriting cycles ${cycles}…`;
+  try {
+    const r = await postJson("/api/infill", {model: card.dataset.model || null, cycles, n,
+                                             text: card.querySelector("pre.text").textContent});
+    const cards = r.pieces.map((piece, i) => rewrittenCard(card, r, piece, i));
+    card.after(...cards);
+    const [first, last] = r.cycles;
+    const which = first === last ? `Cycle ${first}` : `Cycles ${first}-${last}`;
+    status.textContent = `${which} rewritten: ${cards.length} version${cards.length > 1 ? "s" : ""} below, each the ` +
+      `best of ${r.candidates} candidates at leading into the rest (seed ${r.seed}).`;
+  } catch (e) {
+    status.classList.add("error");
+    status.textContent = e.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function setUpTabla() {
   offerModelTalas();
+  // One listener for every card's "Rewrite cycles", those added later included.
+  document.addEventListener("submit", (ev) => {
+    if (!ev.target.matches("article.composition form.rewrite")) return;
+    ev.preventDefault();
+    rewriteCycles(ev.target.closest("article.composition"));
+  });
   setUpCompose({formId: "tabla", url: "/api/tabla/generate",
                 pieces: (r) => r.compositions, card: compositionCard, noun: "composition"});
   const theka = document.getElementById("practise-theka");
