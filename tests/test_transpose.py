@@ -233,7 +233,7 @@ def test_training_with_transpose_records_counts_keeps_held_out_and_resumes(tmp_p
     run = subprocess.run(TUNESMITH + ["train", "--corpus", "jigs", "--limit", "40", "--preset", "small", "--epochs", "1",
                                       "--batch", "16", "--seq", "64", "--seed", "3", "--transpose", "common",
                                       "--out", str(tmp_path / "aug"), "--no-progress", "--threads", "1"],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     assert "--transpose common: +" in run.stderr
     saved = json.loads((tmp_path / "aug" / "latest" / "config.json").read_text())
@@ -249,7 +249,7 @@ def test_training_with_transpose_records_counts_keeps_held_out_and_resumes(tmp_p
     resumed.run(show_progress=False)
     assert len(json.loads((tmp_path / "aug" / "latest" / "config.json").read_text())["progress"]["history"]) == 2
     again = subprocess.run(TUNESMITH + ["train", "--resume", str(tmp_path / "aug"), "--transpose", "all12"],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=600)
     assert again.returncode != 0 and "--transpose" in again.stderr
 
 
