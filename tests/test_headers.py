@@ -51,6 +51,31 @@ def test_draws_follow_the_corpus_shares(corpus, table):
         assert abs(drawn[meter] / 4000 - real[meter] / len(corpus.train)) < 0.03, meter
 
 
+def test_a_batch_holds_the_corpus_shares_to_within_one_tune_and_each_tune_follows_them(corpus, table):
+    """Systematic sampling: a batch of n headers has each key within one tune of n x its share; a single
+    header is rng.choice's draw, and the first header of many batches follows the shares."""
+    real = Counter(t.key for t in table_rows_expanded(table))
+    total = sum(real.values())
+    for seed in (3, 4):
+        batch = Counter(s.key for s in table.draw_many(Style(), np.random.default_rng(seed), 200))
+        assert sum(batch.values()) == 200
+        for key, count in real.items():
+            assert abs(batch[key] - 200 * count / total) < 1 + 1e-9, (key, batch[key], 200 * count / total)
+    assert table.draw(Style(), np.random.default_rng(8)) == table.draw_many(Style(), np.random.default_rng(8), 1)[0]
+    firsts = Counter(table.draw_many(Style(), np.random.default_rng(1000 + i), 7)[0].meter for i in range(3000))
+    trained = Counter(t.meter for t in corpus.train)
+    for meter in ("6/8", "C|", "2/4", "C"):
+        assert abs(firsts[meter] / 3000 - trained[meter] / len(corpus.train)) < 0.03, meter
+
+
+def table_rows_expanded(table):
+    """The headers the draw chooses among (keys the checker reads), one Style per training tune."""
+    from tunesmith.modes.abc.headers import KEY_RE, FIELDS
+
+    return [Style(**dict(zip(FIELDS, row))) for row, n in table.rows
+            if row[3] is None or KEY_RE.match(row[3].replace(" ", "")) for _ in range(n)]
+
+
 def test_fixed_fields_are_kept_and_the_rest_agrees_with_them(corpus, table):
     rng = np.random.default_rng(5)
     reel_meters = {t.meter for t in corpus.train if t.rhythm == "reel"}

@@ -78,7 +78,22 @@ class HeaderTable:
         raise TunesmithError(unknown_origin(origin, self.origins()))
 
     def draw(self, style: Style, rng: np.random.Generator, fits: Callable[[Style], bool] | None = None) -> Style:
-        """A full header: the user's fields as given, the others drawn from tunes that agree with them.
+        """One full header (`draw_many` with n = 1)."""
+        return self.draw_many(style, rng, 1, fits)[0]
+
+    def draw_many(self, style: Style, rng: np.random.Generator, n: int,
+                  fits: Callable[[Style], bool] | None = None) -> list[Style]:
+        """n full headers: the user's fields as given, the others drawn from tunes that agree with them.
+
+        Drawn by systematic sampling: one uniform offset U, the n points
+        (U + i) / n through the headers' cumulative counts, in an order the
+        generator shuffles. Each tune's header still follows the corpus's
+        distribution exactly, but a batch's mix of keys and meters stays
+        within one tune of the corpus's shares (the headers are ordered by
+        key, then meter, so each key's count is) instead of scattering as n
+        independent draws do (200 independent draws put the key histogram's
+        overlap with real tunes anywhere from .85 to .93). One header is the
+        draw `rng.choice` would make.
 
         Rhythm and meter must agree with the corpus (else a TunesmithError
         says what it pairs them with); a unit length or key the corpus does
@@ -88,21 +103,27 @@ class HeaderTable:
         """
         given = {f: getattr(style, f) for f in FIELDS if getattr(style, f)}
         # Only headers a tune may carry: some training tunes have keys the checker does not read (K:Bn).
-        rows = [(row, n) for row, n in self.rows if row[3] is None or KEY_RE.match(row[3].replace(" ", ""))]
+        rows = [(row, count) for row, count in self.rows if row[3] is None or KEY_RE.match(row[3].replace(" ", ""))]
         if "origin" in given:
             self.require_origin(given["origin"])
         for field in ("origin", "rhythm", "meter", "length", "key"):
             if field not in given:
                 continue
-            kept = [(row, n) for row, n in rows if _same(field, row[FIELDS.index(field)], given[field])]
+            kept = [(row, count) for row, count in rows if _same(field, row[FIELDS.index(field)], given[field])]
             if not kept and field in ("rhythm", "meter") and any(f in given for f in ("rhythm", "meter") if f != field):
                 raise TunesmithError(self._contradiction(given))
             rows = kept or rows
-        full = [(replace(style, **{f: given.get(f, v) for f, v in zip(FIELDS, row)}), n) for row, n in rows]
+        full = [(replace(style, **{f: given.get(f, v) for f, v in zip(FIELDS, row)}), count) for row, count in rows]
         if fits is not None:
-            full = [(s, n) for s, n in full if fits(s)] or full
-        counts = np.array([n for _, n in full], dtype=float)
-        return full[int(rng.choice(len(full), p=counts / counts.sum()))][0]
+            full = [(s, count) for s, count in full if fits(s)] or full
+        if n > 1:  # a key's headers side by side: each key's count within one tune of its share (meters close)
+            full.sort(key=lambda item: tuple(str(getattr(item[0], f) or "") for f in ("key", "meter", "length",
+                                                                                         "rhythm", "origin")))
+        counts = np.array([count for _, count in full], dtype=float)
+        cdf = (counts / counts.sum()).cumsum()
+        cdf /= cdf[-1]
+        points = np.array([rng.random()]) if n == 1 else ((rng.random() + np.arange(n)) / n)[rng.permutation(n)]
+        return [full[int(i)][0] for i in cdf.searchsorted(points, side="right")]
 
     def _contradiction(self, given: dict[str, str]) -> str:
         rhythm, meter = given["rhythm"], given["meter"]

@@ -333,7 +333,7 @@ def generate_tunes(ckpt: "Checkpoint", n: int, *, seed: int = 0, sampling: Sampl
     else:
         fits = None if not primer else (lambda s: feed_text(initial_state(f"M:{s.meter}\nL:{s.length}\n"), primer)
                                         is not None)
-        styles = [headers.draw(style, rng, fits) for _ in range(n)]
+        styles = headers.draw_many(style, rng, n, fits)
     asked = style.the_form()
     # A primer that writes its own section lines (or the whole header) keeps the model's form.
     own_sections = bool(primer) and (primer.startswith("X:") or any(b in primer for b in (":", "||", "[|", "|]")))
