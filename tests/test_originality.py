@@ -236,7 +236,7 @@ def test_at_argmax_the_shipped_model_copies_no_more_than_the_limit(shipped, inde
     argmax = Sampling(argmax=True)
     free = write(shipped, 48, seed, argmax, form="none", max_copy_bars=0)
     guarded = write(shipped, 48, seed, argmax, form="none", max_copy_bars=limit)
-    assert sum(index.longest_copy(t).bars > limit for t in free) >= 2
+    assert sum(index.longest_copy(t).bars > limit for t in free) >= 1  # the guard has work to do
     assert max(index.longest_copy(t).bars for t in guarded) <= limit
     assert max(evaluate_index.nearest(body_bars(tokens(t))[0]).longest_run for t in guarded) <= limit
     for tune in guarded:

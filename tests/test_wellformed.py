@@ -200,3 +200,12 @@ def test_no_double_repeat_after_a_close_without_an_open():
     assert feed_text(start, "A4|B4:|c4|d4|:e4") is not None
     tune = "X:1\nT:t\nM:2/4\nL:1/8\nK:D\nA4|B4:|c4|d4::e4|f4:|\n"
     assert [p.message.split(" (")[0] for p in check_tune(tune)] == [":: after :| with no |: to repeat from"]
+
+
+def test_a_tune_of_rests_alone_may_not_end():
+    """`check` refuses a tune with no note ("no music after the K: line"): the automaton must not end one."""
+    header = "M:4/4\nL:1/4\n"
+    rests = feed_text(initial_state(header), "z4|z4|\n")
+    assert rests is not None and not can_end(rests)
+    assert can_end(feed_text(initial_state(header), "z4|c4|\n"))
+    assert can_end(feed_text(initial_state(header), "z2[ce]2|\n"))

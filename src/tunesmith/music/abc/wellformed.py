@@ -91,7 +91,7 @@ track:
   `previous` (the note, rest or chord just read, for `-` and `>`);
 - repeats and endings: `repeat`, `ending`, `closing`;
 - lines and bar lines: `linestart`, `bar_line_just_read`,
-  `second_bar_line`, `has_music`, `open_slurs`, `line_rest`;
+  `second_bar_line`, `has_music`, `has_note`, `open_slurs`, `line_rest`;
 - forms: `sectioned`.
 
 Each context has a reader (`_HANDLERS`); `_body`'s rules are looked up by the
@@ -219,6 +219,7 @@ class State(NamedTuple):
     bar_line_just_read: str = ""     # the bar line just read (only spaces and newlines since), else ""
     second_bar_line: bool = False    # that bar line closed an empty bar: it came right after another
     has_music: bool = False          # a note or rest has been written
+    has_note: bool = False           # a note or chord has been written (rests alone are no tune: check refuses it)
     open_slurs: int = 0              # slurs open (at most two)
     line_rest: bool = False          # the rest being read began a line: `z:` there would make a field line
     # Forms.
@@ -268,7 +269,7 @@ def can_end(s: State) -> bool:
     # The last bar may be short when it and the pickup make one bar.
     last_ok = s.time_used == 0 or (s.section_pickup > 0 and s.bar_length is not None
                                    and s.time_used + s.section_pickup == s.bar_length)
-    return (s.ctx == "body" and s.has_music and not s.first_bar and last_ok and s.bar_line_just_read
+    return (s.ctx == "body" and s.has_note and not s.first_bar and last_ok and s.bar_line_just_read
             and s.repeat != _REPEAT_OPEN and s.ending in (_NO_ENDING, _SECOND_ENDING) and s.tie is None
             and not s.sectioned and _settled(s))
 
@@ -405,6 +406,7 @@ def _element_done(s: State, kind: str, written: str, spelling: str | None) -> St
                    prepaid_notes=prepaid_notes, tuplet_q=tuplet_q, tuplet_p=tuplet_p,
                    tie=None, needs_note=False, decorated=False, ends_pair=False, graced=False, rolled=False,
                    previous=_new_tuple(Element, (kind, written, spelling, plain)), has_music=True,
+                   has_note=s.has_note or kind != "r",
                    linestart=False, bar_line_just_read="", second_bar_line=False, line_rest=False)
 
 
