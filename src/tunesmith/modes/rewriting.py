@@ -11,12 +11,15 @@ ranges, draw a variation's bars and pick the winners the same way.
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 import numpy as np
 
 from ..errors import TunesmithError
 from ..options import MAX_CANDIDATES
+
+if TYPE_CHECKING:
+    from .base import Generated
 
 T = TypeVar("T")
 
@@ -128,11 +131,18 @@ def variations(req, where: str, make: Callable[[int, Callable[[str], None] | Non
     return versions
 
 
-def variations_summary(name: str, amount: float, total: int, unit: str, versions: Sequence) -> str:
-    """What `vary` says: the share asked of the piece's `total` units, then what each variation changed."""
-    lines = [f"{name}: {amount:.0%} of its {total} {unit}s asked to change"]
+def variations_answer(write: Callable[[str], "Generated"], name: str, amount: float, unit: str, versions: Sequence,
+                      units_of: Callable[[object], int]) -> "Generated":
+    """What `vary` answers in every mode: the versions written by `write(summary)`, and what the JSON API adds.
+
+    `unit` is what is counted ("bar", "cycle") and `units_of(version)` how many the piece has.
+    """
+    lines = [f"{name}: {amount:.0%} of its {units_of(versions[0])} {unit}s asked to change"]
     for i, v in enumerate(versions, 1):
         lines.append(f"  variation {i}: {len(v.changed)} {unit}s changed ({v.achieved:.0%}): "
                      f"{', '.join(map(str, v.changed)) or 'none'}")
-    return "\n".join(lines)
-
+    done = write("\n".join(lines))
+    done.about = {"amount": amount}
+    done.details = [{f"{unit}s": units_of(v), "rewritten": list(v.rewritten), "changed": list(v.changed),
+                     "achieved": v.achieved} for v in versions]
+    return done

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ...atomic import write_text_atomic
 from ...errors import TunesmithError, no_pieces
 from ..base import Generated, RewriteRequest
-from ..rewriting import variations, variations_summary
+from ..rewriting import variations, variations_answer
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -94,11 +94,8 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     amount = req.amount if req.amount is not None else 0.0
     versions = variations(req, _where(req, name), lambda version, tell: vary(ckpt, text, amount, req.candidates,
                                                                              req.sampling, req.seed, version, tell))
-    done = _write([v.text for v in versions], req, variations_summary(name, amount, versions[0].bars, "bar", versions))
-    done.about = {"amount": amount}
-    done.details = [{"bars": v.bars, "rewritten": list(v.rewritten), "changed": list(v.changed),
-                     "achieved": v.achieved} for v in versions]
-    return done
+    return variations_answer(lambda summary: _write([v.text for v in versions], req, summary), name, amount, "bar",
+                             versions, lambda v: v.bars)
 
 
 def _write(texts: list[str], req: RewriteRequest, message: str) -> Generated:

@@ -16,7 +16,7 @@ from ...atomic import write_bytes_atomic, write_text_atomic
 from ...errors import TunesmithError
 from ...music.midi import MidiPiece, midi_bytes, piece_from_text, read_midi
 from ..base import Generated, RewriteRequest
-from ..rewriting import check_amount, variations, variations_summary
+from ..rewriting import check_amount, variations, variations_answer
 from .corpus import MIDI_SUFFIXES, event_blocks, is_midi_file, text_blocks
 
 if TYPE_CHECKING:
@@ -100,11 +100,8 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     piece, where = read_piece(req)
     versions = variations(req, where, lambda version, tell: vary(ckpt, piece, amount, req.candidates, req.sampling,
                                                                  req.seed, version, tell))
-    done = _write([v.piece for v in versions], req, variations_summary(where, amount, versions[0].bars, "bar", versions))
-    done.about = {"amount": amount}
-    done.details = [{"bars": v.bars, "rewritten": list(v.rewritten), "changed": list(v.changed),
-                     "achieved": v.achieved} for v in versions]
-    return done
+    return variations_answer(lambda summary: _write([v.piece for v in versions], req, summary), where, amount, "bar",
+                             versions, lambda v: v.bars)
 
 
 def _write(pieces: list[MidiPiece], req: RewriteRequest, message: str) -> Generated:

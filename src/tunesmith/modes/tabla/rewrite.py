@@ -14,7 +14,7 @@ from ...atomic import write_text_atomic
 from ...errors import TunesmithError
 from ...music.tabla.notation import Composition, compositions_in_file, read_text
 from ..base import Generated, RewriteRequest
-from ..rewriting import check_amount, variations, variations_summary
+from ..rewriting import check_amount, variations, variations_answer
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -82,12 +82,8 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     comp, name = read_composition(req)
     versions = variations(req, name, lambda version, tell: vary(ckpt, comp, amount, req.candidates, req.sampling,
                                                                 req.seed, version, tell))
-    done = _write([v.comp for v in versions], req, variations_summary(name, amount, versions[0].cycles, "cycle",
-                                                                        versions))
-    done.about = {"amount": amount}
-    done.details = [{"cycles": v.cycles, "rewritten": list(v.rewritten), "changed": list(v.changed),
-                     "achieved": v.achieved} for v in versions]
-    return done
+    return variations_answer(lambda summary: _write([v.comp for v in versions], req, summary), name, amount, "cycle",
+                             versions, lambda v: v.cycles)
 
 
 def _write(comps: list[Composition], req: RewriteRequest, message: str) -> Generated:
