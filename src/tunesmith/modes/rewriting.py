@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 import numpy as np
 
+from ..atomic import write_text_atomic
 from ..errors import TunesmithError
 from ..options import MAX_CANDIDATES
 
 if TYPE_CHECKING:
-    from .base import Generated
+    from .base import Generated, RewriteRequest
 
 T = TypeVar("T")
 
@@ -146,3 +147,14 @@ def variations_answer(write: Callable[[str], "Generated"], name: str, amount: fl
     done.details = [{f"{unit}s": units_of(v), "rewritten": list(v.rewritten), "changed": list(v.changed),
                      "achieved": v.achieved} for v in versions]
     return done
+
+
+def write_texts(texts: list[str], req: "RewriteRequest", message: str) -> "Generated":
+    """The versions as text, one after another: to the output file (atomically), or stdout when there is none."""
+    from .base import Generated
+
+    joined = "\n".join(texts)
+    if req.output is None:
+        return Generated(stdout=joined, message=message, pieces=texts)
+    write_text_atomic(req.output, joined)
+    return Generated(message=f"{message}\nwrote {len(texts)} to {req.output}", pieces=texts)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...atomic import write_text_atomic
 from ...errors import TunesmithError, no_pieces
 from ..base import Generated, RewriteRequest
-from ..rewriting import variations, variations_answer
+from ..rewriting import variations, variations_answer, write_texts
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -78,7 +77,7 @@ def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
         bits = sorted(c.bits for c in v.candidates)
         lines.append(f"  version {i}: {v.chosen.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to "
                      f"{bits[-1]:.1f}); {' | '.join(v.chosen.music)}")
-    done = _write([v.text for v in versions], req, "\n".join(lines))
+    done = write_texts([v.text for v in versions], req, "\n".join(lines))
     done.about = {"bars": [gap.first, gap.last], "candidates": req.candidates,
                   "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits}
     done.details = [{"music": list(v.chosen.music), "bits": v.chosen.bits,
@@ -94,14 +93,5 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     amount = req.amount if req.amount is not None else 0.0
     versions = variations(req, _where(req, name), lambda version, tell: vary(ckpt, text, amount, req.candidates,
                                                                              req.sampling, req.seed, version, tell))
-    return variations_answer(lambda summary: _write([v.text for v in versions], req, summary), name, amount, "bar",
+    return variations_answer(lambda summary: write_texts([v.text for v in versions], req, summary), name, amount, "bar",
                              versions, lambda v: v.bars)
-
-
-def _write(texts: list[str], req: RewriteRequest, message: str) -> Generated:
-    """The versions, a blank line between them: to the output file (atomically) or stdout."""
-    joined = "\n".join(texts)
-    if req.output is None:
-        return Generated(stdout=joined, message=message, pieces=texts)
-    write_text_atomic(req.output, joined)
-    return Generated(message=f"{message}\nwrote {len(texts)} to {req.output}", pieces=texts)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...atomic import write_bytes_atomic, write_text_atomic
+from ...atomic import write_bytes_atomic
 from ...errors import TunesmithError
 from ...music.midi import MidiPiece, midi_bytes, piece_from_text, read_midi
 from ..base import Generated, RewriteRequest
-from ..rewriting import check_amount, variations, variations_answer
+from ..rewriting import check_amount, variations, variations_answer, write_texts
 from .corpus import MIDI_SUFFIXES, event_blocks, is_midi_file, text_blocks
 
 if TYPE_CHECKING:
@@ -109,11 +109,8 @@ def _write(pieces: list[MidiPiece], req: RewriteRequest, message: str) -> Genera
     from . import _outputs
 
     texts = [p.text for p in pieces]
-    if req.output is None:
-        return Generated(stdout="\n".join(texts), message=message, pieces=texts)
-    if req.output.suffix.lower() == ".txt":
-        write_text_atomic(req.output, "\n".join(texts))
-        return Generated(message=f"{message}\nwrote {len(texts)} to {req.output}", pieces=texts)
+    if req.output is None or req.output.suffix.lower() == ".txt":
+        return write_texts(texts, req, message)
     files = [(path, midi_bytes(p)) for p, path in zip(pieces, _outputs(req.output, len(pieces)))]
     for path, data in files:
         write_bytes_atomic(path, data)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...atomic import write_text_atomic
 from ...errors import TunesmithError
 from ...music.tabla.notation import Composition, compositions_in_file, read_text
 from ..base import Generated, RewriteRequest
-from ..rewriting import check_amount, variations, variations_answer
+from ..rewriting import check_amount, variations, variations_answer, write_texts
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -87,9 +86,5 @@ def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
 
 
 def _write(comps: list[Composition], req: RewriteRequest, message: str) -> Generated:
-    texts = [c.file_text() for c in comps]
-    joined = "\n".join(texts)
-    if req.output is None:
-        return Generated(stdout=joined, message=message, pieces=texts)
-    write_text_atomic(req.output, joined)
-    return Generated(message=f"{message}\nwrote {len(texts)} to {req.output}", pieces=texts)
+    """The versions in the canonical notation: to the output file or stdout."""
+    return write_texts([c.file_text() for c in comps], req, message)
