@@ -101,7 +101,8 @@ def _choose_lazy(logits: np.ndarray, uniform: np.ndarray | None, masks: list[Laz
     them), once the unchecked ones a nucleus is likely to need are checked,
     where what is known decides the draw (`_settle`); the rest by a walk
     down the whole vocabulary that checks what is unchecked as it goes
-    (`_nucleus`).
+    (`_nucleus`). A single row goes straight to the walk: for one stream
+    it is cheaper than the batched pass.
     """
     scaled = np.divide(logits, _temperature(sampling), dtype=np.float64)
     rows, vocab = scaled.shape
@@ -109,6 +110,7 @@ def _choose_lazy(logits: np.ndarray, uniform: np.ndarray | None, masks: list[Laz
     everything = np.arange(rows)
     known = _known(masks)
     nucleus = sampling.top_p is not None and sampling.top_p < 1
+    top_p = sampling.top_p if nucleus else None
     if sampling.argmax or (sampling.top_k is None and not nucleus):
         # The allowed symbol that ranks first, by logit (argmax) or perturbed logit (a draw).
         key = scaled if uniform is None else scaled + _gumbel(uniform)
@@ -129,16 +131,14 @@ def _choose_lazy(logits: np.ndarray, uniform: np.ndarray | None, masks: list[Laz
 
     if rows == 1:
         # One stream: the walk settles it in a few steps, cheaper than the ~60 array calls of the batched pass.
-        chosen = np.empty(1, dtype=int)
-        return _walk(chosen, everything, scaled, np.exp(scaled - scaled.max(-1, keepdims=True)), uniform, known,
-                     logits, masks, sampling, top_p=sampling.top_p if nucleus else None)
+        every = np.exp(scaled - scaled.max(-1, keepdims=True))
+        return _walk(np.empty(1, dtype=int), everything, scaled, every, uniform, known, logits, masks, sampling, top_p)
     # Likeliest first (ranked on the logits as they come: a temperature keeps the order).
     ranked = torch.topk(torch.from_numpy(np.ascontiguousarray(logits)), top, dim=-1).indices.numpy()
     values = scaled[everything[:, None], ranked]
     every = np.exp(scaled - values[:, :1])                # unnormalised probabilities
     weights = every[everything[:, None], ranked]
     state = known[everything[:, None], ranked]
-    top_p = sampling.top_p if nucleus else None
     if top_p is not None and (state < 0).any():
         # Check first the unchecked symbols a nucleus is likely to need: those
         # ahead of which lies less than halfway from top_p to all the weight.
