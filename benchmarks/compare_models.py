@@ -2,6 +2,8 @@
 
     python benchmarks/compare_models.py --out runs/compare [--minutes 12] [--jobs 2] [--only NAME,...]
                                         [--corpus folk] [--markdown]
+    python benchmarks/compare_models.py --mode midi --out runs/compare-midi --minutes 6 --jobs 1 --markdown
+    python benchmarks/compare_models.py --mode tabla --out runs/compare-tabla --minutes 3 --jobs 1 --markdown
 
 Trains every entry of RUNS with `tunesmith train --minutes M --threads 1`
 (CPU minutes: each run gets the same work however loaded the machine is),
@@ -38,15 +40,22 @@ RUNS: dict[str, list[str]] = {
     "lstm-seed-wd0.05": ["--preset", "seed", "--weight-decay", "0.05"],
 }
 
+# the shipped MIDI and tabla models' size, in each architecture
+SMALL_RUNS: dict[str, list[str]] = {
+    "lstm-small": ["--preset", "small"],
+    "gru-small": ["--preset", "small", "--arch", "gru"],
+    "transformer-small": ["--preset", "transformer-small"],
+}
+MODE_RUNS = {"abc": RUNS, "midi": SMALL_RUNS, "tabla": SMALL_RUNS}
+MODE_CORPUS = {"abc": "folk", "midi": "bach-chorales", "tabla": "tabla"}
 
 
-
-def train(name: str, extra: list[str], out: Path, corpus: str, minutes: float) -> tuple[str, float]:
+def train(name: str, extra: list[str], out: Path, corpus: str, minutes: float, mode: str = "abc") -> tuple[str, float]:
     run = out / name
     if (run / "latest" / "config.json").exists():
         return name, 0.0
     start = time.time()
-    done = subprocess.run([sys.executable, "-m", "tunesmith.cli", "train", "--corpus", corpus, "--out", str(run),
+    done = subprocess.run([sys.executable, "-m", "tunesmith.cli", "train", "--mode", mode, "--corpus", corpus, "--out", str(run),
                            "--minutes", str(minutes), "--epochs", "1000", "--threads", "1", "--no-progress", *extra],
                           capture_output=True, text=True)
     if done.returncode != 0:
@@ -74,15 +83,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--minutes", type=float, default=12.0)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--corpus", default="folk")
+    parser.add_argument("--mode", default="abc", choices=sorted(MODE_RUNS))
+    parser.add_argument("--corpus", default=None, help="default: folk, bach-chorales or tabla by --mode")
     parser.add_argument("--only", default=None, help="comma-separated names of RUNS")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
-    chosen = {k: v for k, v in RUNS.items() if args.only is None or k in args.only.split(",")}
+    args.corpus = args.corpus or MODE_CORPUS[args.mode]
+    runs = MODE_RUNS[args.mode]
+    chosen = {k: v for k, v in runs.items() if args.only is None or k in args.only.split(",")}
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"{cpu_name()}; {args.minutes:g} CPU minutes per run, {args.jobs} at a time, corpus {args.corpus}", flush=True)
+    print(f"{cpu_name()}; {args.minutes:g} CPU minutes per run, {args.jobs} at a time, mode {args.mode}, corpus {args.corpus}", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        for name, seconds in pool.map(lambda kv: train(kv[0], kv[1], args.out, args.corpus, args.minutes), chosen.items()):
+        for name, seconds in pool.map(lambda kv: train(kv[0], kv[1], args.out, args.corpus, args.minutes, args.mode),
+                                  chosen.items()):
             print(f"{name}: trained ({seconds / 60:.1f} wall minutes)" if seconds else f"{name}: already trained", flush=True)
     rows = {name: summary(args.out / name) for name in chosen}
     from tunesmith.checkpoint import load_checkpoint

@@ -120,6 +120,17 @@ def test_repeats_abc_allows_are_not_problems(body):
     assert check_tune("X:1\nT:R\nM:4/4\nL:1/8\nK:G\n" + body) == []
 
 
+def test_a_parts_closing_double_repeat_opens_nothing():
+    """`::` ending part A, then `P:B` whose last bar is `:|` (O'Neill's prints this): abc2midi plays it without a
+    word, so no problem; part B ending without `:|` is reported, as abc2midi reports it, and so is a repeat
+    opened with music after it in part A (a part is played on its own, so part B's `:|` does not close it)."""
+    tune = "X:1\nT:R\nM:4/4\nL:1/8\nK:G\nP:A\n|:A4 B4|c4 d4::\nP:B\nd4 c4|B4 A4:|\n"
+    assert check_tune(tune) == [] and not judge(tune).errors
+    unclosed = tune.replace("A4:|", "A4|]")
+    assert any("never closed" in p.message for p in check_tune(unclosed)) and judge(unclosed).errors
+    assert any("never closed" in p.message for p in check_tune(tune.replace("c4 d4::", "c4 d4::e4 f4|")))
+
+
 _REAL = [t.text for t in load_bundled("jigs")[:60]]
 
 

@@ -107,7 +107,11 @@ def _body_problems(toks: list[Token], offset: int) -> list[Problem]:
             broken_open = True
         elif tok.kind in ("note", "rest", "chord_close"):
             broken_open = False
-        if part_marker(tok) is not None:  # a part is played on its own: its repeats too
+        if tok.kind in ("note", "rest", "chord_close"):
+            repeats.music = True
+        if part_marker(tok) is not None and (repeats.open_at is None or repeats.music):
+            # A part is played on its own: its repeats too. A part's last `::` (nothing after it) opens a repeat
+            # of the next part, which that part must close (abc2midi: "Missing :| at end of tune").
             problems += repeats.end()
             repeats = _Repeats()
         elif tok.kind == "bar":
@@ -160,6 +164,7 @@ class _Repeats:
     def __init__(self):
         self.open_at: tuple | None = None   # where the open `|:` is
         self.closed = False                 # a `:|` closed a repeat, and no `|:` came since
+        self.music = False                  # a note or rest came since the open `|:`
 
     def bar(self, text: str, where: tuple) -> list[Problem]:
         problems = []
@@ -175,7 +180,7 @@ class _Repeats:
         if body.endswith(":") and not (body.startswith(":") and body.count(":") == 1):
             if self.open_at is not None:
                 problems.append(Problem(*where, f"{body} opens a repeat while the one at line {self.open_at[0]} is open"))
-            self.open_at, self.closed = where, False
+            self.open_at, self.closed, self.music = where, False, False
         return problems
 
     def ending(self, number: str, where: tuple) -> list[Problem]:
