@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from tunesmith.checkpoint import load_checkpoint
+from tunesmith.checkpoint import load_checkpoint, read_config
 from tunesmith.data import encode_tunes, make_streams
 from tunesmith.codecs.abc_chars import CharCodec
 from tunesmith.corpus.load import load_corpus
@@ -183,3 +183,27 @@ def test_package_ships_best_weights_with_a_model_card(tiny_run, tmp_path):
     assert all(torch.equal(v, best_run.model.state_dict()[k]) for k, v in shipped.model.state_dict().items())
     assert len(shipped.meta["history"]) == 3
     assert generate_tunes(shipped, 1, seed=0, max_symbols=128)[0].startswith("X:1\n")
+
+
+def test_the_model_card_names_transposition_precision_budget_and_the_notes(tiny_run, tmp_path):
+    from tunesmith.modelcard import model_card, package_run
+
+    config = read_config(tiny_run / "latest")
+    history = config["progress"]["history"]
+    plain = model_card(config, history, "make models")
+    assert "transposed" not in plain and "bf16" not in plain and "CPU minutes" not in plain
+    record = {"policy": "common", "keys": {"major": ["G", "D"]}, "range": [55, 87], "added": 12, "from_tunes": 7,
+              "dropped": {"check": 2}, "augmented_hash": "x"}
+    config["corpus"]["augmentation"] = record
+    config["train"] |= {"precision": "bf16", "minutes": 85.0}
+    card = model_card(config, history, "make models")
+    assert "+12 transposed copies of 7 training tunes" in card and "bf16 arithmetic" in card
+    assert "a budget of 85 CPU minutes" in card
+    notes = tmp_path / "notes.md"
+    notes.write_text("## What was compared\n\nThe LSTM against the GRU.\n")
+    package_run(tiny_run, tmp_path / "shipped", name="tiny", copy=False, notes=notes)
+    assert "## What was compared\n\nThe LSTM against the GRU.\n" in (tmp_path / "shipped" / "MODEL_CARD.md").read_text()
+    missing = subprocess.run(TUNESMITH + ["package", str(tiny_run), str(tmp_path / "other"), "--no-copy",
+                                          "--notes", str(tmp_path / "nope.md")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "nope.md: cannot read the notes" in missing.stderr
+    assert "Traceback" not in missing.stderr and not (tmp_path / "other").exists()

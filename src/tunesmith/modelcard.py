@@ -35,6 +35,21 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
         how = (f"fine-tuned with `tunesmith finetune` from the model `{base.get('name')}` ({base.get('model')}, "
                f"trained on {', '.join(base.get('corpus') or ['?'])}), which scored "
                f"{base.get('held_out_bits_per_symbol', float('nan')):.3f} bits per {unit} on the held-out pieces below")
+    data_lines = ""
+    if corpus.get("augmentation"):
+        from .corpus.augment import describe
+        data_lines += f"\n- trained also on {describe(corpus['augmentation'])}"
+    if corpus.get("chords"):
+        from .corpus.augment import describe_chords
+        data_lines += f"\n- trained also on {describe_chords(corpus['chords'])}"
+    extras = [f"{train['precision']} arithmetic (autocast; weights kept in fp32)"] if train.get("precision", "fp32") != "fp32" else []
+    if train.get("weight_decay"):
+        extras.append(f"weight decay {train['weight_decay']}")
+    if train.get("minutes"):
+        extras.append(f"a budget of {train['minutes']:g} CPU minutes")
+    if train.get("patience"):
+        extras.append(f"early stopping after {train['patience']} epochs without a better held-out figure")
+    extra = "; " + ", ".join(extras) if extras else ""
     split = corpus.get("split")
     held = "5 %, by piece, by content hash"
     if isinstance(split, dict):
@@ -48,11 +63,11 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
 ## Data
 - corpus: {', '.join(corpus['sources'])} ({mode.corpus_note})
 - {corpus['tunes']} pieces: {corpus['train_tunes']} for training, {corpus['held_out_tunes']} held out ({held})
-- corpus hash {corpus['hash']}; vocabulary of {model['vocab_size']} {unit}s
+- corpus hash {corpus['hash']}; vocabulary of {model['vocab_size']} {unit}s{data_lines}
 
 ## Model
 - {model['cell'].upper()}: embedding {model['embedding']} -> {model['layers']} x {model['hidden']}, dropout {model['dropout']} after each layer -> linear -> softmax
-- trained statefully: batch {train['batch']} contiguous streams, BPTT {train['seq']}, Adam lr {train['lr']} (x0.95 per epoch after the second), clip {train['clip']}, seed {train['seed']}
+- trained statefully: batch {train['batch']} contiguous streams, BPTT {train['seq']}, Adam lr {train['lr']} (x0.95 per epoch after the second), clip {train['clip']}, seed {train['seed']}{extra}
 
 ## Training
 - {len(history)} epochs, {seconds / 60:.1f} minutes of training on a 2-core CPU (evaluation not counted);
@@ -125,18 +140,25 @@ bar-length warning:
 
 
 def package_run(run: Path, dest: Path, name: str = "default",
-                command: str = "make models", copy: bool = True) -> Path:
+                command: str = "make models", copy: bool = True, notes: Path | None = None) -> Path:
     """Copy a run's best weights to `dest` with config.json and MODEL_CARD.md.
 
     With `copy`, the copy model (models/copy.py) is fitted on the training
     pieces and saved with it; its held-out effect goes on the card.
 
     When abc2midi is installed the card also says how many generated and
-    training tunes it accepts.
+    training tunes it accepts. `notes` (a Markdown file: what was compared
+    before this model was chosen, say) is added to the card as written.
     """
     from .insight.abc2midi import available
 
     run = Path(run)
+    notes_text = ""
+    if notes is not None:
+        try:
+            notes_text = "\n" + Path(notes).read_text(encoding="utf-8").strip() + "\n"
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TunesmithError(f"{notes}: cannot read the notes for the model card ({exc})") from None
     if not (run / "best").is_dir() or not (run / "latest").is_dir():
         raise TunesmithError(f"{run}: not a training run folder (needs best/ and latest/)")
     best = load_checkpoint(run / "best")
@@ -151,6 +173,7 @@ def package_run(run: Path, dest: Path, name: str = "default",
         card += copy_section(meta["copy"], mode_of(best.meta))
     if available() and mode_name(best.meta) == "abc":
         card += validity_section(best, corpus)
+    card += notes_text
     card += f"\nPackaged {datetime.date.today().isoformat()}.\n"
     write_checkpoint(Path(dest), best.model, best.codec, meta, extra_files={"MODEL_CARD.md": card})
     return Path(dest)
