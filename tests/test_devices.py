@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from tunesmith.checkpoint import DEFAULT_MODEL, load_checkpoint
+from tunesmith.corpus.bundled import load_bundled
 from tunesmith.generate import one_blas_thread
 from tunesmith.insight.abc2midi import available, judge
 from tunesmith.models import build_model, get_preset
@@ -181,3 +182,54 @@ def test_the_folded_stepper_is_kept_until_a_weight_changes():
     assert not np.allclose(before, after)
     model.load_state_dict(build_model(replace(get_preset("small").model, vocab_size=30)).state_dict())
     assert model.stepper() is not stepped
+
+
+def test_int8_steps_close_to_float32_and_writes_well_formed_tunes(shipped, tmp_path, monkeypatch, capsys):
+    """`generate --int8`: the 8-bit stepper's logits stay near the model's (its held-out cost, 0.01 %, is in
+    docs/benchmarks.md), the same seed writes the same tunes, every tune checks, and the float32 stepper
+    comes back when it is turned off."""
+    from tunesmith.models.stepper import Int8Stepper
+    from tunesmith.music.abc.check import check_tune
+
+    exact = Stepper(shipped.model)
+    shipped.model.sample_in_int8()
+    try:
+        quick = shipped.model.stepper()
+        assert isinstance(quick, Int8Stepper) and engine_for(shipped.model, 64) == "numpy"
+        tunes = [t.text for t in load_bundled("jigs")[:3]]
+        ids = [shipped.codec.index["\n"]] * 2 + [i for t in tunes for i in shipped.codec.encode(t + "\n")]
+        bits = []
+        for net in (exact, quick):
+            state, total = net.initial_state(1), 0.0
+            for now, nxt in zip(ids[:-1], ids[1:]):
+                logits, state = net.step(np.array([now]), state)
+                total -= float(torch.log_softmax(torch.from_numpy(logits[0]).double(), 0)[nxt]) / np.log(2)
+            bits.append(total / (len(ids) - 1))
+        assert bits[0] != bits[1] and abs(bits[1] - bits[0]) < 0.01 * bits[0]  # not the float32 product, but close
+        tunes = generate_tunes(shipped, 3, seed=5)
+        assert tunes == generate_tunes(shipped, 3, seed=5)
+        assert all(check_tune(t) == [] for t in tunes)
+    finally:
+        shipped.model.sample_in_int8(False)
+    assert type(shipped.model.stepper()) is Stepper
+    monkeypatch.chdir(tmp_path)
+    code, _ = run_cli(monkeypatch, capsys, ["generate", "-n", "2", "--seed", "5", "--int8", "-o", "q.abc"])
+    assert code == 0 and (tmp_path / "q.abc").read_text().count("X:") == 2
+
+
+def test_int8_for_a_gru_and_refused_for_a_transformer(tmp_path, monkeypatch, capsys):
+    from tunesmith.checkpoint import write_checkpoint
+    from tunesmith.codecs.abc_chars import CharCodec
+    from tunesmith.models.stepper import Int8Stepper
+
+    torch.manual_seed(0)
+    gru = build_model(replace(get_preset("gru").model, vocab_size=80)).eval()
+    exact, quick = Stepper(gru), Int8Stepper(gru)
+    la, _ = exact.step(np.array([3, 7]), exact.initial_state(2))
+    lb, _ = quick.step(np.array([3, 7]), quick.initial_state(2))
+    assert np.abs(la - lb).max() < 0.02 * np.ptp(la)
+    codec = CharCodec.fit(["X:1\nT:a\nM:6/8\nL:1/8\nK:G\nGAB cde|]\n"])
+    model = build_model(replace(get_preset("transformer-small").model, vocab_size=len(codec)))
+    write_checkpoint(tmp_path / "tr", model, codec, {"mode": "abc"})
+    code, err = run_cli(monkeypatch, capsys, ["generate", "-n", "1", "--model", str(tmp_path / "tr"), "--int8"])
+    assert code == 2 and "--int8: only an LSTM or GRU" in err and "Traceback" not in err

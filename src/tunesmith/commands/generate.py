@@ -41,6 +41,7 @@ _LAST = [
     ("as_json", bool, typer.Option(False, "--json", help="Print one JSON object instead of the text: the model, the seed and each piece's text (abc: with its title and nearest training tune).")),
     ("threads", Optional[int], typer.Option(None, help="CPU threads for torch.")),
     ("device", str, typer.Option("auto", help=DEVICE_HELP + " On a GPU an RNN model writes up to 4,096 pieces side by side.")),
+    ("int8", bool, typer.Option(False, "--int8", help="Multiply by 8-bit copies of an LSTM's or GRU's recurrent weights: about 1.4x faster on one stream on a CPU, the held-out bits 0.01 % higher, other draws than without.")),
 ]
 
 
@@ -76,6 +77,11 @@ def generate(**given: Any) -> None:
     chosen = mode_of(ckpt.meta)
     if mode is not None and mode != chosen.name:
         raise TunesmithError(f"--mode {mode}: the model at {path} is a {chosen.name} model")
+    if given["int8"]:
+        if ckpt.model.config.cell not in ("lstm", "gru") or next(ckpt.model.parameters()).device.type != "cpu":
+            raise TunesmithError(f"--int8: only an LSTM or GRU sampled on the CPU has 8-bit weights (the model at {path} "
+                                 f"is a {ckpt.model.config.cell} on {next(ckpt.model.parameters()).device.type})")
+        ckpt.model.sample_in_int8()
     defaults = chosen.sampling
     sampling = Sampling(defaults.temperature if given["temperature"] is None else given["temperature"],
                         given["top_k"], defaults.top_p if given["top_p"] is None else given["top_p"], given["argmax"],

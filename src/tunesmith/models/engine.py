@@ -59,7 +59,7 @@ def engine_for(model, batch: int) -> str:
     """'numpy' or 'torch': the engine that samples `batch` streams of `model` fastest (see the module doc)."""
     if _forced and (_forced[-1] == "numpy" or _torch_capable(model)):
         return _forced[-1]
-    if not _torch_capable(model):
+    if not _torch_capable(model) or model.__dict__.get("int8"):  # the 8-bit stepper is a numpy one
         return "numpy"
     if device_of(model).type != "cpu":
         return "torch"

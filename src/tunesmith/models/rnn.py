@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import TunesmithError
 from .config import ModelConfig
 
 State = tuple[torch.Tensor, torch.Tensor] | torch.Tensor
@@ -82,11 +83,23 @@ class CharRNN(nn.Module):
         Folding costs ~60 ms for the `seed` preset, more than a short tune's
         sampling: it is kept and reused until a weight changes (a training
         step or a load bumps the tensors' version counters) or moves.
-        """
-        from .stepper import Stepper
 
-        weights = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        After `sample_in_int8()` (`generate --int8`), the stepper multiplies
+        by 8-bit copies of the recurrent matrices (stepper.Int8Stepper).
+        """
+        from .stepper import Int8Stepper, Stepper
+
+        kind = Int8Stepper if self.__dict__.get("int8") else Stepper
+        weights = (kind, tuple((p.data_ptr(), p._version) for p in self.parameters()))
         kept = self.__dict__.get("_folded")
         if kept is None or kept[0] != weights:
-            kept = self.__dict__["_folded"] = (weights, Stepper(self))
+            kept = self.__dict__["_folded"] = (weights, kind(self))
         return kept[1]
+
+    def sample_in_int8(self, on: bool = True) -> None:
+        """Sample with 8-bit recurrent weights (about 2x faster on one stream, slightly other numbers; a CPU only)."""
+        from .stepper import int8_available
+
+        if on and not int8_available():
+            raise TunesmithError(f"--int8: this torch ({torch.__version__}) has no 8-bit weight product")
+        self.__dict__["int8"] = on
