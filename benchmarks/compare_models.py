@@ -50,13 +50,14 @@ MODE_RUNS = {"abc": RUNS, "midi": SMALL_RUNS, "tabla": SMALL_RUNS}
 MODE_CORPUS = {"abc": "folk", "midi": "bach-chorales", "tabla": "tabla"}
 
 
-def train(name: str, extra: list[str], out: Path, corpus: str, minutes: float, mode: str = "abc") -> tuple[str, float]:
+def train(name: str, extra: list[str], out: Path, corpus: str, minutes: float, mode: str = "abc",
+          seed: int = 0) -> tuple[str, float]:
     run = out / name
     if (run / "latest" / "config.json").exists():
         return name, 0.0
     start = time.time()
     done = subprocess.run([sys.executable, "-m", "tunesmith.cli", "train", "--mode", mode, "--corpus", corpus, "--out", str(run),
-                           "--minutes", str(minutes), "--epochs", "1000", "--threads", "1", "--no-progress", *extra],
+                           "--minutes", str(minutes), "--epochs", "1000", "--seed", str(seed), "--threads", "1", "--no-progress", *extra],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{name}: train failed\n{done.stderr[-2000:]}")
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--mode", default="abc", choices=sorted(MODE_RUNS))
     parser.add_argument("--corpus", default=None, help="default: folk, bach-chorales or tabla by --mode")
+    parser.add_argument("--seed", type=int, default=0, help="every run's training seed")
     parser.add_argument("--only", default=None, help="comma-separated names of RUNS")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
@@ -94,7 +96,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"{cpu_name()}; {args.minutes:g} CPU minutes per run, {args.jobs} at a time, mode {args.mode}, corpus {args.corpus}", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        for name, seconds in pool.map(lambda kv: train(kv[0], kv[1], args.out, args.corpus, args.minutes, args.mode),
+        for name, seconds in pool.map(lambda kv: train(kv[0], kv[1], args.out, args.corpus, args.minutes, args.mode, args.seed),
                                   chosen.items()):
             print(f"{name}: trained ({seconds / 60:.1f} wall minutes)" if seconds else f"{name}: already trained", flush=True)
     rows = {name: summary(args.out / name) for name in chosen}
