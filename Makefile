@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test models bench tools clean
+.PHONY: demo test models models-default models-small bench tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,12 +40,19 @@ test: $(STAMP) tools
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 -m 'not serial'
 	$(BIN)/python -m pytest -q -m serial
 
-# Retrain the shipped model from the bundled corpus (about 60-75 minutes on 2 cores).
+# Retrain the shipped models from the bundled corpora: the default model on one core (85 CPU minutes), the
+# tabla and MIDI models one after the other on the other core meanwhile; about 90 minutes on an idle 2-core CPU.
 models: $(STAMP)
+	$(MAKE) -j2 models-default models-small
+
+# bf16 is fast with AVX512-BF16/AMX; elsewhere it is emulated and the same CPU budget buys fewer epochs.
+models-default: $(STAMP)
 	rm -rf runs/default
-	$(BIN)/tunesmith train --corpus folk --preset seed --epochs 20 --seed 1 --threads 2 --out runs/default
-	$(BIN)/tunesmith package runs/default models/default
+	$(BIN)/tunesmith train --corpus folk --preset seed --transpose common --precision bf16 --minutes 85 --epochs 30 --seed 1 --threads 1 --out runs/default
+	$(BIN)/tunesmith package runs/default models/default --notes docs/cards/default.md
 	$(BIN)/python -m tunesmith.modes.abc.originality models/default   # its training tunes' bars, for --max-copy-bars
+
+models-small: $(STAMP)
 	rm -rf runs/tabla   # the tabla model: about 3 minutes
 	$(BIN)/tunesmith train --mode tabla --corpus tabla --preset small --epochs 40 --seed 1 --threads 1 --out runs/tabla
 	$(BIN)/tunesmith package runs/tabla models/tabla --name tabla
@@ -65,6 +72,7 @@ bench: $(STAMP) tools
 	$(BIN)/python benchmarks/midi_encode.py
 	$(BIN)/python benchmarks/web_latency.py
 	$(BIN)/python benchmarks/evaluate_speed.py
+	$(BIN)/python benchmarks/int8.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -232,11 +232,13 @@ def evaluate_index(folk_train):
     return RunIndex([body_bars(tokens(t.text))[0] for t in folk_train])
 
 
-@pytest.mark.parametrize("limit, seed", [(1, 801), (2, 802)])
+@pytest.mark.parametrize("limit, seed", [(1, 801)])
 def test_at_argmax_the_shipped_model_copies_no_more_than_the_limit(shipped, index, evaluate_index, limit, seed):
-    """Runs of 2 and 3 bars of one training tune are common at --argmax when the model writes its own form:
+    """Runs of 2 bars of one training tune are common at --argmax when the model writes its own form:
     without the guard some tunes exceed the limit, with it none does (by `evaluate`'s measure either), and
-    every tune stays well-formed."""
+    every tune stays well-formed. (The model trained on transposed copies wrote no run of 3 bars in 288
+    such tunes, seeds 802-807, where the one before wrote some: limit 2 has nothing to guard at argmax;
+    the memoriser test above drives the guard at 3.)"""
     argmax = Sampling(argmax=True)
     free = write(shipped, 48, seed, argmax, form="none", max_copy_bars=0)
     guarded = write(shipped, 48, seed, argmax, form="none", max_copy_bars=limit)

@@ -22,6 +22,8 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
     best = min(history, key=lambda r: r["held_out_bits_per_symbol"])
     seconds = sum(r["seconds"] for r in history)
     typical = statistics.median(r["seconds"] for r in history)
+    cpu = sum(r.get("cpu_seconds") or 0 for r in history)
+    cpu_words = f", {cpu / 60:.1f} minutes of CPU time" if cpu else ""
     rows = "\n".join(
         f"| {r['epoch']} | {r['train_bits_per_symbol']:.3f} | {r['held_out_bits_per_symbol']:.3f} "
         f"| {r['symbols_per_second']:,.0f} |" for r in history
@@ -70,7 +72,7 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
 - trained statefully: batch {train['batch']} contiguous streams, BPTT {train['seq']}, Adam lr {train['lr']} (x0.95 per epoch after the second), clip {train['clip']}, seed {train['seed']}{extra}
 
 ## Training
-- {len(history)} epochs, {seconds / 60:.1f} minutes of training on a 2-core CPU (evaluation not counted);
+- {len(history)} epochs, {seconds / 60:.1f} minutes of training on a 2-core CPU (evaluation not counted){cpu_words};
   the median epoch took {typical:.0f} s, so {len(history) * typical / 60:.0f} minutes when nothing else
   shares the CPU (epochs with a low {unit}s/s below did)
 - best held-out: **{best['held_out_bits_per_symbol']:.3f} bits per {unit}** at epoch {best['epoch']} (these weights)

@@ -31,6 +31,7 @@ copy and let the automaton decide (by design never; the tests count it).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -92,7 +93,7 @@ class CopyGuard:
         """The writer read one symbol: a bar line begun closes the bar before it."""
         if self.bar_open is None or not bar_line_started(before, after):
             return
-        elements = bar_elements(self.bar_so_far(ids))
+        elements = _bar_elements(self.bar_so_far(ids))
         self.bar_open, self.context = len(ids), " "
         if elements:  # an empty bar (`|` ending a line, `|:` starting the next) is no bar
             self.history.append(self.index.bar_id(elements))
@@ -118,7 +119,7 @@ class CopyGuard:
         if self.free or self.bar_open is None:
             return inner
         text = self.bar_so_far(ids)
-        status = self.forbidden.status(bar_elements(text, pending=True))
+        status = self.forbidden.status(_bar_elements(text, pending=True))
         if status == FREE:
             self.free = True  # no forbidden bar begins so: nothing more to mask in this bar
             return inner
@@ -135,7 +136,7 @@ class CopyGuard:
         if after is None:
             return False
         written = text + self.rules.symbols[symbol]
-        status = self.forbidden.status(bar_elements(written, pending=True))
+        status = self.forbidden.status(_bar_elements(written, pending=True))
         if status != COPY and (status == FREE or bar_line_started(node.state, after.state)):
             return True
         return status != COPY and self._escapes(after, written, [SEARCH_BUDGET])
@@ -159,7 +160,7 @@ class CopyGuard:
             if after is None:
                 continue
             written = text + move
-            status = self.forbidden.status(bar_elements(written, pending=True))
+            status = self.forbidden.status(_bar_elements(written, pending=True))
             if status == COPY:
                 continue
             if status == FREE or bar_line_started(node.state, after.state) or self._escapes(after, written, budget):
@@ -181,7 +182,7 @@ class CopyGuard:
         """What the search tries next from `state`, likeliest to lead out of the forbidden bars first."""
         if state.ctx in INSIDE:
             return INSIDE[state.ctx]
-        ends_now = self.forbidden.status(bar_elements(text + " ", pending=True))
+        ends_now = self.forbidden.status(_bar_elements(text + " ", pending=True))
         return GROW_FIRST if ends_now == COPY else MOVES
 
     # -- text the writer forces ----------------------------------------------------------------------
@@ -202,6 +203,22 @@ class CopyGuard:
                 return True
             history.append(self.index.bar_id(elements))
         return False
+
+
+def _bar_elements(text: str, pending: bool = False) -> tuple[str, ...]:
+    """`bar_elements` of a bar's text, where a last line "d:" is a note and the start of a bar line.
+
+    A bar can hold a line break ("|:|", a new line, "d:|"). Cut before its `|`, the lexer reads "d:" at
+    a line's start as a field line, and the bar's note would go unseen: read after a space, it is
+    read as the whole tune reads it.
+    """
+    head, newline, last = text.rpartition("\n")
+    if newline and _FIELD_START.fullmatch(last):
+        text = f"{head}\n {last}"
+    return bar_elements(text, pending)
+
+
+_FIELD_START = re.compile(r"[A-Za-z]:")
 
 
 def _split_at_bar_lines(text: str) -> list[list[Token]]:
