@@ -78,7 +78,7 @@ def copies(comps, corpus) -> tuple[int, int, int]:
     return same, copied, sum(len(c.cycles) for c in comps)
 
 
-def card(ckpt, rows: list[str], command: str) -> str:
+def card(ckpt, rows: list[str], command: str, notes: str = "") -> str:
     """The shipped tabla model's card: data, model, training, and the measured targets."""
     meta = ckpt.meta
     corpus, model, train, history = meta["corpus"], meta["model"], meta["train"], meta.get("history", [])
@@ -88,7 +88,7 @@ def card(ckpt, rows: list[str], command: str) -> str:
     minutes = sum(r["seconds"] for r in history) / 60
     return f"""# Model card: tabla
 
-A bol-level LSTM that writes tabla compositions (thekas, kaidas and relas with
+A bol-level {model['cell'].upper()} that writes tabla compositions (thekas, kaidas and relas with
 paltas, tihais, tukdas) in tunesmith's tabla notation, one symbol per bol,
 trained with `tunesmith train --mode tabla`.
 
@@ -123,7 +123,7 @@ trained with `tunesmith train --mode tabla`.
 | tala | compositions | cycles complete | end on sam | --free: cycles complete | --free: end on sam | copies of a corpus composition | cycles copied from the corpus | khali vibhags without open bayan (corpus) |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
-
+{notes}
 Packaged {datetime.date.today().isoformat()}.
 """
 
@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL.parent / "tabla")
     parser.add_argument("--card", action="store_true", help="write MODEL_CARD.md into the model folder")
     parser.add_argument("--command", default="make models", help="how the card says to reproduce the model")
+    parser.add_argument("--notes", type=Path, default=None, help="a Markdown file added to the card (what was compared)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     ckpt = load_checkpoint(args.model)
@@ -157,7 +158,8 @@ def main() -> None:
                    f"median {statistics.median(len(t) for t in tala_true['texts'])} chars]", flush=True)
     if args.card:
         path = Path(args.model) / "MODEL_CARD.md"
-        write_text_atomic(path, card(ckpt, rows, args.command))
+        notes = "\n" + args.notes.read_text(encoding="utf-8").strip() + "\n" if args.notes else ""
+        write_text_atomic(path, card(ckpt, rows, args.command, notes))
         print(f"wrote {path}")
 
 

@@ -16,6 +16,16 @@ from .modes import mode_name, mode_of
 _UNIT_WORDS = {"char": "character"}
 
 
+def _about(about: str, cell: str) -> str:
+    """The mode's one-line description with the model's architecture named: "An RNN that ..." -> "A GRU that ..."."""
+    name = {"lstm": "LSTM", "gru": "GRU", "transformer": "transformer"}.get(cell, cell)
+    if cell == "transformer":
+        return about.replace("An RNN", "A decoder-only transformer").replace("A character-level RNN",
+                                                                             "A character-level transformer")
+    return about.replace("An RNN", f"An {name}" if name == "LSTM" else f"A {name}").replace(
+        "A character-level RNN", f"A character-level {name}")
+
+
 def model_card(config: dict, history: list[dict], command: str) -> str:
     """Markdown describing data, model, training and held-out quality."""
     corpus, model, train = config["corpus"], config["model"], config["train"]
@@ -60,7 +70,7 @@ def model_card(config: dict, history: list[dict], command: str) -> str:
             held += f"; {corpus['unreadable']} pieces with {unit}s outside the vocabulary left out"
     return f"""# Model card: {config.get('name', 'tunesmith model')}
 
-{mode.about}, one {unit} at a time, {how}.
+{_about(mode.about, model['cell'])}, one {unit} at a time, {how}.
 
 ## Data
 - corpus: {', '.join(corpus['sources'])} ({mode.corpus_note})
