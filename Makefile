@@ -53,13 +53,13 @@ models-default: $(STAMP)
 	$(BIN)/python -m tunesmith.modes.abc.originality models/default   # its training tunes' bars, for --max-copy-bars
 
 models-small: $(STAMP)
-	rm -rf runs/tabla   # the tabla model: about 3 minutes
-	$(BIN)/tunesmith train --mode tabla --corpus tabla --preset small --epochs 40 --seed 1 --threads 1 --out runs/tabla
+	rm -rf runs/tabla   # the tabla model: a GRU, about 3 minutes
+	$(BIN)/tunesmith train --mode tabla --corpus tabla --preset small --arch gru --epochs 150 --seed 1 --threads 1 --out runs/tabla
 	$(BIN)/tunesmith package runs/tabla models/tabla --name tabla
-	$(BIN)/python benchmarks/tabla.py --card
-	rm -rf runs/midi   # the MIDI model: about 6 minutes on an idle CPU (15 with the CPU shared)
-	$(BIN)/tunesmith train --mode midi --corpus bach-chorales --preset small --epochs 25 --seed 1 --threads 1 --out runs/midi
-	$(BIN)/tunesmith package runs/midi models/midi --name midi
+	$(BIN)/python benchmarks/tabla.py --card --notes docs/cards/tabla.md
+	rm -rf runs/midi   # the MIDI model: a GRU, about 4 minutes on an idle CPU
+	$(BIN)/tunesmith train --mode midi --corpus bach-chorales --preset small --arch gru --epochs 30 --seed 1 --threads 1 --out runs/midi
+	$(BIN)/tunesmith package runs/midi models/midi --name midi --notes docs/cards/midi.md
 	$(BIN)/python benchmarks/midi_encode.py --card
 
 bench: $(STAMP) tools

@@ -120,13 +120,14 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--runs", type=int, default=10, help="fresh processes for the cost")
+    parser.add_argument("--runs", type=int, default=10, help="fresh processes for the cost (0: validity only)")
     parser.add_argument("--styles", type=int, default=40, help="tunes per other setting (0: none)")
     parser.add_argument("--cost-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cost_child is not None:
         return cost_child(args.model, args.cost_child)
-    cost(args.model, args.runs)
+    if args.runs:
+        cost(args.model, args.runs)
 
     if not available():
         raise SystemExit("abc2midi is not installed (Debian package abcmidi; `make tools`)")
