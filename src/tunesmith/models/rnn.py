@@ -97,7 +97,7 @@ class CharRNN(nn.Module):
         return kept[1]
 
     def sample_in_int8(self, on: bool = True) -> None:
-        """Sample with 8-bit recurrent weights (about 2x faster on one stream, slightly other numbers; a CPU only)."""
+        """Sample with 8-bit recurrent weights (about 1.35x faster on one stream, slightly other numbers; a CPU only)."""
         from .stepper import int8_available
 
         if on and not int8_available():

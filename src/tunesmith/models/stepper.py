@@ -112,7 +112,7 @@ def int8_available() -> bool:
 
 
 class Int8Stepper(Stepper):
-    """`Stepper` with its recurrent matrices in 8 bits: about twice as fast on one stream, a little less exact.
+    """`Stepper` with its recurrent matrices in 8 bits: their products twice as fast, a stream 1.35x, a little less exact.
 
     A step of the `seed` model streams 5 MB of float32 weights, more than a
     core's L2 holds, so one stream is bound by memory (docs/benchmarks.md):
