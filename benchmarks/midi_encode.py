@@ -135,7 +135,7 @@ def quality(model: Path, n: int, bars: int) -> list[str]:
         f"({best['held_out_bits_per_symbol'] * 0.6931:.3f} nats), epoch {best['epoch']}",
         f"- `generate -n {n} --bars {bars} --seed 1` took {seconds:.1f} s",
         "",
-        f"| | {n} generated (top-p 0.8, the default) | {n} generated (`--top-p 1`) | {corpus['pieces']} corpus pieces |",
+        f"| | {n} generated (top-p 0.8) | {n} generated (`--top-p 1`, the default) | {corpus['pieces']} corpus pieces |",
         "|---|---:|---:|---:|",
         "| distinct note lengths | " + " | ".join(str(d["durations"]) for d in sets) + " |",
         "| pieces with a rest (a moment with no note, after the first) | "
