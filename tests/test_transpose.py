@@ -251,6 +251,18 @@ def test_training_with_transpose_records_counts_keeps_held_out_and_resumes(tmp_p
     again = subprocess.run(TUNESMITH + ["train", "--resume", str(tmp_path / "aug"), "--transpose", "all12"],
                            capture_output=True, text=True, timeout=600)
     assert again.returncode != 0 and "--transpose" in again.stderr
+    # Copies made by other code (say a checker that now refuses some): the resume says how they differ.
+    latest = tmp_path / "aug" / "latest" / "config.json"
+    edited = json.loads(latest.read_text())
+    then = edited["corpus"]["augmentation"]
+    then |= {"augmented_hash": "0" * 16, "added": then["added"] + 6,
+             "dropped": {**then["dropped"], "check": then["dropped"].get("check", 0) - 6}}
+    latest.write_text(json.dumps(edited))
+    with pytest.raises(TunesmithError) as refused:
+        resume_trainer(tmp_path / "aug", epochs=3)
+    said = str(refused.value)
+    assert f"{record['added']:,} copies now, {record['added'] + 6:,} then" in said
+    assert f"dropped by check: {record['dropped'].get('check', 0):,} now" in said and "resume it with" in said
 
 
 def test_transpose_is_for_abc_only(tmp_path):

@@ -437,6 +437,19 @@ def augmented(corpus: Corpus, transpose: str, chords: str = "none") -> Corpus:
     return corpus
 
 
+def _copies_differ(then: dict | None, now: dict | None) -> str:
+    """How a run's augmented copies differ from the ones made now, for the resume error: the counts, and why."""
+    if not then or not now:
+        return ""
+    said = [f"{now.get('added', 0):,} copies now, {then.get('added', 0):,} then"]
+    for reason in sorted(set(then.get("dropped") or {}) | set(now.get("dropped") or {})):
+        a, b = (now.get("dropped") or {}).get(reason, 0), (then.get("dropped") or {}).get(reason, 0)
+        if a != b:
+            said.append(f"dropped by {reason}: {a:,} now, {b:,} then")
+    return (f" ({'; '.join(said)}): the code that reads, checks or rewrites tunes has changed since; resume it with "
+            f"the tunesmith that started it (its version is in config.json), or train again")
+
+
 def resume_trainer(out: Path, epochs: int | None = None, device: torch.device | str = "cpu",
                    dist: Dist | None = None, **limits) -> Trainer:
     """The run in `out` exactly as it was saved, optionally with a new epoch total or new `minutes` /
@@ -465,10 +478,10 @@ def resume_trainer(out: Path, epochs: int | None = None, device: torch.device | 
     corpus = augmented(corpus, train_config.transpose, train_config.chords)
     if (corpus.augmentation or {}).get("augmented_hash") != (saved.get("augmentation") or {}).get("augmented_hash"):
         raise TunesmithError(f"{latest}: the transposed training copies (--transpose {train_config.transpose}) "
-                             "are not the ones this run started with")
+                             f"are not the ones this run started with{_copies_differ(saved.get('augmentation'), corpus.augmentation)}")
     if (corpus.harmonisation or {}).get("harmonised_hash") != (saved.get("chords") or {}).get("harmonised_hash"):
         raise TunesmithError(f"{latest}: the harmonised training copies (--chords {train_config.chords}) "
-                             "are not the ones this run started with")
+                             f"are not the ones this run started with{_copies_differ(saved.get('chords'), corpus.harmonisation)}")
     changes = {k: v for k, v in dict(epochs=epochs, **limits).items() if v is not None}
     train_config = replace(train_config, **changes)
     model = checkpoint.model
