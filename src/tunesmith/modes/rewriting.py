@@ -132,6 +132,31 @@ def variations(req, where: str, make: Callable[[int, Callable[[str], None] | Non
     return versions
 
 
+def infill_answer(write: Callable[[str], "Generated"], header: str, versions: Sequence, unit: str,
+                  span: tuple[int, int], candidates: int, bits_of: Callable[[object], float],
+                  candidate_bits_of: Callable[[object], Sequence[float]],
+                  note_of: Callable[[object], str] | None = None,
+                  details_of: Callable[[object], dict] | None = None) -> "Generated":
+    """What `infill` answers in every mode: the versions written by `write(summary)`, and what the JSON API adds.
+
+    `header` is the summary's first line; each version's line gives its bits (`bits_of`) and the range of
+    its candidates' (`candidate_bits_of`), then `note_of(version)` after a `;` where given. `unit` names
+    the rewritten span (`span`: first and last bar or cycle) in `about`; `details_of(version)` comes first
+    in each version's details.
+    """
+    lines = [header]
+    for i, v in enumerate(versions, 1):
+        bits = sorted(candidate_bits_of(v))
+        line = f"  version {i}: {bits_of(v):.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to {bits[-1]:.1f})"
+        lines.append(line if note_of is None else f"{line}; {note_of(v)}")
+    done = write("\n".join(lines))
+    done.about = {f"{unit}s": list(span), "candidates": candidates,
+                  "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits}
+    done.details = [{**(details_of(v) if details_of else {}), "bits": bits_of(v),
+                     "candidate_bits": list(candidate_bits_of(v))} for v in versions]
+    return done
+
+
 def variations_answer(write: Callable[[str], "Generated"], name: str, amount: float, unit: str, versions: Sequence,
                       units_of: Callable[[object], int]) -> "Generated":
     """What `vary` answers in every mode: the versions written by `write(summary)`, and what the JSON API adds.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import TunesmithError, no_pieces
 from ..base import Generated, RewriteRequest
-from ..rewriting import variations, variations_answer, write_texts
+from ..rewriting import infill_answer, variations, variations_answer, write_texts
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -70,19 +70,14 @@ def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
     except TunesmithError as exc:
         raise TunesmithError(f"{_where(req, name)}: {exc}") from None
     versions = infill(ckpt, gap, req.n, req.candidates, req.sampling, req.seed)
-    lines = [f"{name}, {gap.name} rewritten: each version is the best of {req.candidates} "
-             f"candidates at leading into the rest of the tune, {versions[0].tail_symbols} symbols that cost the "
-             f"model {versions[0].original_bits:.1f} bits after the tune's own bars"]
-    for i, v in enumerate(versions, 1):
-        bits = sorted(c.bits for c in v.candidates)
-        lines.append(f"  version {i}: {v.chosen.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to "
-                     f"{bits[-1]:.1f}); {' | '.join(v.chosen.music)}")
-    done = write_texts([v.text for v in versions], req, "\n".join(lines))
-    done.about = {"bars": [gap.first, gap.last], "candidates": req.candidates,
-                  "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits}
-    done.details = [{"music": list(v.chosen.music), "bits": v.chosen.bits,
-                     "candidate_bits": [c.bits for c in v.candidates]} for v in versions]
-    return done
+    header = (f"{name}, {gap.name} rewritten: each version is the best of {req.candidates} "
+              f"candidates at leading into the rest of the tune, {versions[0].tail_symbols} symbols that cost the "
+              f"model {versions[0].original_bits:.1f} bits after the tune's own bars")
+    return infill_answer(lambda summary: write_texts([v.text for v in versions], req, summary), header, versions,
+                         "bar", (gap.first, gap.last), req.candidates, bits_of=lambda v: v.chosen.bits,
+                         candidate_bits_of=lambda v: [c.bits for c in v.candidates],
+                         note_of=lambda v: " | ".join(v.chosen.music),
+                         details_of=lambda v: {"music": list(v.chosen.music)})
 
 
 def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:

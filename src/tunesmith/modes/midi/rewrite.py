@@ -16,7 +16,7 @@ from ...atomic import write_bytes_atomic
 from ...errors import TunesmithError
 from ...music.midi import MidiPiece, midi_bytes, piece_from_text, read_midi
 from ..base import Generated, RewriteRequest
-from ..rewriting import check_amount, variations, variations_answer, write_texts
+from ..rewriting import check_amount, infill_answer, variations, variations_answer, write_texts
 from .corpus import MIDI_SUFFIXES, event_blocks, is_midi_file, text_blocks
 
 if TYPE_CHECKING:
@@ -77,18 +77,13 @@ def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
         versions = infill(ckpt, gap, req.n, req.candidates, req.sampling, req.seed)
     except TunesmithError as exc:
         raise TunesmithError(f"{where}: {exc}") from None
-    lines = [f"{where}, {gap.name} rewritten: each version is the best of {req.candidates} candidates at leading "
-             f"into the rest of the piece, {versions[0].tail_symbols} events that cost the model "
-             f"{versions[0].original_bits:.1f} bits after the piece's own bars"]
-    for i, v in enumerate(versions, 1):
-        bits = sorted(b for _, b in v.group)
-        lines.append(f"  version {i}: {v.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to {bits[-1]:.1f}); "
-                     f"{len([n for n in v.piece.notes if gap.inside(n)])} notes in the gap")
-    done = _write([v.piece for v in versions], req, "\n".join(lines))
-    done.about = {"bars": [gap.first, gap.last], "candidates": req.candidates,
-                  "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits}
-    done.details = [{"bits": v.bits, "candidate_bits": [b for _, b in v.group]} for v in versions]
-    return done
+    header = (f"{where}, {gap.name} rewritten: each version is the best of {req.candidates} candidates at leading "
+              f"into the rest of the piece, {versions[0].tail_symbols} events that cost the model "
+              f"{versions[0].original_bits:.1f} bits after the piece's own bars")
+    return infill_answer(lambda summary: _write([v.piece for v in versions], req, summary), header, versions, "bar",
+                         (gap.first, gap.last), req.candidates, bits_of=lambda v: v.bits,
+                         candidate_bits_of=lambda v: [b for _, b in v.group],
+                         note_of=lambda v: f"{len([n for n in v.piece.notes if gap.inside(n)])} notes in the gap")
 
 
 def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ...errors import TunesmithError
 from ...music.tabla.notation import Composition, compositions_in_file, read_text
 from ..base import Generated, RewriteRequest
-from ..rewriting import check_amount, variations, variations_answer, write_texts
+from ..rewriting import check_amount, infill_answer, variations, variations_answer, write_texts
 
 if TYPE_CHECKING:
     from ...checkpoint import Checkpoint
@@ -60,17 +60,12 @@ def infill_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
         versions = infill(ckpt, gap, req.n, req.candidates, req.sampling, req.seed)
     except TunesmithError as exc:
         raise TunesmithError(f"{name}: {exc}") from None
-    lines = [f"{name}, {gap.name} of {gap.tala.name} rewritten: each version is the best of {req.candidates} "
-             f"candidates at leading into the rest, {versions[0].tail_symbols} symbols that cost the model "
-             f"{versions[0].original_bits:.1f} bits after the composition's own cycles"]
-    for i, v in enumerate(versions, 1):
-        bits = sorted(b for _, b in v.group)
-        lines.append(f"  version {i}: {v.bits:.1f} bits (its {len(bits)} candidates: {bits[0]:.1f} to {bits[-1]:.1f})")
-    done = _write([v.comp for v in versions], req, "\n".join(lines))
-    done.about = {"cycles": [gap.first, gap.last], "candidates": req.candidates,
-                  "tail_symbols": versions[0].tail_symbols, "original_bits": versions[0].original_bits}
-    done.details = [{"bits": v.bits, "candidate_bits": [b for _, b in v.group]} for v in versions]
-    return done
+    header = (f"{name}, {gap.name} of {gap.tala.name} rewritten: each version is the best of {req.candidates} "
+              f"candidates at leading into the rest, {versions[0].tail_symbols} symbols that cost the model "
+              f"{versions[0].original_bits:.1f} bits after the composition's own cycles")
+    return infill_answer(lambda summary: _write([v.comp for v in versions], req, summary), header, versions, "cycle",
+                         (gap.first, gap.last), req.candidates, bits_of=lambda v: v.bits,
+                         candidate_bits_of=lambda v: [b for _, b in v.group])
 
 
 def vary_file(ckpt: "Checkpoint", req: RewriteRequest) -> Generated:
