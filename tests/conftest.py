@@ -35,3 +35,15 @@ def train_small(out, sources: list[str], epochs: int, limit: int, chords: str = 
 def tiny_model(tiny_run):
     """The tiny run's best checkpoint, loaded."""
     return load_checkpoint(tiny_run)
+
+
+def local_only(server: str, elsewhere: list[str]):
+    """A browser route handler (`context.route("**/*", ...)`): requests to `server` go through, any other is
+    recorded in `elsewhere` and aborted (nothing may be fetched from outside)."""
+    def route(request_route):
+        if request_route.request.url.startswith(server):
+            request_route.continue_()
+        else:
+            elsewhere.append(request_route.request.url)
+            request_route.abort()
+    return route

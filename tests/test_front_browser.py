@@ -17,6 +17,7 @@ import test_web_browser as served
 
 from tunesmith.web.apidoc import EXAMPLE_FILE, curl_command, shown
 from tunesmith.web.front import WELCOME_SEED, surprise_style
+from conftest import local_only  # tests/conftest.py
 
 # One server (its store fresh: it writes the welcome tune as it starts) and one browser for the module.
 server, browser = served.server, served.browser
@@ -40,12 +41,7 @@ def at(browser, server):
     """Opens pages at a viewport width; each may only talk to the server and must raise no script error."""
     contexts, elsewhere, errors = [], [], []
 
-    def only_local(route):
-        if route.request.url.startswith(server):
-            route.continue_()
-        else:
-            elsewhere.append(route.request.url)
-            route.abort()
+    only_local = local_only(server, elsewhere)
 
     def open_at(width: int, path: str):
         context = browser.new_context(base_url=server, viewport={"width": width, "height": 900},

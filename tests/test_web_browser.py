@@ -23,6 +23,7 @@ from pathlib import Path
 import mido
 import pytest
 from playwright.sync_api import sync_playwright
+from conftest import local_only  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "out" / "test-artifacts"
@@ -92,12 +93,7 @@ def page(browser, server):
     context = browser.new_context(accept_downloads=True, base_url=server, viewport={"width": 1400, "height": 1000})
     elsewhere = []
 
-    def only_local(route):
-        if route.request.url.startswith(server):
-            route.continue_()
-        else:
-            elsewhere.append(route.request.url)
-            route.abort()
+    only_local = local_only(server, elsewhere)
 
     context.route("**/*", only_local)
     page = context.new_page()

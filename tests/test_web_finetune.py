@@ -12,6 +12,7 @@ import pytest
 from test_web_browser import ARTIFACTS, browser, serving  # noqa: F401
 from tunesmith.corpus.load import load_corpus
 from tunesmith.music.abc.tunes import join_tunes
+from conftest import local_only  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,7 @@ def page(browser, server):  # noqa: F811
     base, _ = server
     context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000})
     elsewhere, errors = [], []
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
-                  else (elsewhere.append(route.request.url), route.abort()))
+    context.route("**/*", local_only(base, elsewhere))
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
