@@ -78,9 +78,12 @@ def generate(**given: Any) -> None:
     if mode is not None and mode != chosen.name:
         raise TunesmithError(f"--mode {mode}: the model at {path} is a {chosen.name} model")
     if given["int8"]:
-        if ckpt.model.config.cell not in ("lstm", "gru") or next(ckpt.model.parameters()).device.type != "cpu":
+        from ..models.engine import device_of
+
+        cell, device = ckpt.model.config.cell, device_of(ckpt.model).type
+        if cell not in ("lstm", "gru") or device != "cpu":
             raise TunesmithError(f"--int8: only an LSTM or GRU sampled on the CPU has 8-bit weights (the model at {path} "
-                                 f"is a {ckpt.model.config.cell} on {next(ckpt.model.parameters()).device.type})")
+                                 f"is a {cell} on {device})")
         ckpt.model.sample_in_int8()
     defaults = chosen.sampling
     sampling = Sampling(defaults.temperature if given["temperature"] is None else given["temperature"],

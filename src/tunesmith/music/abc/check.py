@@ -107,7 +107,6 @@ def _body_problems(toks: list[Token], offset: int) -> list[Problem]:
             broken_open = True
         elif tok.kind in ("note", "rest", "chord_close"):
             broken_open = False
-        if tok.kind in ("note", "rest", "chord_close"):
             repeats.music = True
         if part_marker(tok) is not None and (repeats.open_at is None or repeats.music):
             # A part is played on its own: its repeats too. A part's last `::` (nothing after it) opens a repeat
