@@ -25,6 +25,7 @@ from tunesmith.atomic import write_text_atomic
 from tunesmith.checkpoint import load_checkpoint
 from tunesmith.checkpoint import DEFAULT_MODEL
 from tunesmith.corpus.tabla import load_bundled
+from tunesmith.modelcard import notes_section
 from tunesmith.modes import GenerateRequest
 from tunesmith.modes.tabla import TablaOptions
 from tunesmith.modes.tabla.writer import generate_compositions
@@ -158,8 +159,7 @@ def main() -> None:
                    f"median {statistics.median(len(t) for t in tala_true['texts'])} chars]", flush=True)
     if args.card:
         path = Path(args.model) / "MODEL_CARD.md"
-        notes = "\n" + args.notes.read_text(encoding="utf-8").strip() + "\n" if args.notes else ""
-        write_text_atomic(path, card(ckpt, rows, args.command, notes))
+        write_text_atomic(path, card(ckpt, rows, args.command, notes_section(args.notes)))
         print(f"wrote {path}")
 
 

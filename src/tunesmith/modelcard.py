@@ -155,6 +155,16 @@ bar-length warning:
 """
 
 
+def notes_section(notes: Path | None) -> str:
+    """A Markdown file's text to add to a model card as written ("" for none), or a clear error naming it."""
+    if notes is None:
+        return ""
+    try:
+        return "\n" + Path(notes).read_text(encoding="utf-8").strip() + "\n"
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TunesmithError(f"{notes}: cannot read the notes for the model card ({exc})") from None
+
+
 def package_run(run: Path, dest: Path, name: str = "default",
                 command: str = "make models", copy: bool = True, notes: Path | None = None) -> Path:
     """Copy a run's best weights to `dest` with config.json and MODEL_CARD.md.
@@ -169,12 +179,7 @@ def package_run(run: Path, dest: Path, name: str = "default",
     from .insight.abc2midi import available
 
     run = Path(run)
-    notes_text = ""
-    if notes is not None:
-        try:
-            notes_text = "\n" + Path(notes).read_text(encoding="utf-8").strip() + "\n"
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TunesmithError(f"{notes}: cannot read the notes for the model card ({exc})") from None
+    notes_text = notes_section(notes)
     if not (run / "best").is_dir() or not (run / "latest").is_dir():
         raise TunesmithError(f"{run}: not a training run folder (needs best/ and latest/)")
     best = load_checkpoint(run / "best")
